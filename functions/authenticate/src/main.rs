@@ -1,0 +1,12 @@
+// The SDK futures nest deeper than the compiler's default layout limit.
+#![recursion_limit = "256"]
+
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    kiosk::telemetry::init();
+    let sdk = kiosk::config::aws().await;
+    let state: &'static authenticate::State = Box::leak(Box::new(authenticate::State::from_env(&sdk)?));
+    run(service_fn(|request| authenticate::handle(state, request))).await
+}

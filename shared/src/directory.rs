@@ -1,0 +1,217 @@
+//! Cognito, the directory of customers and staff.
+//!
+//! Customers are users whose username is their CPF's 11 digits (Cognito cannot
+//! look users up by a custom attribute, so the CPF is the key), in the group
+//! `customers`. Staff are users in the group `admin` or `kitchen` who sign in
+//! with a password.
+
+use crate::error::from_sdk;
+use crate::{Cpf, Email, Error, PersonName, Result, Role};
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
+use serde::Serialize;
+
+pub const CUSTOMERS_GROUP: &str = "customers";
+/// Cognito's own page size limit for ListUsersInGroup.
+pub const COGNITO_MAX_PAGE: u16 = 60;
+
+#[derive(Clone)]
+pub struct Directory {
+    client: Client,
+    user_pool_id: String,
+    client_id: String,
+}
+
+/// A customer as the directory holds it.
+#[derive(Clone)]
+pub struct Customer {
+    /// The Cognito `sub`: the customer's id in tokens and orders.
+    pub id: String,
+    cpf_digits: String,
+    pub name: String,
+    pub email: String,
+    pub enabled: bool,
+}
+
+impl std::fmt::Debug for Customer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Customer").field("id", &self.id).field("enabled", &self.enabled).finish_non_exhaustive()
+    }
+}
+
+/// A customer as the API shows it: the CPF masked.
+#[derive(Debug, Serialize)]
+pub struct CustomerView {
+    pub id: String,
+    pub cpf: String,
+    pub name: String,
+    pub email: String,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(c: &Customer) -> Self {
+        Self { id: c.id.clone(), cpf: crate::cpf::mask_digits(&c.cpf_digits), name: c.name.clone(), email: c.email.clone() }
+    }
+}
+
+/// A staff member who signed in.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub username: String,
+    pub role: Role,
+}
+
+/// The outcome of a staff sign-in that did not fail on the network.
+#[derive(Debug)]
+pub enum StaffSignIn {
+    SignedIn(Staff),
+    /// Unknown user, wrong password, disabled user: one answer for all.
+    InvalidCredentials,
+    /// The password is right but Cognito wants it changed first.
+    PasswordChangeRequired,
+    /// Right password, but the user is in neither `admin` nor `kitchen`.
+    NotStaff,
+}
+
+pub struct CustomerPage {
+    pub customers: Vec<Customer>,
+    pub next_token: Option<String>,
+}
+
+impl Directory {
+    pub fn new(client: Client, user_pool_id: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self { client, user_pool_id: user_pool_id.into(), client_id: client_id.into() }
+    }
+
+    /// Creates the customer (no invitation is sent) and adds it to `customers`.
+    /// If the group cannot be joined the user is removed again, so a retry of
+    /// the signup starts clean. An existing CPF is 409 `customer_exists`.
+    pub async fn create_customer(&self, cpf: &Cpf, name: &PersonName, email: &Email) -> Result<Customer> {
+        let attributes = [("name", name.as_str()), ("email", email.as_str())]
+            .into_iter()
+            .map(|(n, v)| AttributeType::builder().name(n).value(v).build().map_err(Error::internal))
+            .collect::<Result<Vec<_>>>()?;
+        let created = self
+            .client
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(cpf.digits())
+            .set_user_attributes(Some(attributes))
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_username_exists_exception()) {
+                    Error::conflict("customer_exists", "a customer with this CPF already exists")
+                } else {
+                    from_sdk(e)
+                }
+            })?;
+        let joined = self
+            .client
+            .admin_add_user_to_group()
+            .user_pool_id(&self.user_pool_id)
+            .username(cpf.digits())
+            .group_name(CUSTOMERS_GROUP)
+            .send()
+            .await;
+        if let Err(e) = joined {
+            let undone = self.client.admin_delete_user().user_pool_id(&self.user_pool_id).username(cpf.digits()).send().await;
+            if let Err(undo) = undone {
+                tracing::error!(error = %crate::error::ErrorChain(&undo), "could not remove a customer left outside its group");
+            }
+            return Err(from_sdk(e));
+        }
+        let user = created.user().ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
+        Ok(customer_from(cpf.digits(), user.attributes(), user.enabled()))
+    }
+
+    /// The customer with this CPF, in one AdminGetUser round trip.
+    pub async fn find_customer(&self, cpf: &Cpf) -> Result<Option<Customer>> {
+        let result = self.client.admin_get_user().user_pool_id(&self.user_pool_id).username(cpf.digits()).send().await;
+        match result {
+            Ok(user) => Ok(Some(customer_from(cpf.digits(), user.user_attributes(), user.enabled()))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_user_not_found_exception()) => Ok(None),
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// Password sign-in of a staff member (ADMIN_USER_PASSWORD_AUTH), then the
+    /// user's groups for the role.
+    pub async fn sign_in_staff(&self, username: &str, password: &str) -> Result<StaffSignIn> {
+        let auth = self
+            .client
+            .admin_initiate_auth()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await;
+        let auth = match auth {
+            Ok(auth) => auth,
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_not_authorized_exception() || s.is_user_not_found_exception() || s.is_user_not_confirmed_exception()
+                }) =>
+            {
+                return Ok(StaffSignIn::InvalidCredentials);
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_password_reset_required_exception()) => {
+                return Ok(StaffSignIn::PasswordChangeRequired);
+            }
+            Err(e) => return Err(from_sdk(e)),
+        };
+        if auth.authentication_result().is_none() {
+            // A challenge (NEW_PASSWORD_REQUIRED for a temporary password).
+            return Ok(StaffSignIn::PasswordChangeRequired);
+        }
+        let groups = self
+            .client
+            .admin_list_groups_for_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let role = Role::from_staff_groups(groups.groups().iter().filter_map(|g| g.group_name()));
+        Ok(match role {
+            Some(role) => StaffSignIn::SignedIn(Staff { username: username.to_owned(), role }),
+            None => StaffSignIn::NotStaff,
+        })
+    }
+
+    /// A page of the `customers` group, at most [`COGNITO_MAX_PAGE`] long.
+    pub async fn list_customers(&self, limit: u16, next_token: Option<String>) -> Result<CustomerPage> {
+        let page = self
+            .client
+            .list_users_in_group()
+            .user_pool_id(&self.user_pool_id)
+            .group_name(CUSTOMERS_GROUP)
+            .limit(i32::from(limit.clamp(1, COGNITO_MAX_PAGE)))
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) {
+                    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
+                } else {
+                    from_sdk(e)
+                }
+            })?;
+        let customers = page
+            .users()
+            .iter()
+            .map(|u| customer_from(u.username().unwrap_or_default(), u.attributes(), u.enabled()))
+            .collect();
+        Ok(CustomerPage { customers, next_token: page.next_token().map(str::to_owned) })
+    }
+}
+
+fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) -> Customer {
+    let attribute = |name: &str| {
+        attributes.iter().find(|a| a.name() == name).and_then(|a| a.value()).unwrap_or_default().to_owned()
+    };
+    Customer { id: attribute("sub"), cpf_digits: username.to_owned(), name: attribute("name"), email: attribute("email"), enabled }
+}

@@ -1,0 +1,166 @@
+//! The JWT signing keys, kept in Secrets Manager and cached in the function.
+//!
+//! The secret's version id is the key id (`kid`). Tokens are signed with the
+//! `AWSCURRENT` version and verified against `AWSCURRENT` or `AWSPREVIOUS`, so a
+//! rotation never logs anyone out; a version older than that is refused.
+
+use crate::error::BoxError;
+use aws_sdk_secretsmanager::Client as SecretsClient;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// HMAC keys shorter than this are refused (HS256 wants at least 256 bits).
+pub const MIN_KEY_BYTES: usize = 32;
+
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    secret: Arc<[u8]>,
+}
+
+impl SigningKey {
+    pub fn new(kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(KeyError::TooShort);
+        }
+        Ok(Self { kid: kid.into(), secret: secret.into() })
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    pub current: SigningKey,
+    pub previous: Option<SigningKey>,
+}
+
+impl KeySet {
+    fn find(&self, kid: &str) -> Option<&SigningKey> {
+        std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the signing key is shorter than {MIN_KEY_BYTES} bytes")]
+    TooShort,
+    #[error("the signing key secret has no current version")]
+    NoCurrentVersion,
+    #[error("could not read the signing key secret")]
+    Unavailable(#[source] BoxError),
+}
+
+/// Where the keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// The secret's `AWSCURRENT` and `AWSPREVIOUS` versions.
+    SecretsManager { client: SecretsClient, secret_id: String },
+    /// A key set held in memory (unit tests and tools that mint tokens offline).
+    Fixed(KeySet),
+}
+
+impl KeySource {
+    async fn fetch(&self) -> Result<KeySet, KeyError> {
+        match self {
+            KeySource::Fixed(keys) => Ok(keys.clone()),
+            KeySource::SecretsManager { client, secret_id } => {
+                let (current, previous) = tokio::join!(
+                    fetch_stage(client, secret_id, "AWSCURRENT"),
+                    fetch_stage(client, secret_id, "AWSPREVIOUS"),
+                );
+                let current = current?.ok_or(KeyError::NoCurrentVersion)?;
+                // A broken previous version must not take the current one down with it.
+                let previous = previous.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "previous signing key unreadable; verifying with the current one only");
+                    None
+                });
+                Ok(KeySet { current, previous })
+            }
+        }
+    }
+}
+
+async fn fetch_stage(client: &SecretsClient, secret_id: &str, stage: &str) -> Result<Option<SigningKey>, KeyError> {
+    let result = client.get_secret_value().secret_id(secret_id).version_stage(stage).send().await;
+    let output = match result {
+        Ok(output) => output,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+        Err(e) => return Err(KeyError::Unavailable(Box::new(e))),
+    };
+    let (Some(kid), Some(secret)) = (output.version_id(), output.secret_string()) else {
+        return Ok(None);
+    };
+    SigningKey::new(kid, secret).map(Some)
+}
+
+struct Cached {
+    keys: KeySet,
+    fetched_at: Instant,
+}
+
+/// The keys, fetched lazily (never at init) and cached for `ttl`. A token whose
+/// `kid` is not cached triggers a refresh at most once per `min_refresh`, so a
+/// rotation is picked up at once while forged key ids cannot hammer the secret.
+/// If a refresh fails, the cached keys keep serving.
+pub struct KeyRing {
+    source: KeySource,
+    ttl: Duration,
+    min_refresh: Duration,
+    cache: Mutex<Option<Cached>>,
+}
+
+impl KeyRing {
+    pub fn new(source: KeySource, ttl: Duration) -> Self {
+        Self { source, ttl, min_refresh: Duration::from_secs(10).min(ttl), cache: Mutex::new(None) }
+    }
+
+    /// The key to sign with.
+    pub async fn signing_key(&self) -> Result<SigningKey, KeyError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl).await?;
+        match cache.as_ref() {
+            Some(cached) => Ok(cached.keys.current.clone()),
+            None => Err(KeyError::NoCurrentVersion),
+        }
+    }
+
+    /// The key named `kid`, if it is the current or the previous one.
+    pub async fn verification_key(&self, kid: &str) -> Result<Option<SigningKey>, KeyError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh_if(&mut cache, |c| {
+            let age = c.fetched_at.elapsed();
+            age >= self.ttl || (c.keys.find(kid).is_none() && age >= self.min_refresh)
+        })
+        .await?;
+        Ok(cache.as_ref().and_then(|c| c.keys.find(kid).cloned()))
+    }
+
+    async fn refresh_if(&self, cache: &mut Option<Cached>, stale: impl Fn(&Cached) -> bool) -> Result<(), KeyError> {
+        if cache.as_ref().is_some_and(|c| !stale(c)) {
+            return Ok(());
+        }
+        match (self.source.fetch().await, cache.as_mut()) {
+            (Ok(keys), _) => *cache = Some(Cached { keys, fetched_at: Instant::now() }),
+            (Err(e), Some(cached)) => {
+                tracing::warn!(error = %e, "could not refresh the signing keys; using the cached ones");
+                // Try again after `min_refresh`, not after a whole `ttl`.
+                let retry_in = self.ttl.saturating_sub(self.min_refresh);
+                cached.fetched_at = Instant::now().checked_sub(retry_in).unwrap_or_else(Instant::now);
+            }
+            (Err(e), None) => return Err(e),
+        }
+        Ok(())
+    }
+}

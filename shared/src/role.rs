@@ -1,0 +1,89 @@
+//! Who is calling: carried in the token's `role` claim, enforced by the functions.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Anonymous kiosk customer; subject `guest:<uuid>`.
+    Guest,
+    /// Customer identified by CPF; subject is the Cognito user's `sub`.
+    Customer,
+    /// Staff who move orders through the kitchen.
+    Kitchen,
+    /// Staff who manage the menu; may do everything `kitchen` may.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Guest => "guest",
+            Role::Customer => "customer",
+            Role::Kitchen => "kitchen",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Kitchen | Role::Admin)
+    }
+
+    /// The staff role of a Cognito user from its groups: `admin` beats `kitchen`.
+    pub fn from_staff_groups<'a>(groups: impl IntoIterator<Item = &'a str>) -> Option<Role> {
+        groups
+            .into_iter()
+            .filter_map(|g| match g {
+                "admin" => Some(Role::Admin),
+                "kitchen" => Some(Role::Kitchen),
+                _ => None,
+            })
+            .max_by_key(|r| matches!(r, Role::Admin))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role")]
+pub struct UnknownRole;
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "guest" => Ok(Role::Guest),
+            "customer" => Ok(Role::Customer),
+            "kitchen" => Ok(Role::Kitchen),
+            "admin" => Ok(Role::Admin),
+            _ => Err(UnknownRole),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_beats_kitchen_whatever_the_group_order() {
+        assert_eq!(Role::from_staff_groups(["kitchen", "admin"]), Some(Role::Admin));
+        assert_eq!(Role::from_staff_groups(["admin", "kitchen"]), Some(Role::Admin));
+        assert_eq!(Role::from_staff_groups(["customers", "kitchen"]), Some(Role::Kitchen));
+        assert_eq!(Role::from_staff_groups(["customers"]), None);
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in [Role::Guest, Role::Customer, Role::Kitchen, Role::Admin] {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("Admin".parse::<Role>().is_err());
+    }
+}
