@@ -1,0 +1,40 @@
+//! The local stack: bootstrap of the emulated AWS resources and the local API
+//! that serves template.yaml's routes, authorizer in front, with the real
+//! handlers. Used by `make dev` and by the end-to-end tests.
+
+pub mod bootstrap;
+pub mod server;
+pub mod template;
+
+use bootstrap::{BoxError, LocalStack, StaffUser};
+use template::Template;
+
+/// Bootstraps a stack named `prefix` in the emulator and returns the local API
+/// for it, ready to serve.
+pub async fn start(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    staff: &[StaffUser],
+) -> Result<(LocalStack, axum::Router), BoxError> {
+    let stack = bootstrap::bootstrap(sdk, template, prefix, staff).await?;
+    let api = server::LocalApi::new(template, &stack, sdk)?;
+    Ok((stack, api.router()))
+}
+
+/// The SDK configuration for the emulator at `endpoint`, with moto's dummy
+/// credentials: the same config path the functions use, pointed elsewhere.
+pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "kiosk-local",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}

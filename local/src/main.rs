@@ -1,1 +1,98 @@
-fn main() {}
+//! `kiosk-local serve`: bootstraps the emulated AWS resources and serves the
+//! whole API on 127.0.0.1 (what `make dev` runs once moto is up).
+
+// The SDK futures nest deeper than the compiler's default layout limit.
+#![recursion_limit = "256"]
+
+use kiosk_local::bootstrap::StaffUser;
+use kiosk_local::template::Template;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+const DEFAULT_ADMIN_PASSWORD: &str = "AdminLocal123";
+const DEFAULT_KITCHEN_PASSWORD: &str = "KitchenLocal123";
+
+fn setting(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kiosk-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    if command != "serve" {
+        return Err(
+            "usage: kiosk-local serve   (settings from the environment; see README)".into(),
+        );
+    }
+    // Refuse to bootstrap into a real account by accident.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .map_err(|_| "AWS_ENDPOINT_URL is not set: the local API runs against the emulator (make dev sets it)")?;
+    let port: u16 = setting("PORT", "3000")
+        .parse()
+        .map_err(|_| "PORT is not a port number")?;
+    let template = Template::load(&Template::default_path())?;
+    let staff = [
+        StaffUser {
+            username: "admin".into(),
+            password: setting("DEV_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD),
+            group: "admin".into(),
+        },
+        StaffUser {
+            username: "kitchen".into(),
+            password: setting("DEV_KITCHEN_PASSWORD", DEFAULT_KITCHEN_PASSWORD),
+            group: "kitchen".into(),
+        },
+    ];
+    let sdk = kiosk_local::emulator_sdk(&endpoint).await;
+    let prefix = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (stack, router) = kiosk_local::start(&sdk, &template, &prefix, &staff).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    tracing::info!(
+        url = %format!("http://127.0.0.1:{port}"),
+        emulator = %endpoint,
+        user_pool = stack.user_pool_id()?,
+        "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! { _ = interrupt => {}, _ = terminate.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

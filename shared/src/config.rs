@@ -10,14 +10,36 @@ pub enum ConfigError {
     Invalid(&'static str),
 }
 
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+/// Where a function's settings come from: the process environment in Lambda,
+/// or a map of the same variables (the local API runs every function in one
+/// process, each with the environment template.yaml gives it).
+#[derive(Debug, Clone)]
+pub enum Env {
+    Process,
+    Map(std::collections::HashMap<String, String>),
 }
 
-pub fn seconds_or(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v.parse().map(Duration::from_secs).map_err(|_| ConfigError::Invalid(name)),
-        _ => Ok(Duration::from_secs(default)),
+impl Env {
+    pub fn get(&self, name: &str) -> Option<String> {
+        match self {
+            Env::Process => std::env::var(name).ok(),
+            Env::Map(map) => map.get(name).cloned(),
+        }
+        .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    pub fn seconds_or(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        match self.get(name) {
+            Some(v) => v
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError::Invalid(name)),
+            None => Ok(Duration::from_secs(default)),
+        }
     }
 }
 
@@ -39,22 +61,28 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            secret_id: required("JWT_SECRET_ID")?,
+            secret_id: env.required("JWT_SECRET_ID")?,
             settings: crate::token::TokenSettings {
-                issuer: required("JWT_ISSUER")?,
-                audience: required("JWT_AUDIENCE")?,
-                customer_ttl: seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 3600)?,
-                staff_ttl: seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?,
+                issuer: env.required("JWT_ISSUER")?,
+                audience: env.required("JWT_AUDIENCE")?,
+                customer_ttl: env.seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 3600)?,
+                staff_ttl: env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?,
             },
-            key_cache_ttl: seconds_or("JWT_KEY_CACHE_SECONDS", 300)?,
+            key_cache_ttl: env.seconds_or("JWT_KEY_CACHE_SECONDS", 300)?,
         })
     }
 
     /// The token service over the secret; no key is fetched until first use.
     pub fn service(&self, client: aws_sdk_secretsmanager::Client) -> crate::token::TokenService {
-        let source = crate::keys::KeySource::SecretsManager { client, secret_id: self.secret_id.clone() };
-        crate::token::TokenService::new(crate::keys::KeyRing::new(source, self.key_cache_ttl), self.settings.clone())
+        let source = crate::keys::KeySource::SecretsManager {
+            client,
+            secret_id: self.secret_id.clone(),
+        };
+        crate::token::TokenService::new(
+            crate::keys::KeyRing::new(source, self.key_cache_ttl),
+            self.settings.clone(),
+        )
     }
 }

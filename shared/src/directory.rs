@@ -35,7 +35,10 @@ pub struct Customer {
 
 impl std::fmt::Debug for Customer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Customer").field("id", &self.id).field("enabled", &self.enabled).finish_non_exhaustive()
+        f.debug_struct("Customer")
+            .field("id", &self.id)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +53,12 @@ pub struct CustomerView {
 
 impl From<&Customer> for CustomerView {
     fn from(c: &Customer) -> Self {
-        Self { id: c.id.clone(), cpf: crate::cpf::mask_digits(&c.cpf_digits), name: c.name.clone(), email: c.email.clone() }
+        Self {
+            id: c.id.clone(),
+            cpf: crate::cpf::mask_digits(&c.cpf_digits),
+            name: c.name.clone(),
+            email: c.email.clone(),
+        }
     }
 }
 
@@ -79,17 +87,36 @@ pub struct CustomerPage {
 }
 
 impl Directory {
-    pub fn new(client: Client, user_pool_id: impl Into<String>, client_id: impl Into<String>) -> Self {
-        Self { client, user_pool_id: user_pool_id.into(), client_id: client_id.into() }
+    pub fn new(
+        client: Client,
+        user_pool_id: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            user_pool_id: user_pool_id.into(),
+            client_id: client_id.into(),
+        }
     }
 
     /// Creates the customer (no invitation is sent) and adds it to `customers`.
     /// If the group cannot be joined the user is removed again, so a retry of
     /// the signup starts clean. An existing CPF is 409 `customer_exists`.
-    pub async fn create_customer(&self, cpf: &Cpf, name: &PersonName, email: &Email) -> Result<Customer> {
+    pub async fn create_customer(
+        &self,
+        cpf: &Cpf,
+        name: &PersonName,
+        email: &Email,
+    ) -> Result<Customer> {
         let attributes = [("name", name.as_str()), ("email", email.as_str())]
             .into_iter()
-            .map(|(n, v)| AttributeType::builder().name(n).value(v).build().map_err(Error::internal))
+            .map(|(n, v)| {
+                AttributeType::builder()
+                    .name(n)
+                    .value(v)
+                    .build()
+                    .map_err(Error::internal)
+            })
             .collect::<Result<Vec<_>>>()?;
         let created = self
             .client
@@ -101,7 +128,9 @@ impl Directory {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_username_exists_exception()) {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_username_exists_exception())
+                {
                     Error::conflict("customer_exists", "a customer with this CPF already exists")
                 } else {
                     from_sdk(e)
@@ -116,22 +145,49 @@ impl Directory {
             .send()
             .await;
         if let Err(e) = joined {
-            let undone = self.client.admin_delete_user().user_pool_id(&self.user_pool_id).username(cpf.digits()).send().await;
+            let undone = self
+                .client
+                .admin_delete_user()
+                .user_pool_id(&self.user_pool_id)
+                .username(cpf.digits())
+                .send()
+                .await;
             if let Err(undo) = undone {
                 tracing::error!(error = %crate::error::ErrorChain(&undo), "could not remove a customer left outside its group");
             }
             return Err(from_sdk(e));
         }
-        let user = created.user().ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
-        Ok(customer_from(cpf.digits(), user.attributes(), user.enabled()))
+        let user = created
+            .user()
+            .ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
+        Ok(customer_from(
+            cpf.digits(),
+            user.attributes(),
+            user.enabled(),
+        ))
     }
 
     /// The customer with this CPF, in one AdminGetUser round trip.
     pub async fn find_customer(&self, cpf: &Cpf) -> Result<Option<Customer>> {
-        let result = self.client.admin_get_user().user_pool_id(&self.user_pool_id).username(cpf.digits()).send().await;
+        let result = self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(cpf.digits())
+            .send()
+            .await;
         match result {
-            Ok(user) => Ok(Some(customer_from(cpf.digits(), user.user_attributes(), user.enabled()))),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_user_not_found_exception()) => Ok(None),
+            Ok(user) => Ok(Some(customer_from(
+                cpf.digits(),
+                user.user_attributes(),
+                user.enabled(),
+            ))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_user_not_found_exception()) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(from_sdk(e)),
         }
     }
@@ -153,12 +209,17 @@ impl Directory {
             Ok(auth) => auth,
             Err(e)
                 if e.as_service_error().is_some_and(|s| {
-                    s.is_not_authorized_exception() || s.is_user_not_found_exception() || s.is_user_not_confirmed_exception()
+                    s.is_not_authorized_exception()
+                        || s.is_user_not_found_exception()
+                        || s.is_user_not_confirmed_exception()
                 }) =>
             {
                 return Ok(StaffSignIn::InvalidCredentials);
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_password_reset_required_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_password_reset_required_exception()) =>
+            {
                 return Ok(StaffSignIn::PasswordChangeRequired);
             }
             Err(e) => return Err(from_sdk(e)),
@@ -177,13 +238,20 @@ impl Directory {
             .map_err(from_sdk)?;
         let role = Role::from_staff_groups(groups.groups().iter().filter_map(|g| g.group_name()));
         Ok(match role {
-            Some(role) => StaffSignIn::SignedIn(Staff { username: username.to_owned(), role }),
+            Some(role) => StaffSignIn::SignedIn(Staff {
+                username: username.to_owned(),
+                role,
+            }),
             None => StaffSignIn::NotStaff,
         })
     }
 
     /// A page of the `customers` group, at most [`COGNITO_MAX_PAGE`] long.
-    pub async fn list_customers(&self, limit: u16, next_token: Option<String>) -> Result<CustomerPage> {
+    pub async fn list_customers(
+        &self,
+        limit: u16,
+        next_token: Option<String>,
+    ) -> Result<CustomerPage> {
         let page = self
             .client
             .list_users_in_group()
@@ -194,7 +262,9 @@ impl Directory {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_parameter_exception())
+                {
                     Error::validation("invalid_cursor", "the cursor is not one this list gave out")
                 } else {
                     from_sdk(e)
@@ -203,15 +273,35 @@ impl Directory {
         let customers = page
             .users()
             .iter()
-            .map(|u| customer_from(u.username().unwrap_or_default(), u.attributes(), u.enabled()))
+            .map(|u| {
+                customer_from(
+                    u.username().unwrap_or_default(),
+                    u.attributes(),
+                    u.enabled(),
+                )
+            })
             .collect();
-        Ok(CustomerPage { customers, next_token: page.next_token().map(str::to_owned) })
+        Ok(CustomerPage {
+            customers,
+            next_token: page.next_token().map(str::to_owned),
+        })
     }
 }
 
 fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) -> Customer {
     let attribute = |name: &str| {
-        attributes.iter().find(|a| a.name() == name).and_then(|a| a.value()).unwrap_or_default().to_owned()
+        attributes
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+            .unwrap_or_default()
+            .to_owned()
     };
-    Customer { id: attribute("sub"), cpf_digits: username.to_owned(), name: attribute("name"), email: attribute("email"), enabled }
+    Customer {
+        id: attribute("sub"),
+        cpf_digits: username.to_owned(),
+        name: attribute("name"),
+        email: attribute("email"),
+        enabled,
+    }
 }

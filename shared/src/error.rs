@@ -43,22 +43,40 @@ struct Envelope<'a> {
 
 impl Error {
     pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation { code, message: message.into() }
+        Self::Validation {
+            code,
+            message: message.into(),
+        }
     }
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unauthorized { code, message: message.into() }
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Forbidden { code, message: message.into() }
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
     }
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::NotFound { code, message: message.into() }
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable { code, message: message.into() }
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
     }
     pub fn internal(source: impl Into<BoxError>) -> Self {
         Self::Internal(source.into())
@@ -103,7 +121,12 @@ impl Error {
             tracing::error!(error = %ErrorChain(source.as_ref()), status = self.status_code(), "request failed");
         }
         let (code, message) = self.public_parts();
-        crate::http::json_response(self.status_code(), &Envelope { error: ErrorBody { code, message } })
+        crate::http::json_response(
+            self.status_code(),
+            &Envelope {
+                error: ErrorBody { code, message },
+            },
+        )
     }
 }
 
@@ -134,12 +157,16 @@ mod tests {
     fn client_errors_answer_their_code_and_message_in_the_contract_envelope() {
         let response = Error::validation("invalid_cpf", "bad cpf").into_response();
         assert_eq!(response.status(), 400);
-        assert_eq!(body_of(&response), serde_json::json!({"error": {"code": "invalid_cpf", "message": "bad cpf"}}));
+        assert_eq!(
+            body_of(&response),
+            serde_json::json!({"error": {"code": "invalid_cpf", "message": "bad cpf"}})
+        );
     }
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let response = Error::internal("ResourceNotFoundException: table kiosk-prod-orders").into_response();
+        let response =
+            Error::internal("ResourceNotFoundException: table kiosk-prod-orders").into_response();
         assert_eq!(response.status(), 500);
         let text = String::from_utf8(response.body().as_ref().to_vec()).unwrap();
         assert!(!text.contains("kiosk-prod-orders"), "{text}");
@@ -153,7 +180,11 @@ mod tests {
 /// failed, user not found, ...) and hand the rest here.
 pub fn from_sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;

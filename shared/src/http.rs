@@ -13,16 +13,19 @@ pub fn json_response<T: Serialize + ?Sized>(status: u16, value: &T) -> Response<
     // Serialising our own response types cannot fail (no maps with non-string keys).
     let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
     let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(JSON));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(JSON),
+    );
     response
 }
 
 pub fn empty_response(status: u16) -> Response<Body> {
     let mut response = Response::new(Body::Empty);
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::NO_CONTENT);
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::NO_CONTENT);
     response
 }
 
@@ -78,18 +81,31 @@ pub struct Caller {
 
 impl Caller {
     pub fn from_request(request: &Request) -> Result<Self> {
-        let unauthorized = || Error::unauthorized("unauthorized", "a valid bearer token is required");
+        let unauthorized =
+            || Error::unauthorized("unauthorized", "a valid bearer token is required");
         let Some(RequestContext::ApiGatewayV1(ctx)) = request.request_context_ref() else {
             return Err(unauthorized());
         };
         let field = |name: &str| ctx.authorizer.fields.get(name).and_then(|v| v.as_str());
-        let sub = field("sub").filter(|s| !s.is_empty()).ok_or_else(unauthorized)?;
-        let role = field("role").and_then(|r| r.parse().ok()).ok_or_else(unauthorized)?;
-        Ok(Self { sub: sub.to_owned(), role, name: field("name").map(str::to_owned) })
+        let sub = field("sub")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(unauthorized)?;
+        let role = field("role")
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(unauthorized)?;
+        Ok(Self {
+            sub: sub.to_owned(),
+            role,
+            name: field("name").map(str::to_owned),
+        })
     }
 
     pub fn require(&self, allowed: &[Role]) -> Result<()> {
-        if allowed.contains(&self.role) { Ok(()) } else { Err(Error::role_forbidden()) }
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Error::role_forbidden())
+        }
     }
 }
 
@@ -101,7 +117,9 @@ pub fn bearer(header_value: &str) -> Option<&str> {
 }
 
 pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.query_string_parameters_ref().and_then(|q| q.first(name))
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
 }
 
 pub fn path_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {

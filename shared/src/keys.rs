@@ -26,7 +26,10 @@ impl SigningKey {
         if secret.len() < MIN_KEY_BYTES {
             return Err(KeyError::TooShort);
         }
-        Ok(Self { kid: kid.into(), secret: secret.into() })
+        Ok(Self {
+            kid: kid.into(),
+            secret: secret.into(),
+        })
     }
 
     pub fn secret(&self) -> &[u8] {
@@ -36,7 +39,9 @@ impl SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,7 +53,9 @@ pub struct KeySet {
 
 impl KeySet {
     fn find(&self, kid: &str) -> Option<&SigningKey> {
-        std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid)
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.kid == kid)
     }
 }
 
@@ -66,7 +73,10 @@ pub enum KeyError {
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// The secret's `AWSCURRENT` and `AWSPREVIOUS` versions.
-    SecretsManager { client: SecretsClient, secret_id: String },
+    SecretsManager {
+        client: SecretsClient,
+        secret_id: String,
+    },
     /// A key set held in memory (unit tests and tools that mint tokens offline).
     Fixed(KeySet),
 }
@@ -92,11 +102,25 @@ impl KeySource {
     }
 }
 
-async fn fetch_stage(client: &SecretsClient, secret_id: &str, stage: &str) -> Result<Option<SigningKey>, KeyError> {
-    let result = client.get_secret_value().secret_id(secret_id).version_stage(stage).send().await;
+async fn fetch_stage(
+    client: &SecretsClient,
+    secret_id: &str,
+    stage: &str,
+) -> Result<Option<SigningKey>, KeyError> {
+    let result = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .send()
+        .await;
     let output = match result {
         Ok(output) => output,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(KeyError::Unavailable(Box::new(e))),
     };
     let (Some(kid), Some(secret)) = (output.version_id(), output.secret_string()) else {
@@ -123,13 +147,19 @@ pub struct KeyRing {
 
 impl KeyRing {
     pub fn new(source: KeySource, ttl: Duration) -> Self {
-        Self { source, ttl, min_refresh: Duration::from_secs(10).min(ttl), cache: Mutex::new(None) }
+        Self {
+            source,
+            ttl,
+            min_refresh: Duration::from_secs(10).min(ttl),
+            cache: Mutex::new(None),
+        }
     }
 
     /// The key to sign with.
     pub async fn signing_key(&self) -> Result<SigningKey, KeyError> {
         let mut cache = self.cache.lock().await;
-        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl).await?;
+        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl)
+            .await?;
         match cache.as_ref() {
             Some(cached) => Ok(cached.keys.current.clone()),
             None => Err(KeyError::NoCurrentVersion),
@@ -147,17 +177,28 @@ impl KeyRing {
         Ok(cache.as_ref().and_then(|c| c.keys.find(kid).cloned()))
     }
 
-    async fn refresh_if(&self, cache: &mut Option<Cached>, stale: impl Fn(&Cached) -> bool) -> Result<(), KeyError> {
+    async fn refresh_if(
+        &self,
+        cache: &mut Option<Cached>,
+        stale: impl Fn(&Cached) -> bool,
+    ) -> Result<(), KeyError> {
         if cache.as_ref().is_some_and(|c| !stale(c)) {
             return Ok(());
         }
         match (self.source.fetch().await, cache.as_mut()) {
-            (Ok(keys), _) => *cache = Some(Cached { keys, fetched_at: Instant::now() }),
+            (Ok(keys), _) => {
+                *cache = Some(Cached {
+                    keys,
+                    fetched_at: Instant::now(),
+                })
+            }
             (Err(e), Some(cached)) => {
                 tracing::warn!(error = %e, "could not refresh the signing keys; using the cached ones");
                 // Try again after `min_refresh`, not after a whole `ttl`.
                 let retry_in = self.ttl.saturating_sub(self.min_refresh);
-                cached.fetched_at = Instant::now().checked_sub(retry_in).unwrap_or_else(Instant::now);
+                cached.fetched_at = Instant::now()
+                    .checked_sub(retry_in)
+                    .unwrap_or_else(Instant::now);
             }
             (Err(e), None) => return Err(e),
         }

@@ -20,10 +20,15 @@ pub struct Page<T> {
 
 /// `?limit=`: 1..=100, default 20; anything else is 400 `invalid_limit`.
 pub fn parse_limit(raw: Option<&str>) -> Result<u16> {
-    let Some(raw) = raw else { return Ok(DEFAULT_LIMIT) };
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
     match raw.parse::<u16>() {
         Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
-        _ => Err(Error::validation("invalid_limit", format!("limit must be an integer from 1 to {MAX_LIMIT}"))),
+        _ => Err(Error::validation(
+            "invalid_limit",
+            format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+        )),
     }
 }
 
@@ -36,14 +41,19 @@ struct Envelope<T> {
 
 /// An opaque cursor for `position` in the list named `kind`.
 pub fn encode_cursor<T: Serialize>(kind: &str, position: &T) -> String {
-    let json = serde_json::to_vec(&Envelope { k: kind.to_owned(), p: position }).unwrap_or_default();
+    let json = serde_json::to_vec(&Envelope {
+        k: kind.to_owned(),
+        p: position,
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
 /// The position in a cursor made by [`encode_cursor`] for the same `kind`; a
 /// forged, garbled or foreign cursor is 400 `invalid_cursor`.
 pub fn decode_cursor<T: DeserializeOwned>(kind: &str, cursor: &str) -> Result<T> {
-    let invalid = || Error::validation("invalid_cursor", "the cursor is not one this list gave out");
+    let invalid =
+        || Error::validation("invalid_cursor", "the cursor is not one this list gave out");
     if cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN {
         return Err(invalid());
     }
@@ -71,10 +81,16 @@ mod tests {
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
         let cursor = encode_cursor("customers", &"token-1".to_owned());
-        assert_eq!(decode_cursor::<String>("customers", &cursor).unwrap(), "token-1");
+        assert_eq!(
+            decode_cursor::<String>("customers", &cursor).unwrap(),
+            "token-1"
+        );
         assert!(decode_cursor::<String>("products", &cursor).is_err());
         for garbage in ["", "!!!", "bm90IGpzb24", &"A".repeat(5000)] {
-            assert!(decode_cursor::<String>("customers", garbage).is_err(), "{garbage}");
+            assert!(
+                decode_cursor::<String>("customers", garbage).is_err(),
+                "{garbage}"
+            );
         }
     }
 }

@@ -31,7 +31,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_keep_accents() {
-        assert_eq!(PersonName::parse("  João da Silva ").unwrap().as_str(), "João da Silva");
+        assert_eq!(
+            PersonName::parse("  João da Silva ").unwrap().as_str(),
+            "João da Silva"
+        );
     }
 
     #[test]

@@ -73,9 +73,18 @@ mod tests {
 
     #[test]
     fn admin_beats_kitchen_whatever_the_group_order() {
-        assert_eq!(Role::from_staff_groups(["kitchen", "admin"]), Some(Role::Admin));
-        assert_eq!(Role::from_staff_groups(["admin", "kitchen"]), Some(Role::Admin));
-        assert_eq!(Role::from_staff_groups(["customers", "kitchen"]), Some(Role::Kitchen));
+        assert_eq!(
+            Role::from_staff_groups(["kitchen", "admin"]),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            Role::from_staff_groups(["admin", "kitchen"]),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            Role::from_staff_groups(["customers", "kitchen"]),
+            Some(Role::Kitchen)
+        );
         assert_eq!(Role::from_staff_groups(["customers"]), None);
     }
 

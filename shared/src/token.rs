@@ -1,7 +1,7 @@
 //! The API's access tokens: HS256 JWTs signed with the key ring's current key.
 
-use crate::keys::{KeyError, KeyRing, SigningKey};
 use crate::Role;
+use crate::keys::{KeyError, KeyRing, SigningKey};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,11 @@ pub struct TokenSettings {
 
 impl TokenSettings {
     pub fn ttl_for(&self, role: Role) -> Duration {
-        if role.is_staff() { self.staff_ttl } else { self.customer_ttl }
+        if role.is_staff() {
+            self.staff_ttl
+        } else {
+            self.customer_ttl
+        }
     }
 }
 
@@ -92,7 +96,11 @@ impl TokenService {
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
-        Self { keys, settings, validation }
+        Self {
+            keys,
+            settings,
+            validation,
+        }
     }
 
     pub fn settings(&self) -> &TokenSettings {
@@ -100,7 +108,12 @@ impl TokenService {
     }
 
     /// Signs a token for `sub` in `role`, valid from now for the role's lifetime.
-    pub async fn issue(&self, sub: &str, role: Role, name: Option<&str>) -> Result<IssuedToken, TokenError> {
+    pub async fn issue(
+        &self,
+        sub: &str,
+        role: Role,
+        name: Option<&str>,
+    ) -> Result<IssuedToken, TokenError> {
         let key = self.keys.signing_key().await?;
         let ttl = self.settings.ttl_for(role);
         let now = now_unix();
@@ -115,7 +128,11 @@ impl TokenService {
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        Ok(IssuedToken { access_token: sign(&key, &claims)?, token_type: "Bearer", expires_in: ttl.as_secs() })
+        Ok(IssuedToken {
+            access_token: sign(&key, &claims)?,
+            token_type: "Bearer",
+            expires_in: ttl.as_secs(),
+        })
     }
 
     /// The claims of a token this service (or its previous key) signed.
@@ -131,14 +148,25 @@ impl TokenService {
         if header.alg != ALGORITHM {
             return Err(TokenError::Invalid);
         }
-        let kid = header.kid.filter(|k| !k.is_empty() && k.len() <= 128).ok_or(TokenError::Invalid)?;
-        let key = self.keys.verification_key(&kid).await?.ok_or(TokenError::Invalid)?;
-        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key.secret()), &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        let kid = header
+            .kid
+            .filter(|k| !k.is_empty() && k.len() <= 128)
+            .ok_or(TokenError::Invalid)?;
+        let key = self
+            .keys
+            .verification_key(&kid)
+            .await?
+            .ok_or(TokenError::Invalid)?;
+        jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(key.secret()),
+            &self.validation,
+        )
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })
     }
 }
 
@@ -174,7 +202,10 @@ mod tests {
             customer_ttl: Duration::from_secs(3600),
             staff_ttl: Duration::from_secs(8 * 3600),
         };
-        let ring = KeyRing::new(KeySource::Fixed(KeySet { current, previous }), Duration::from_secs(300));
+        let ring = KeyRing::new(
+            KeySource::Fixed(KeySet { current, previous }),
+            Duration::from_secs(300),
+        );
         TokenService::new(ring, settings)
     }
 
@@ -211,10 +242,16 @@ mod tests {
     #[tokio::test]
     async fn an_issued_token_verifies_with_its_claims() {
         let service = service();
-        let issued = service.issue("cognito-sub", Role::Customer, Some("Ana")).await.unwrap();
+        let issued = service
+            .issue("cognito-sub", Role::Customer, Some("Ana"))
+            .await
+            .unwrap();
         assert_eq!(issued.expires_in, 3600);
         let claims = service.verify(&issued.access_token).await.unwrap();
-        assert_eq!((claims.sub.as_str(), claims.role, claims.name.as_deref()), ("cognito-sub", Role::Customer, Some("Ana")));
+        assert_eq!(
+            (claims.sub.as_str(), claims.role, claims.name.as_deref()),
+            ("cognito-sub", Role::Customer, Some("Ana"))
+        );
         assert_eq!(claims.exp - claims.iat, 3600);
         assert!(!claims.jti.is_empty());
     }
@@ -231,7 +268,12 @@ mod tests {
         let token = sign(&key("v1", SECRET), &claims(&service)).unwrap();
         let parts = segments(&token);
         let header = B64.encode(r#"{"alg":"none","typ":"JWT","kid":"v1"}"#);
-        assert_refused(&service, &format!("{header}.{}.", parts[1]), "token_invalid").await;
+        assert_refused(
+            &service,
+            &format!("{header}.{}.", parts[1]),
+            "token_invalid",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -240,7 +282,12 @@ mod tests {
         let token = sign(&key("v1", SECRET), &claims(&service)).unwrap();
         let parts = segments(&token);
         let header = B64.encode(r#"{"alg":"RS256","typ":"JWT","kid":"v1"}"#);
-        assert_refused(&service, &format!("{header}.{}.{}", parts[1], parts[2]), "token_invalid").await;
+        assert_refused(
+            &service,
+            &format!("{header}.{}.{}", parts[1], parts[2]),
+            "token_invalid",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -251,7 +298,12 @@ mod tests {
         let mut forged = claims(&service);
         forged.role = Role::Admin;
         let payload = B64.encode(serde_json::to_vec(&forged).unwrap());
-        assert_refused(&service, &format!("{}.{payload}.{}", parts[0], parts[2]), "token_invalid").await;
+        assert_refused(
+            &service,
+            &format!("{}.{payload}.{}", parts[0], parts[2]),
+            "token_invalid",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -259,9 +311,23 @@ mod tests {
         let service = service();
         let token = sign(&key("v1", SECRET), &claims(&service)).unwrap();
         let parts = segments(&token);
-        assert_refused(&service, &format!("{}.{}.", parts[0], parts[1]), "token_invalid").await;
-        assert_refused(&service, &format!("{}.{}", parts[0], parts[1]), "token_invalid").await;
-        let foreign = sign(&key("v1", "another-key-that-is-also-32-bytes-long"), &claims(&service)).unwrap();
+        assert_refused(
+            &service,
+            &format!("{}.{}.", parts[0], parts[1]),
+            "token_invalid",
+        )
+        .await;
+        assert_refused(
+            &service,
+            &format!("{}.{}", parts[0], parts[1]),
+            "token_invalid",
+        )
+        .await;
+        let foreign = sign(
+            &key("v1", "another-key-that-is-also-32-bytes-long"),
+            &claims(&service),
+        )
+        .unwrap();
         assert_refused(&service, &foreign, "token_invalid").await;
     }
 
@@ -277,11 +343,21 @@ mod tests {
         let service = service();
         let mut expired = claims(&service);
         expired.exp = now_unix() - 3600;
-        assert_refused(&service, &sign(&key("v1", SECRET), &expired).unwrap(), "token_expired").await;
+        assert_refused(
+            &service,
+            &sign(&key("v1", SECRET), &expired).unwrap(),
+            "token_expired",
+        )
+        .await;
         let mut early = claims(&service);
         early.nbf = now_unix() + 3600;
         early.exp = now_unix() + 7200;
-        assert_refused(&service, &sign(&key("v1", SECRET), &early).unwrap(), "token_invalid").await;
+        assert_refused(
+            &service,
+            &sign(&key("v1", SECRET), &early).unwrap(),
+            "token_invalid",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -289,7 +365,12 @@ mod tests {
         let service = service();
         let mut skewed = claims(&service);
         skewed.nbf = now_unix() + 5;
-        assert!(service.verify(&sign(&key("v1", SECRET), &skewed).unwrap()).await.is_ok());
+        assert!(
+            service
+                .verify(&sign(&key("v1", SECRET), &skewed).unwrap())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -297,10 +378,20 @@ mod tests {
         let service = service();
         let mut wrong_iss = claims(&service);
         wrong_iss.iss = "someone-else".into();
-        assert_refused(&service, &sign(&key("v1", SECRET), &wrong_iss).unwrap(), "token_invalid").await;
+        assert_refused(
+            &service,
+            &sign(&key("v1", SECRET), &wrong_iss).unwrap(),
+            "token_invalid",
+        )
+        .await;
         let mut wrong_aud = claims(&service);
         wrong_aud.aud = "another-api".into();
-        assert_refused(&service, &sign(&key("v1", SECRET), &wrong_aud).unwrap(), "token_invalid").await;
+        assert_refused(
+            &service,
+            &sign(&key("v1", SECRET), &wrong_aud).unwrap(),
+            "token_invalid",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -310,7 +401,12 @@ mod tests {
         value["role"] = "root".into();
         let mut header = Header::new(ALGORITHM);
         header.kid = Some("v1".into());
-        let token = jsonwebtoken::encode(&header, &value, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &value,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
         assert_refused(&service, &token, "token_invalid").await;
     }
 
@@ -321,7 +417,11 @@ mod tests {
             assert_refused(&service, garbage, "token_invalid").await;
         }
         assert_refused(&service, "", "token_missing").await;
-        let valid = service.issue("guest:1", Role::Guest, None).await.unwrap().access_token;
+        let valid = service
+            .issue("guest:1", Role::Guest, None)
+            .await
+            .unwrap()
+            .access_token;
         let padded = format!("{valid}{}", "A".repeat(12 * 1024));
         assert_refused(&service, &padded, "token_invalid").await;
     }

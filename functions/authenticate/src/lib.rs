@@ -1,7 +1,7 @@
 //! `authenticate`: signup, CPF / guest / staff sign-in, token validation, and
 //! the admin's list of customers.
 
-use kiosk::config::{ConfigError, TokenConfig, required};
+use kiosk::config::{ConfigError, Env, TokenConfig};
 use kiosk::directory::{CustomerView, Directory, StaffSignIn};
 use kiosk::http::{Caller, bearer, json_body, json_response, query_param, route, route_not_found};
 use kiosk::page::{Page, decode_cursor, encode_cursor, parse_limit};
@@ -18,19 +18,22 @@ pub struct State {
 impl State {
     /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID` and
     /// the token settings ([`TokenConfig`]). No network call.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let directory = Directory::new(
             aws_sdk_cognitoidentityprovider::Client::new(sdk),
-            required("USER_POOL_ID")?,
-            required("USER_POOL_CLIENT_ID")?,
+            env.required("USER_POOL_ID")?,
+            env.required("USER_POOL_CLIENT_ID")?,
         );
-        let tokens = TokenConfig::from_env()?.service(aws_sdk_secretsmanager::Client::new(sdk));
+        let tokens = TokenConfig::from_env(env)?.service(aws_sdk_secretsmanager::Client::new(sdk));
         Ok(Self { directory, tokens })
     }
 }
 
 /// The Lambda handler: routes on API Gateway's resource path.
-pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, std::convert::Infallible> {
+pub async fn handle(
+    state: &State,
+    request: Request,
+) -> Result<Response<Body>, std::convert::Infallible> {
     let result = match route(&request) {
         ("POST", "/customers") => sign_up(state, &request).await,
         ("GET", "/customers") => list_customers(state, &request).await,
@@ -78,8 +81,10 @@ fn parse_cpf(raw: &str) -> Result<Cpf> {
 async fn sign_up(state: &State, request: &Request) -> Result<Response<Body>> {
     let body: SignUp = json_body(request)?;
     let cpf = parse_cpf(&body.cpf)?;
-    let name = PersonName::parse(&body.name).map_err(|e| Error::validation("invalid_name", e.to_string()))?;
-    let email = Email::parse(&body.email).map_err(|e| Error::validation("invalid_email", e.to_string()))?;
+    let name = PersonName::parse(&body.name)
+        .map_err(|e| Error::validation("invalid_name", e.to_string()))?;
+    let email =
+        Email::parse(&body.email).map_err(|e| Error::validation("invalid_email", e.to_string()))?;
     let customer = state.directory.create_customer(&cpf, &name, &email).await?;
     tracing::info!(customer_id = %customer.id, "customer signed up");
     Ok(json_response(201, &CustomerView::from(&customer)))
@@ -95,7 +100,10 @@ async fn authenticate_customer(state: &State, request: &Request) -> Result<Respo
         .await?
         .ok_or_else(|| Error::not_found("customer_not_found", "no customer has this CPF"))?;
     if !customer.enabled {
-        return Err(Error::forbidden("customer_disabled", "this customer is disabled"));
+        return Err(Error::forbidden(
+            "customer_disabled",
+            "this customer is disabled",
+        ));
     }
     let token = issue(state, &customer.id, Role::Customer, Some(&customer.name)).await?;
     tracing::info!(customer_id = %customer.id, "customer authenticated");
@@ -115,25 +123,46 @@ async fn authenticate_guest(state: &State) -> Result<Response<Body>> {
 async fn authenticate_staff(state: &State, request: &Request) -> Result<Response<Body>> {
     let body: StaffCredentials = json_body(request)?;
     let invalid = || Error::unauthorized("invalid_credentials", "wrong username or password");
-    if body.username.is_empty() || body.username.len() > 128 || body.password.is_empty() || body.password.len() > 256 {
+    if body.username.is_empty()
+        || body.username.len() > 128
+        || body.password.is_empty()
+        || body.password.len() > 256
+    {
         return Err(invalid());
     }
-    match state.directory.sign_in_staff(&body.username, &body.password).await? {
+    match state
+        .directory
+        .sign_in_staff(&body.username, &body.password)
+        .await?
+    {
         StaffSignIn::SignedIn(staff) => {
             let token = issue(state, &staff.username, staff.role, Some(&staff.username)).await?;
             tracing::info!(username = %staff.username, role = %staff.role, "staff authenticated");
             Ok(json_response(200, &token))
         }
         StaffSignIn::InvalidCredentials => Err(invalid()),
-        StaffSignIn::PasswordChangeRequired => {
-            Err(Error::forbidden("password_change_required", "this password must be changed before use"))
-        }
-        StaffSignIn::NotStaff => Err(Error::forbidden("not_staff", "this user is not kitchen or admin staff")),
+        StaffSignIn::PasswordChangeRequired => Err(Error::forbidden(
+            "password_change_required",
+            "this password must be changed before use",
+        )),
+        StaffSignIn::NotStaff => Err(Error::forbidden(
+            "not_staff",
+            "this user is not kitchen or admin staff",
+        )),
     }
 }
 
-async fn issue(state: &State, sub: &str, role: Role, name: Option<&str>) -> Result<kiosk::token::IssuedToken> {
-    state.tokens.issue(sub, role, name).await.map_err(Error::internal)
+async fn issue(
+    state: &State,
+    sub: &str,
+    role: Role,
+    name: Option<&str>,
+) -> Result<kiosk::token::IssuedToken> {
+    state
+        .tokens
+        .issue(sub, role, name)
+        .await
+        .map_err(Error::internal)
 }
 
 #[derive(Serialize)]
@@ -157,20 +186,42 @@ async fn validate(state: &State, request: &Request) -> Response<Body> {
         }
     };
     let token = from_body.or_else(|| {
-        request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).map(str::to_owned)
+        request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+            .map(str::to_owned)
     });
     let verified = match token {
         Some(token) => state.tokens.verify(&token).await,
         None => Err(TokenError::Missing),
     };
     match verified {
-        Ok(claims) => json_response(200, &Validation::<_> { valid: true, claims: Some(claims), error: None }),
+        Ok(claims) => json_response(
+            200,
+            &Validation::<_> {
+                valid: true,
+                claims: Some(claims),
+                error: None,
+            },
+        ),
         Err(TokenError::Keys(e)) => Error::internal(e).into_response(),
         Err(e) => {
             tracing::info!(reason = e.code(), "token refused");
             let message = e.to_string();
-            let error = kiosk::error::ErrorBody { code: e.code(), message: &message };
-            json_response(401, &Validation::<()> { valid: false, claims: None, error: Some(error) })
+            let error = kiosk::error::ErrorBody {
+                code: e.code(),
+                message: &message,
+            };
+            json_response(
+                401,
+                &Validation::<()> {
+                    valid: false,
+                    claims: None,
+                    error: Some(error),
+                },
+            )
         }
     }
 }
@@ -183,12 +234,18 @@ const CUSTOMERS_CURSOR: &str = "customers";
 async fn list_customers(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let limit = parse_limit(query_param(request, "limit"))?;
-    let next_token = query_param(request, "cursor").map(|c| decode_cursor::<String>(CUSTOMERS_CURSOR, c)).transpose()?;
+    let next_token = query_param(request, "cursor")
+        .map(|c| decode_cursor::<String>(CUSTOMERS_CURSOR, c))
+        .transpose()?;
     let page = state.directory.list_customers(limit, next_token).await?;
     Ok(json_response(
         200,
         &Page {
-            items: page.customers.iter().map(CustomerView::from).collect::<Vec<_>>(),
+            items: page
+                .customers
+                .iter()
+                .map(CustomerView::from)
+                .collect::<Vec<_>>(),
             next_cursor: page.next_token.map(|t| encode_cursor(CUSTOMERS_CURSOR, &t)),
         },
     ))

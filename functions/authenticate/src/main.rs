@@ -7,6 +7,9 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     kiosk::telemetry::init();
     let sdk = kiosk::config::aws().await;
-    let state: &'static authenticate::State = Box::leak(Box::new(authenticate::State::from_env(&sdk)?));
+    let state: &'static authenticate::State = Box::leak(Box::new(authenticate::State::from_env(
+        &sdk,
+        &kiosk::config::Env::Process,
+    )?));
     run(service_fn(|request| authenticate::handle(state, request))).await
 }

@@ -5,9 +5,12 @@
 //! the functions check roles themselves. Anything else gets `Unauthorized`,
 //! which API Gateway answers as 401.
 
-use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse};
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
+    ApiGatewayCustomAuthorizerResponse,
+};
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use kiosk::config::{ConfigError, TokenConfig};
+use kiosk::config::{ConfigError, Env, TokenConfig};
 use kiosk::token::{TokenError, TokenService};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value};
@@ -18,8 +21,10 @@ pub struct State {
 
 impl State {
     /// Reads the token settings; the keys are fetched on first use, not here.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self { tokens: TokenConfig::from_env()?.service(aws_sdk_secretsmanager::Client::new(sdk)) })
+    pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tokens: TokenConfig::from_env(env)?.service(aws_sdk_secretsmanager::Client::new(sdk)),
+        })
     }
 }
 
@@ -37,7 +42,10 @@ pub async fn authorize(
     state: &State,
     request: ApiGatewayCustomAuthorizerRequest,
 ) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
-    let token = request.authorization_token.as_deref().and_then(kiosk::http::bearer);
+    let token = request
+        .authorization_token
+        .as_deref()
+        .and_then(kiosk::http::bearer);
     let claims = match token {
         Some(token) => state.tokens.verify(token).await,
         None => Err(TokenError::Missing),
@@ -51,10 +59,14 @@ pub async fn authorize(
             return Err(UNAUTHORIZED.into());
         }
     };
-    let resource = request.method_arn.as_deref().and_then(whole_api_arn).ok_or_else(|| {
-        tracing::warn!("methodArn is not an execute-api ARN");
-        Error::from(UNAUTHORIZED)
-    })?;
+    let resource = request
+        .method_arn
+        .as_deref()
+        .and_then(whole_api_arn)
+        .ok_or_else(|| {
+            tracing::warn!("methodArn is not an execute-api ARN");
+            Error::from(UNAUTHORIZED)
+        })?;
 
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".to_owned()];
@@ -66,7 +78,10 @@ pub async fn authorize(
 
     let mut context = Map::new();
     context.insert("sub".into(), Value::String(claims.sub.clone()));
-    context.insert("role".into(), Value::String(claims.role.as_str().to_owned()));
+    context.insert(
+        "role".into(),
+        Value::String(claims.role.as_str().to_owned()),
+    );
     if let Some(name) = &claims.name {
         context.insert("name".into(), Value::String(name.clone()));
     }
@@ -83,7 +98,10 @@ pub fn whole_api_arn(method_arn: &str) -> Option<String> {
     let (prefix, path) = method_arn.rsplit_once(':')?;
     let mut segments = path.split('/');
     let (api, stage) = (segments.next()?, segments.next()?);
-    let well_formed = prefix.starts_with("arn:") && prefix.contains(":execute-api:") && !api.is_empty() && !stage.is_empty();
+    let well_formed = prefix.starts_with("arn:")
+        && prefix.contains(":execute-api:")
+        && !api.is_empty()
+        && !stage.is_empty();
     well_formed.then(|| format!("{prefix}:{api}/{stage}/*"))
 }
 
@@ -94,7 +112,8 @@ mod tests {
     #[test]
     fn the_policy_covers_every_route_of_the_stage() {
         assert_eq!(
-            whole_api_arn("arn:aws:execute-api:sa-east-1:123456789012:abc123/prod/GET/orders/42").as_deref(),
+            whole_api_arn("arn:aws:execute-api:sa-east-1:123456789012:abc123/prod/GET/orders/42")
+                .as_deref(),
             Some("arn:aws:execute-api:sa-east-1:123456789012:abc123/prod/*")
         );
         assert_eq!(whole_api_arn("not-an-arn"), None);

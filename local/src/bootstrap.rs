@@ -1,0 +1,258 @@
+//! Creates the template's resources in the emulator (moto), under a name
+//! prefix so that several stacks (`make dev`, each test) live side by side.
+//!
+//! moto's CloudFormation skips Cognito and Secrets Manager resources, so the
+//! bootstrap creates each resource itself from its definition in template.yaml.
+
+use crate::template::{Refs, Template, TemplateError};
+use aws_sdk_cognitoidentityprovider::types::{
+    AdminCreateUserConfigType, ExplicitAuthFlowsType, MessageActionType, PasswordPolicyType,
+    PreventUserExistenceErrorTypes, UserPoolPolicyType,
+};
+use serde_yaml::Value;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A staff user to create, with its password and group.
+#[derive(Clone)]
+pub struct StaffUser {
+    pub username: String,
+    pub password: String,
+    pub group: String,
+}
+
+/// The local twin of a deployed stack: what `!Ref` and `!GetAtt` resolve to.
+#[derive(Debug, Clone)]
+pub struct LocalStack {
+    pub prefix: String,
+    pub refs: Refs,
+}
+
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+
+/// Creates every resource the functions use and the staff users; returns the
+/// references to resolve the functions' environment with.
+pub async fn bootstrap(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    staff: &[StaffUser],
+) -> Result<LocalStack, BoxError> {
+    let mut refs = Refs::default();
+    for (name, value) in template.parameter_defaults() {
+        refs.insert(name, value);
+    }
+    refs.insert("Environment", "local");
+    refs.insert("AWS::Region", REGION);
+    refs.insert("AWS::AccountId", ACCOUNT);
+    refs.insert("AWS::URLSuffix", "amazonaws.com");
+
+    create_user_pool(sdk, template, prefix, &mut refs).await?;
+    create_secrets(sdk, template, prefix, &mut refs).await?;
+    let stack = LocalStack {
+        prefix: prefix.to_owned(),
+        refs,
+    };
+    create_staff(sdk, &stack, staff).await?;
+    Ok(stack)
+}
+
+fn properties<'a>(template: &'a Template, kind: &'a str) -> Result<(&'a str, &'a Value), BoxError> {
+    template
+        .resources_of_type(kind)
+        .next()
+        .ok_or_else(|| format!("template.yaml declares no {kind}").into())
+}
+
+fn flag(value: &Value, key: &str) -> Option<bool> {
+    value.get(key).and_then(Value::as_bool)
+}
+
+async fn create_user_pool(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    refs: &mut Refs,
+) -> Result<(), BoxError> {
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
+    let (pool_id, pool) = properties(template, "AWS::Cognito::UserPool")?;
+    let policy = pool
+        .get("Policies")
+        .and_then(|p| p.get("PasswordPolicy"))
+        .unwrap_or(&Value::Null);
+    let number = |key: &str| {
+        policy
+            .get(key)
+            .and_then(Value::as_i64)
+            .and_then(|n| i32::try_from(n).ok())
+    };
+    let password_policy = PasswordPolicyType::builder()
+        .set_minimum_length(number("MinimumLength"))
+        .set_require_lowercase(flag(policy, "RequireLowercase"))
+        .set_require_uppercase(flag(policy, "RequireUppercase"))
+        .set_require_numbers(flag(policy, "RequireNumbers"))
+        .set_require_symbols(flag(policy, "RequireSymbols"))
+        .set_temporary_password_validity_days(number("TemporaryPasswordValidityDays"))
+        .build();
+    let admin_only = pool
+        .get("AdminCreateUserConfig")
+        .and_then(|c| flag(c, "AllowAdminCreateUserOnly"));
+    let created = cognito
+        .create_user_pool()
+        .pool_name(prefix)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(password_policy)
+                .build(),
+        )
+        .admin_create_user_config(
+            AdminCreateUserConfigType::builder()
+                .set_allow_admin_create_user_only(admin_only)
+                .build(),
+        )
+        .send()
+        .await?;
+    let pool = created
+        .user_pool()
+        .ok_or("CreateUserPool returned no pool")?;
+    let id = pool.id().ok_or("CreateUserPool returned no id")?.to_owned();
+    refs.insert(
+        format!("{pool_id}.Arn"),
+        pool.arn()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{id}")),
+    );
+    refs.insert(pool_id, id.clone());
+
+    let (client_logical_id, client) = properties(template, "AWS::Cognito::UserPoolClient")?;
+    let flows = client
+        .get("ExplicitAuthFlows")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(ExplicitAuthFlowsType::from)
+        .collect::<Vec<_>>();
+    let prevent = client
+        .get("PreventUserExistenceErrors")
+        .and_then(Value::as_str)
+        .map(PreventUserExistenceErrorTypes::from);
+    let created = cognito
+        .create_user_pool_client()
+        .user_pool_id(&id)
+        .client_name(format!("{prefix}-backend"))
+        .generate_secret(flag(client, "GenerateSecret").unwrap_or(false))
+        .set_explicit_auth_flows(Some(flows))
+        .set_prevent_user_existence_errors(prevent)
+        .send()
+        .await?;
+    let client_id = created
+        .user_pool_client()
+        .and_then(|c| c.client_id())
+        .ok_or("CreateUserPoolClient returned no id")?;
+    refs.insert(client_logical_id, client_id);
+
+    for (_, group) in template.resources_of_type("AWS::Cognito::UserPoolGroup") {
+        let name = group
+            .get("GroupName")
+            .and_then(Value::as_str)
+            .ok_or("a UserPoolGroup has no GroupName")?;
+        let description = group.get("Description").and_then(Value::as_str);
+        cognito
+            .create_group()
+            .user_pool_id(&id)
+            .group_name(name)
+            .set_description(description.map(str::to_owned))
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+async fn create_secrets(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    refs: &mut Refs,
+) -> Result<(), BoxError> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    for (logical_id, secret) in template.resources_of_type("AWS::SecretsManager::Secret") {
+        let generate = secret
+            .get("GenerateSecretString")
+            .ok_or_else(|| format!("{logical_id} has no GenerateSecretString"))?;
+        let length = generate
+            .get("PasswordLength")
+            .and_then(Value::as_u64)
+            .unwrap_or(32);
+        let value = random_alphanumeric(usize::try_from(length)?);
+        let created = secrets
+            .create_secret()
+            .name(format!("{prefix}/{logical_id}"))
+            .secret_string(value)
+            .send()
+            .await?;
+        refs.insert(
+            logical_id,
+            created.arn().ok_or("CreateSecret returned no ARN")?,
+        );
+    }
+    Ok(())
+}
+
+/// Letters and digits from the OS random source (uuid v4 draws from it).
+fn random_alphanumeric(length: usize) -> String {
+    std::iter::repeat_with(|| uuid::Uuid::new_v4().simple().to_string())
+        .flat_map(|s| s.into_bytes())
+        .take(length)
+        .map(char::from)
+        .collect()
+}
+
+async fn create_staff(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+    staff: &[StaffUser],
+) -> Result<(), BoxError> {
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
+    let pool = stack.user_pool_id()?;
+    for user in staff {
+        cognito
+            .admin_create_user()
+            .user_pool_id(pool)
+            .username(&user.username)
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await?;
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(pool)
+            .username(&user.username)
+            .password(&user.password)
+            .permanent(true)
+            .send()
+            .await?;
+        cognito
+            .admin_add_user_to_group()
+            .user_pool_id(pool)
+            .username(&user.username)
+            .group_name(&user.group)
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+impl LocalStack {
+    pub fn get(&self, name: &str) -> Result<&str, TemplateError> {
+        self.refs
+            .values
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| TemplateError::Shape(format!("no {name} in the local stack")))
+    }
+
+    pub fn user_pool_id(&self) -> Result<&str, TemplateError> {
+        self.get("UserPool")
+    }
+}

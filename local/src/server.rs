@@ -1,0 +1,396 @@
+//! The local API: what API Gateway does in front of the functions, on
+//! 127.0.0.1. Routes, the authorizer and the gateway responses come from
+//! template.yaml; each request becomes the REST proxy event API Gateway would
+//! send, handed to the same handler the Lambda binary runs.
+
+use crate::bootstrap::LocalStack;
+use crate::template::{GatewayResponse, Template, TemplateError};
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use aws_lambda_events::iam::IamPolicyEffect;
+use axum::body::{Body as AxumBody, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use kiosk::config::Env;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// API Gateway's payload limit.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const STAGE: &str = "local";
+const ACCOUNT: &str = "123456789012";
+const API_ID: &str = "localapi";
+
+/// A function of the template, running in this process.
+enum Function {
+    Authenticate(authenticate::State),
+    ValidateJwt(validate_jwt::State),
+}
+
+struct Route {
+    method: String,
+    path: String,
+    segments: Vec<String>,
+    function: String,
+    authorized: bool,
+}
+
+pub struct LocalApi {
+    routes: Vec<Route>,
+    authorizer_function: String,
+    authorizer_header: String,
+    authorizer_expression: Option<regex::Regex>,
+    gateway: HashMap<String, GatewayResponse>,
+    functions: HashMap<String, Function>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalApiError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("function {0}: {1}")]
+    Config(String, kiosk::config::ConfigError),
+    #[error("template.yaml has function {0} with binary {1}, which the local API does not know")]
+    UnknownBinary(String, String),
+    #[error("the authorizer's ValidationExpression is not a valid regex: {0}")]
+    Expression(#[from] regex::Error),
+}
+
+impl LocalApi {
+    /// Builds every function of the template with the environment the
+    /// template gives it, resolved against the local stack.
+    pub fn new(
+        template: &Template,
+        stack: &LocalStack,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, LocalApiError> {
+        let mut functions = HashMap::new();
+        for (logical_id, binary) in template.functions()? {
+            let env = Env::Map(template.function_env(&logical_id, &stack.refs)?);
+            let config_error = |e| LocalApiError::Config(logical_id.clone(), e);
+            let function = match binary.as_str() {
+                "authenticate" => Function::Authenticate(
+                    authenticate::State::from_env(sdk, &env).map_err(config_error)?,
+                ),
+                "validate-jwt" => Function::ValidateJwt(
+                    validate_jwt::State::from_env(sdk, &env).map_err(config_error)?,
+                ),
+                _ => return Err(LocalApiError::UnknownBinary(logical_id, binary)),
+            };
+            functions.insert(logical_id, function);
+        }
+        let authorizer = template.authorizer()?;
+        let routes = template
+            .routes()?
+            .into_iter()
+            .map(|r| Route {
+                segments: r
+                    .path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                method: r.method,
+                path: r.path,
+                function: r.function,
+                authorized: r.authorized,
+            })
+            .collect();
+        Ok(Self {
+            routes,
+            authorizer_function: authorizer.function,
+            authorizer_header: authorizer.header,
+            authorizer_expression: authorizer
+                .validation_expression
+                .as_deref()
+                .map(regex::Regex::new)
+                .transpose()?,
+            gateway: template.gateway_responses()?,
+            functions,
+        })
+    }
+
+    pub fn router(self) -> axum::Router {
+        axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::new(self))
+    }
+
+    /// The route for `method` and `path`, with its path parameters.
+    fn find(&self, method: &str, path: &str) -> Option<(&Route, Map<String, Value>)> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.routes
+            .iter()
+            .filter(|r| r.method == method && r.segments.len() == segments.len())
+            .find_map(|r| {
+                let mut params = Map::new();
+                for (pattern, actual) in r.segments.iter().zip(&segments) {
+                    match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                        Some(name) => {
+                            let decoded = percent_encoding::percent_decode_str(actual)
+                                .decode_utf8_lossy()
+                                .into_owned();
+                            params.insert(name.to_owned(), Value::String(decoded));
+                        }
+                        None if pattern == actual => {}
+                        None => return None,
+                    }
+                }
+                Some((r, params))
+            })
+    }
+
+    fn gateway_response(&self, kind: &str, fallback_status: u16) -> Response {
+        let (status, body) = match self.gateway.get(kind) {
+            Some(r) => (r.status, r.body.clone()),
+            None => (fallback_status, json!({"message": kind}).to_string()),
+        };
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+
+    /// Runs the authorizer as API Gateway does; the authorizer's context on
+    /// Allow, or the gateway's answer otherwise.
+    async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+        path: &str,
+    ) -> Result<Value, Response> {
+        let unauthorized = || self.gateway_response("UNAUTHORIZED", 401);
+        let token = headers
+            .get(&self.authorizer_header)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unauthorized)?;
+        if self
+            .authorizer_expression
+            .as_ref()
+            .is_some_and(|re| !re.is_match(token))
+        {
+            return Err(unauthorized());
+        }
+        let Some(Function::ValidateJwt(state)) = self.functions.get(&self.authorizer_function)
+        else {
+            return Err(self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", 500));
+        };
+        let method_arn =
+            format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:{API_ID}/{STAGE}/{method}{path}");
+        let mut request = ApiGatewayCustomAuthorizerRequest::default();
+        request.type_ = Some("TOKEN".to_owned());
+        request.authorization_token = Some(token.to_owned());
+        request.method_arn = Some(method_arn.clone());
+        let answer = match validate_jwt::authorize(state, request).await {
+            Ok(answer) => answer,
+            Err(e) if e.to_string() == validate_jwt::UNAUTHORIZED => return Err(unauthorized()),
+            Err(e) => {
+                tracing::error!(error = %e, "the authorizer failed");
+                return Err(self.gateway_response("AUTHORIZER_FAILURE", 500));
+            }
+        };
+        let allowed = answer.policy_document.statement.iter().any(|s| {
+            s.effect == IamPolicyEffect::Allow
+                && s.action
+                    .iter()
+                    .any(|a| a == "execute-api:Invoke" || a == "*")
+                && s.resource.iter().any(|r| arn_matches(r, &method_arn))
+        });
+        if !allowed {
+            return Err(self.gateway_response("ACCESS_DENIED", 403));
+        }
+        let mut context = match answer.context {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        context.insert(
+            "principalId".to_owned(),
+            answer
+                .principal_id
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        Ok(Value::Object(context))
+    }
+}
+
+/// IAM-style match: `*` in the pattern matches any run of characters.
+fn arn_matches(pattern: &str, arn: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == arn,
+        Some((head, tail)) => {
+            arn.starts_with(head)
+                && (0..=arn.len() - head.len()).any(|i| {
+                    arn.is_char_boundary(head.len() + i)
+                        && arn_matches(tail, &arn[head.len() + i..])
+                })
+        }
+    }
+}
+
+async fn handle(
+    State(api): State<Arc<LocalApi>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: AxumBody,
+) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"message":"Request Too Long"}"#,
+        )
+            .into_response();
+    };
+    let path = uri.path();
+    let Some((route, path_parameters)) = api.find(method.as_str(), path) else {
+        return api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403);
+    };
+    let authorizer = if route.authorized {
+        match api.authorize(&headers, method.as_str(), path).await {
+            Ok(context) => Some(context),
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
+    let event = proxy_event(
+        route,
+        path,
+        uri.query(),
+        &headers,
+        &body,
+        path_parameters,
+        authorizer,
+    );
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(error = %e, "could not build the proxy event");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let response = match api.functions.get(&route.function) {
+        Some(Function::Authenticate(state)) => authenticate::handle(state, request).await,
+        _ => return api.gateway_response("DEFAULT_5XX", 502),
+    };
+    match response {
+        Ok(response) => into_axum(response),
+        Err(never) => match never {},
+    }
+}
+
+/// The API Gateway REST (v1) proxy event for this request.
+fn proxy_event(
+    route: &Route,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    path_parameters: Map<String, Value>,
+    authorizer: Option<Value>,
+) -> Value {
+    let mut single_headers = Map::new();
+    let mut multi_headers: Map<String, Value> = Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        single_headers.insert(name.as_str().to_owned(), Value::String(value.clone()));
+        if let Value::Array(values) = multi_headers
+            .entry(name.as_str().to_owned())
+            .or_insert_with(|| json!([]))
+        {
+            values.push(Value::String(value));
+        }
+    }
+    let mut single_query = Map::new();
+    let mut multi_query: Map<String, Value> = Map::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        single_query.insert(name.to_string(), Value::String(value.to_string()));
+        if let Value::Array(values) = multi_query
+            .entry(name.to_string())
+            .or_insert_with(|| json!([]))
+        {
+            values.push(Value::String(value.to_string()));
+        }
+    }
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
+    };
+    let or_null = |map: Map<String, Value>| {
+        if map.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(map)
+        }
+    };
+    let now = time::OffsetDateTime::now_utc();
+    json!({
+        "resource": route.path,
+        "path": path,
+        "httpMethod": route.method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": or_null(single_query),
+        "multiValueQueryStringParameters": or_null(multi_query),
+        "pathParameters": or_null(path_parameters),
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": route.method,
+            "path": format!("/{STAGE}{path}"),
+            "protocol": "HTTP/1.1",
+            "stage": STAGE,
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "requestTimeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok())},
+            "authorizer": authorizer,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, AxumBody::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arn_matches;
+
+    #[test]
+    fn wildcards_in_policy_resources_match_like_iam() {
+        let arn = "arn:aws:execute-api:us-east-1:1:api/local/GET/orders/1";
+        assert!(arn_matches(
+            "arn:aws:execute-api:us-east-1:1:api/local/*",
+            arn
+        ));
+        assert!(arn_matches(arn, arn));
+        assert!(!arn_matches(
+            "arn:aws:execute-api:us-east-1:1:api/prod/*",
+            arn
+        ));
+        assert!(arn_matches("*", arn));
+    }
+}

@@ -1,0 +1,375 @@
+//! What the local stack reads from `template.yaml`: routes, the authorizer,
+//! gateway responses, each function's environment, and the resources to create.
+//! Reading them from the template (not restating them) keeps local and deployed
+//! alike; a value the local stack cannot resolve is an error, not a guess.
+
+use serde_yaml::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read the template: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("the template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("template: {0}")]
+    Shape(String),
+}
+
+fn shape(message: impl Into<String>) -> TemplateError {
+    TemplateError::Shape(message.into())
+}
+
+/// A route of the API: one `Type: Api` event of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: String,
+    /// As declared, with `{param}` segments: `/products/{id}`.
+    pub path: String,
+    /// The function's logical id in the template.
+    pub function: String,
+    /// False for `Auth: {Authorizer: NONE}`.
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    pub function: String,
+    pub header: String,
+    pub validation_expression: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The parsed template.
+pub struct Template {
+    root: Value,
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        Self::parse(&std::fs::read_to_string(path)?)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        Ok(Self {
+            root: serde_yaml::from_str(text)?,
+        })
+    }
+
+    /// The project's own template, next to the workspace's Cargo.toml.
+    pub fn default_path() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("template.yaml")
+    }
+
+    fn resources(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.as_str()?, v)))
+    }
+
+    /// Logical ids and properties of the resources of one type.
+    pub fn resources_of_type<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+        self.resources()
+            .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+            .map(|(id, r)| (id, r.get("Properties").unwrap_or(&Value::Null)))
+    }
+
+    pub fn resource(&self, logical_id: &str) -> Option<&Value> {
+        self.resources()
+            .find(|(id, _)| *id == logical_id)
+            .map(|(_, r)| r)
+    }
+
+    /// Function logical id → binary name (`Metadata.BuildProperties.Binary`).
+    pub fn functions(&self) -> Result<BTreeMap<String, String>, TemplateError> {
+        self.resources()
+            .filter(|(_, r)| {
+                r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function")
+            })
+            .map(|(id, r)| {
+                let binary = r
+                    .get("Metadata")
+                    .and_then(|m| m.get("BuildProperties"))
+                    .and_then(|b| b.get("Binary"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| shape(format!("{id} has no Metadata.BuildProperties.Binary")))?;
+                Ok((id.to_owned(), binary.to_owned()))
+            })
+            .collect()
+    }
+
+    pub fn routes(&self) -> Result<Vec<Route>, TemplateError> {
+        let mut routes = Vec::new();
+        for (function, properties) in self.resources_of_type("AWS::Serverless::Function") {
+            let events = properties
+                .get("Events")
+                .and_then(Value::as_mapping)
+                .into_iter()
+                .flatten();
+            for (name, event) in events {
+                if event.get("Type").and_then(Value::as_str) != Some("Api") {
+                    continue;
+                }
+                let p = event
+                    .get("Properties")
+                    .ok_or_else(|| shape(format!("{function} event {name:?} has no Properties")))?;
+                let text = |key: &str| {
+                    p.get(key)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| shape(format!("{function} event {name:?} has no {key}")))
+                };
+                let authorizer = p
+                    .get("Auth")
+                    .and_then(|a| a.get("Authorizer"))
+                    .and_then(Value::as_str);
+                routes.push(Route {
+                    method: text("Method")?.to_ascii_uppercase(),
+                    path: text("Path")?.to_owned(),
+                    function: function.to_owned(),
+                    authorized: authorizer != Some("NONE"),
+                });
+            }
+        }
+        Ok(routes)
+    }
+
+    fn api_properties(&self) -> Result<&Value, TemplateError> {
+        self.resources_of_type("AWS::Serverless::Api")
+            .map(|(_, p)| p)
+            .next()
+            .ok_or_else(|| shape("no AWS::Serverless::Api"))
+    }
+
+    /// The API's default authorizer.
+    pub fn authorizer(&self) -> Result<Authorizer, TemplateError> {
+        let auth = self
+            .api_properties()?
+            .get("Auth")
+            .ok_or_else(|| shape("the API has no Auth"))?;
+        let name = auth
+            .get("DefaultAuthorizer")
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape("no DefaultAuthorizer"))?;
+        let definition = auth
+            .get("Authorizers")
+            .and_then(|a| a.get(name))
+            .ok_or_else(|| shape(format!("authorizer {name} is not defined")))?;
+        let function = match definition.get("FunctionArn") {
+            Some(Value::Tagged(t)) if t.tag == "GetAtt" => t
+                .value
+                .as_str()
+                .and_then(|s| s.strip_suffix(".Arn"))
+                .map(str::to_owned),
+            _ => None,
+        }
+        .ok_or_else(|| shape("the authorizer's FunctionArn is not !GetAtt <Function>.Arn"))?;
+        let identity = definition.get("Identity");
+        let header = identity
+            .and_then(|i| i.get("Header"))
+            .and_then(Value::as_str)
+            .unwrap_or("Authorization")
+            .to_owned();
+        let validation_expression = identity
+            .and_then(|i| i.get("ValidationExpression"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(Authorizer {
+            function,
+            header,
+            validation_expression,
+        })
+    }
+
+    /// `GatewayResponses` of the API by type (`UNAUTHORIZED`, ...).
+    pub fn gateway_responses(&self) -> Result<HashMap<String, GatewayResponse>, TemplateError> {
+        let responses = self
+            .api_properties()?
+            .get("GatewayResponses")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten();
+        responses
+            .map(|(kind, r)| {
+                let kind = kind
+                    .as_str()
+                    .ok_or_else(|| shape("gateway response type is not a string"))?;
+                let status = r
+                    .get("StatusCode")
+                    .and_then(|s| {
+                        s.as_u64()
+                            .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
+                    })
+                    .and_then(|s| u16::try_from(s).ok())
+                    .ok_or_else(|| shape(format!("gateway response {kind} has no StatusCode")))?;
+                let body = r
+                    .get("ResponseTemplates")
+                    .and_then(|t| t.get("application/json"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("{}")
+                    .to_owned();
+                Ok((kind.to_owned(), GatewayResponse { status, body }))
+            })
+            .collect()
+    }
+
+    /// The environment the template gives `function`: Globals, then the
+    /// function's own variables, each resolved with `refs`.
+    pub fn function_env(
+        &self,
+        function: &str,
+        refs: &Refs,
+    ) -> Result<HashMap<String, String>, TemplateError> {
+        let global = self.root.get("Globals").and_then(|g| g.get("Function"));
+        let own = self
+            .resource(function)
+            .and_then(|r| r.get("Properties"))
+            .ok_or_else(|| shape(format!("no function {function}")))?;
+        let mut env = HashMap::new();
+        for source in [global, Some(own)].into_iter().flatten() {
+            let variables = source
+                .get("Environment")
+                .and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping);
+            for (name, value) in variables.into_iter().flatten() {
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| shape("environment variable name is not a string"))?;
+                env.insert(name.to_owned(), refs.resolve(value)?);
+            }
+        }
+        Ok(env)
+    }
+
+    /// Default values of the template's parameters.
+    pub fn parameter_defaults(&self) -> HashMap<String, String> {
+        let parameters = self
+            .root
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten();
+        parameters
+            .filter_map(|(name, p)| Some((name.as_str()?.to_owned(), scalar(p.get("Default")?)?)))
+            .collect()
+    }
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// What `!Ref`, `!GetAtt` and `!Sub` resolve to locally: parameters and the
+/// physical ids of the resources the bootstrap created.
+#[derive(Debug, Clone, Default)]
+pub struct Refs {
+    pub values: HashMap<String, String>,
+}
+
+impl Refs {
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.values.insert(name.into(), value.into());
+    }
+
+    fn lookup(&self, name: &str) -> Result<String, TemplateError> {
+        self.values
+            .get(name)
+            .cloned()
+            .ok_or_else(|| shape(format!("the local stack cannot resolve {name}")))
+    }
+
+    pub fn resolve(&self, value: &Value) -> Result<String, TemplateError> {
+        if let Some(s) = scalar(value) {
+            return Ok(s);
+        }
+        let Value::Tagged(tagged) = value else {
+            return Err(shape(format!("cannot resolve {value:?}")));
+        };
+        let argument = tagged
+            .value
+            .as_str()
+            .ok_or_else(|| shape(format!("!{} takes a string here", tagged.tag)))?;
+        match tagged.tag.to_string().trim_start_matches('!') {
+            "Ref" => self.lookup(argument),
+            "GetAtt" => self.lookup(argument),
+            "Sub" => {
+                let mut out = String::new();
+                let mut rest = argument;
+                while let Some(start) = rest.find("${") {
+                    out.push_str(&rest[..start]);
+                    let end = rest[start..]
+                        .find('}')
+                        .ok_or_else(|| shape(format!("unclosed ${{ in {argument}")))?;
+                    out.push_str(&self.lookup(&rest[start + 2..start + end])?);
+                    rest = &rest[start + end + 1..];
+                }
+                out.push_str(rest);
+                Ok(out)
+            }
+            other => Err(shape(format!("the local stack does not resolve !{other}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> Template {
+        Template::load(&Template::default_path()).unwrap()
+    }
+
+    #[test]
+    fn public_routes_are_the_ones_marked_authorizer_none() {
+        let routes = project().routes().unwrap();
+        let signup = routes
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "/customers")
+            .unwrap();
+        assert!(!signup.authorized);
+        let list = routes
+            .iter()
+            .find(|r| r.method == "GET" && r.path == "/customers")
+            .unwrap();
+        assert!(list.authorized);
+    }
+
+    #[test]
+    fn the_authorizer_is_the_validate_jwt_function() {
+        let template = project();
+        let authorizer = template.authorizer().unwrap();
+        assert_eq!(
+            template.functions().unwrap()[&authorizer.function],
+            "validate-jwt"
+        );
+        assert_eq!(authorizer.header, "Authorization");
+    }
+
+    #[test]
+    fn sub_and_ref_resolve_and_unknown_names_are_errors() {
+        let mut refs = Refs::default();
+        refs.insert("Environment", "local");
+        let sub: Value = serde_yaml::from_str("!Sub \"kiosk-${Environment}-x\"").unwrap();
+        assert_eq!(refs.resolve(&sub).unwrap(), "kiosk-local-x");
+        let missing: Value = serde_yaml::from_str("!Ref Nowhere").unwrap();
+        assert!(refs.resolve(&missing).is_err());
+    }
+}
