@@ -18,7 +18,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct StaffUser {
     pub username: String,
     pub password: String,
-    pub group: String,
+    /// `None`: a user with a password but in no group (tests of `not_staff`).
+    pub group: Option<String>,
 }
 
 /// The local twin of a deployed stack: what `!Ref` and `!GetAtt` resolve to.
@@ -232,13 +233,15 @@ async fn create_staff(
             .permanent(true)
             .send()
             .await?;
-        cognito
-            .admin_add_user_to_group()
-            .user_pool_id(pool)
-            .username(&user.username)
-            .group_name(&user.group)
-            .send()
-            .await?;
+        if let Some(group) = &user.group {
+            cognito
+                .admin_add_user_to_group()
+                .user_pool_id(pool)
+                .username(&user.username)
+                .group_name(group)
+                .send()
+                .await?;
+        }
     }
     Ok(())
 }

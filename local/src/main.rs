@@ -53,12 +53,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         StaffUser {
             username: "admin".into(),
             password: setting("DEV_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD),
-            group: "admin".into(),
+            group: Some("admin".into()),
         },
         StaffUser {
             username: "kitchen".into(),
             password: setting("DEV_KITCHEN_PASSWORD", DEFAULT_KITCHEN_PASSWORD),
-            group: "kitchen".into(),
+            group: Some("kitchen".into()),
         },
     ];
     let sdk = kiosk_local::emulator_sdk(&endpoint).await;

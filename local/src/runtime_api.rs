@@ -52,10 +52,16 @@ pub enum InvokeError {
     Spawn { binary: PathBuf, source: io::Error },
     /// The binary exited before answering the invocation.
     #[error("the function exited ({status}) before answering; stderr tail:\n{stderr_tail}")]
-    Exited { status: ExitStatus, stderr_tail: String },
+    Exited {
+        status: ExitStatus,
+        stderr_tail: String,
+    },
     /// The binary did not answer in time; it has been killed.
     #[error("the function did not answer within {timeout:?}; stderr tail:\n{stderr_tail}")]
-    Timeout { timeout: Duration, stderr_tail: String },
+    Timeout {
+        timeout: Duration,
+        stderr_tail: String,
+    },
     /// The emulated API or the child's plumbing failed.
     #[error("runtime API emulation: {0}")]
     Io(#[from] io::Error),
@@ -70,14 +76,19 @@ pub async fn invoke(
     env: &[(String, String)],
     timeout: Duration,
 ) -> Result<Invocation, InvokeError> {
-    let name = binary.file_name().map_or_else(|| "function".into(), |n| n.to_string_lossy().into_owned());
+    let name = binary
+        .file_name()
+        .map_or_else(|| "function".into(), |n| n.to_string_lossy().into_owned());
     let (addr, answer, _server) = serve_one(event, &name, timeout).await?;
     let mut command = Command::new(binary);
     command
         .env("AWS_LAMBDA_FUNCTION_NAME", &name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/[$LATEST]{}", Uuid::new_v4().simple()))
+        .env(
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            format!("local/[$LATEST]{}", Uuid::new_v4().simple()),
+        )
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
         .env("_HANDLER", "bootstrap");
     if std::env::var_os("AWS_REGION").is_none() {
@@ -90,7 +101,10 @@ pub async fn invoke(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|source| InvokeError::Spawn { binary: binary.to_owned(), source })?;
+    let mut child = command.spawn().map_err(|source| InvokeError::Spawn {
+        binary: binary.to_owned(),
+        source,
+    })?;
 
     let logs = Arc::new(Mutex::new(String::new()));
     let stderr = Arc::new(Mutex::new(String::new()));
@@ -129,8 +143,14 @@ pub async fn invoke(
     };
     match end {
         Ok(outcome) => Ok(Invocation { outcome, logs }),
-        Err(InvokeError::Exited { status, .. }) => Err(InvokeError::Exited { status, stderr_tail }),
-        Err(InvokeError::Timeout { timeout, .. }) => Err(InvokeError::Timeout { timeout, stderr_tail }),
+        Err(InvokeError::Exited { status, .. }) => Err(InvokeError::Exited {
+            status,
+            stderr_tail,
+        }),
+        Err(InvokeError::Timeout { timeout, .. }) => Err(InvokeError::Timeout {
+            timeout,
+            stderr_tail,
+        }),
         Err(other) => Err(other),
     }
 }
@@ -142,7 +162,9 @@ async fn pump(stream: impl AsyncRead + Unpin, sinks: Vec<Arc<Mutex<String>>>) {
     while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
         let text = String::from_utf8_lossy(&line);
         for sink in &sinks {
-            sink.lock().unwrap_or_else(PoisonError::into_inner).push_str(&text);
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_str(&text);
         }
         line.clear();
     }
@@ -177,7 +199,11 @@ impl Drop for Server {
 
 /// Serves the Runtime API for one invocation of `event` on an ephemeral port of 127.0.0.1;
 /// the receiver yields the function's answer.
-async fn serve_one(event: &Value, function_name: &str, timeout: Duration) -> io::Result<(SocketAddr, oneshot::Receiver<Outcome>, Server)> {
+async fn serve_one(
+    event: &Value,
+    function_name: &str,
+    timeout: Duration,
+) -> io::Result<(SocketAddr, oneshot::Receiver<Outcome>, Server)> {
     let (answer, answered) = oneshot::channel();
     let (close, closed) = watch::channel(());
     let api = Arc::new(Api {
@@ -191,7 +217,10 @@ async fn serve_one(event: &Value, function_name: &str, timeout: Duration) -> io:
     });
     let router = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api);
@@ -202,7 +231,14 @@ async fn serve_one(event: &Value, function_name: &str, timeout: Duration) -> io:
             tracing::warn!(%error, "the emulated Lambda Runtime API stopped");
         }
     });
-    Ok((addr, answered, Server { task, _close: close }))
+    Ok((
+        addr,
+        answered,
+        Server {
+            task,
+            _close: close,
+        },
+    ))
 }
 
 async fn next(State(api): State<Arc<Api>>) -> Response {
@@ -212,23 +248,50 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
         let _ = api.closed.clone().changed().await;
         return StatusCode::GONE.into_response();
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (root, parent) = (Uuid::new_v4().simple().to_string(), Uuid::new_v4().simple().to_string());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (root, parent) = (
+        Uuid::new_v4().simple().to_string(),
+        Uuid::new_v4().simple().to_string(),
+    );
     let headers = [
         ("content-type", "application/json".to_owned()),
         ("lambda-runtime-aws-request-id", api.request_id.clone()),
-        ("lambda-runtime-deadline-ms", (now + api.timeout).as_millis().to_string()),
-        ("lambda-runtime-invoked-function-arn", api.function_arn.clone()),
-        ("lambda-runtime-trace-id", format!("Root=1-{:08x}-{};Parent={};Sampled=0", now.as_secs(), &root[..24], &parent[..16])),
+        (
+            "lambda-runtime-deadline-ms",
+            (now + api.timeout).as_millis().to_string(),
+        ),
+        (
+            "lambda-runtime-invoked-function-arn",
+            api.function_arn.clone(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            format!(
+                "Root=1-{:08x}-{};Parent={};Sampled=0",
+                now.as_secs(),
+                &root[..24],
+                &parent[..16]
+            ),
+        ),
     ];
     (headers, api.event.clone()).into_response()
 }
 
-async fn response(State(api): State<Arc<Api>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
+async fn response(
+    State(api): State<Arc<Api>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
     api.settle(&id, Outcome::Response(parse(&body)))
 }
 
-async fn error(State(api): State<Arc<Api>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
+async fn error(
+    State(api): State<Arc<Api>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
     api.settle(&id, Outcome::Error(parse(&body)))
 }
 
@@ -240,7 +303,10 @@ impl Api {
     /// Delivers the answer to the invocation `request_id`; only the first one counts.
     fn settle(&self, request_id: &str, outcome: Outcome) -> StatusCode {
         let sender = if request_id == self.request_id {
-            self.answer.lock().unwrap_or_else(PoisonError::into_inner).take()
+            self.answer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
         } else {
             None
         };
@@ -256,5 +322,204 @@ fn parse(body: &[u8]) -> Value {
     if body.is_empty() {
         return Value::Null;
     }
-    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Sends one raw HTTP/1.1 request and returns the whole raw response.
+    async fn http(addr: SocketAddr, request: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    const NEXT: &str =
+        "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    fn header<'a>(response: &'a str, name: &str) -> &'a str {
+        let prefix = format!("{name}: ");
+        response
+            .lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .starts_with(&prefix)
+                    .then(|| &line[prefix.len()..])
+            })
+            .unwrap()
+    }
+
+    fn post(path: &str, body: &str) -> String {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn hands_out_the_event_once_and_takes_a_chunked_response() {
+        let event = json!({"path": "/auth", "body": "{\"cpf\":\"1\"}"});
+        let (addr, answer, server) = serve_one(&event, "authenticate", Duration::from_secs(30))
+            .await
+            .unwrap();
+
+        let next = http(addr, NEXT).await;
+        assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+        let id = header(&next, "lambda-runtime-aws-request-id").to_owned();
+        assert!(Uuid::parse_str(&id).is_ok(), "{id}");
+        assert_eq!(
+            header(&next, "lambda-runtime-invoked-function-arn"),
+            "arn:aws:lambda:us-east-1:000000000000:function:authenticate"
+        );
+        let deadline: u128 = header(&next, "lambda-runtime-deadline-ms").parse().unwrap();
+        assert!(
+            deadline
+                > SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    + 25_000
+        );
+        assert!(header(&next, "lambda-runtime-trace-id").starts_with("Root=1-"));
+        let body = &next[next.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(serde_json::from_str::<Value>(body).unwrap(), event);
+
+        // The runtime polls again after answering: that poll must never be answered.
+        let second = tokio::spawn(http(addr, NEXT));
+
+        let wrong = http(
+            addr,
+            &post("/2018-06-01/runtime/invocation/nope/response", "{}"),
+        )
+        .await;
+        assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
+
+        let chunked = format!(
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n\
+             c\r\n{{\"statusCode\r\n7\r\n\": 200}}\r\n0\r\n\r\n"
+        );
+        let accepted = http(addr, &chunked).await;
+        assert!(accepted.starts_with("HTTP/1.1 202"), "{accepted}");
+        match answer.await.unwrap() {
+            Outcome::Response(payload) => assert_eq!(payload, json!({"statusCode": 200})),
+            other => panic!("{other:?}"),
+        }
+
+        let again = http(
+            addr,
+            &post(
+                &format!("/2018-06-01/runtime/invocation/{id}/response"),
+                "{}",
+            ),
+        )
+        .await;
+        assert!(again.starts_with("HTTP/1.1 400"), "{again}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished());
+        drop(server);
+        // Dropping the server releases the parked poll.
+        let released = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(released.starts_with("HTTP/1.1 410"), "{released}");
+    }
+
+    #[tokio::test]
+    async fn takes_invocation_and_init_errors() {
+        let (addr, answer, _server) = serve_one(&json!({}), "f", Duration::from_secs(30))
+            .await
+            .unwrap();
+        let next = http(addr, NEXT).await;
+        let id = header(&next, "lambda-runtime-aws-request-id");
+        let payload =
+            r#"{"errorType":"&alloc::boxed::Box<dyn core::error::Error>","errorMessage":"boom"}"#;
+        let accepted = http(
+            addr,
+            &post(
+                &format!("/2018-06-01/runtime/invocation/{id}/error"),
+                payload,
+            ),
+        )
+        .await;
+        assert!(accepted.starts_with("HTTP/1.1 202"), "{accepted}");
+        match answer.await.unwrap() {
+            Outcome::Error(error) => assert_eq!(error["errorMessage"], "boom"),
+            other => panic!("{other:?}"),
+        }
+
+        let (addr, answer, _server) = serve_one(&json!({}), "f", Duration::from_secs(30))
+            .await
+            .unwrap();
+        let accepted = http(
+            addr,
+            &post(
+                "/2018-06-01/runtime/init/error",
+                r#"{"errorType":"Init","errorMessage":"no table"}"#,
+            ),
+        )
+        .await;
+        assert!(accepted.starts_with("HTTP/1.1 202"), "{accepted}");
+        match answer.await.unwrap() {
+            Outcome::Error(error) => assert_eq!(error["errorType"], "Init"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_binary_that_exits_without_answering_is_an_error() {
+        let error = invoke(
+            Path::new("/bin/true"),
+            &json!({}),
+            &[],
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&error, InvokeError::Exited { status, .. } if status.success()),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_cannot_be_spawned() {
+        let error = invoke(
+            Path::new("/nonexistent/bootstrap"),
+            &json!({}),
+            &[],
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&error, InvokeError::Spawn { binary, .. } if binary == Path::new("/nonexistent/bootstrap")),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_binary_times_out_and_is_killed() {
+        use std::os::unix::fs::PermissionsExt;
+        let script = std::env::temp_dir().join(format!("runtime-api-{}", Uuid::new_v4().simple()));
+        std::fs::write(&script, "#!/bin/sh\necho waiting >&2\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let started = std::time::Instant::now();
+        let error = invoke(&script, &json!({}), &[], Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        std::fs::remove_file(&script).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            matches!(&error, InvokeError::Timeout { stderr_tail, .. } if stderr_tail == "waiting"),
+            "{error}"
+        );
+    }
 }

@@ -1,0 +1,194 @@
+//! `spawn_app`: an isolated stack in the emulator and the local API on a free
+//! port, driven over HTTP like a client would.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use kiosk_local::bootstrap::{LocalStack, StaffUser};
+use kiosk_local::template::Template;
+use serde_json::Value;
+
+pub const ADMIN_PASSWORD: &str = "AdminTest1234";
+pub const KITCHEN_PASSWORD: &str = "KitchenTest1234";
+/// A user with a password but in no staff group.
+pub const OUTSIDER_PASSWORD: &str = "OutsiderTest1234";
+
+pub struct TestApp {
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub stack: LocalStack,
+    pub sdk: aws_config::SdkConfig,
+    pub template: Template,
+}
+
+pub fn emulator_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: these tests need the emulator (run them with `make test`)",
+    )
+}
+
+pub fn template() -> Template {
+    Template::load(&Template::default_path()).unwrap()
+}
+
+pub fn unique_prefix() -> String {
+    format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+pub fn staff_users() -> Vec<StaffUser> {
+    vec![
+        StaffUser {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            group: Some("admin".into()),
+        },
+        StaffUser {
+            username: "kitchen".into(),
+            password: KITCHEN_PASSWORD.into(),
+            group: Some("kitchen".into()),
+        },
+        StaffUser {
+            username: "outsider".into(),
+            password: OUTSIDER_PASSWORD.into(),
+            group: None,
+        },
+    ]
+}
+
+pub async fn spawn_app() -> TestApp {
+    let sdk = kiosk_local::emulator_sdk(&emulator_endpoint()).await;
+    let template = template();
+    let (stack, router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &staff_users())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    TestApp {
+        base_url,
+        http: reqwest::Client::new(),
+        stack,
+        sdk,
+        template,
+    }
+}
+
+/// A response's status and JSON body (Null when empty).
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Answer { status, body }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base_url))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base_url))
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Answer {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn sign_up(&self, cpf: &str, name: &str) -> Answer {
+        self.post(
+            "/customers",
+            serde_json::json!({"cpf": cpf, "name": name, "email": "cliente@example.com"}),
+        )
+        .await
+    }
+
+    pub async fn token_for(&self, path: &str, body: Value) -> String {
+        let answer = self.post(path, body).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        answer.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token_for(
+            "/auth/staff",
+            serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await
+    }
+
+    pub async fn kitchen_token(&self) -> String {
+        self.token_for(
+            "/auth/staff",
+            serde_json::json!({"username": "kitchen", "password": KITCHEN_PASSWORD}),
+        )
+        .await
+    }
+
+    pub async fn guest_token(&self) -> String {
+        self.token_for("/auth/guest", Value::Null).await
+    }
+
+    pub async fn customer_token(&self, cpf: &str) -> String {
+        self.token_for("/auth", serde_json::json!({"cpf": cpf}))
+            .await
+    }
+
+    /// The environment template.yaml gives `function`, resolved for this stack.
+    pub fn function_env(&self, function: &str) -> std::collections::HashMap<String, String> {
+        self.template
+            .function_env(function, &self.stack.refs)
+            .unwrap()
+    }
+
+    pub fn jwt_secret_arn(&self) -> String {
+        self.stack.get("JwtSigningKey").unwrap().to_owned()
+    }
+}
+
+/// Valid CPFs, generated: tests that need many distinct customers.
+pub fn cpf_from(seed: u32) -> String {
+    let base: Vec<u8> = format!("{:09}", 100_000_000 + seed % 800_000_000)
+        .bytes()
+        .map(|b| b - b'0')
+        .collect();
+    let check = |digits: &[u8]| {
+        let weight_start = digits.len() as u32 + 1;
+        let sum: u32 = digits
+            .iter()
+            .zip((2..=weight_start).rev())
+            .map(|(d, w)| u32::from(*d) * w)
+            .sum();
+        if sum % 11 < 2 {
+            0
+        } else {
+            (11 - sum % 11) as u8
+        }
+    };
+    let mut digits = base;
+    digits.push(check(&digits));
+    digits.push(check(&digits));
+    digits.iter().map(|d| char::from(b'0' + d)).collect()
+}
