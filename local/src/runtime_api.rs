@@ -119,9 +119,9 @@ pub async fn invoke(
     let end = tokio::select! {
         // An answer wins over a simultaneous exit: the function did answer.
         biased;
-        outcome = answer => Ok(outcome.map_err(|_| io::Error::other("the emulated API stopped"))?),
-        status = child.wait() => Err(InvokeError::Exited { status: status?, stderr_tail: String::new() }),
-        () = tokio::time::sleep(timeout) => Err(InvokeError::Timeout { timeout, stderr_tail: String::new() }),
+        outcome = answer => End::Answered(outcome.map_err(|_| io::Error::other("the emulated API stopped"))?),
+        status = child.wait() => End::Exited(status?),
+        () = tokio::time::sleep(timeout) => End::TimedOut,
     };
     // Lambda would freeze the environment here; killing it is the local equivalent.
     // start_kill fails only if the child has already exited, which is fine.
@@ -135,24 +135,30 @@ pub async fn invoke(
     })
     .await;
 
-    let logs = take(&logs);
-    let stderr_tail = {
-        let stderr = take(&stderr);
-        let lines: Vec<&str> = stderr.lines().collect();
-        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
-    };
+    let stderr = take(&stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let stderr_tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
     match end {
-        Ok(outcome) => Ok(Invocation { outcome, logs }),
-        Err(InvokeError::Exited { status, .. }) => Err(InvokeError::Exited {
+        End::Answered(outcome) => Ok(Invocation {
+            outcome,
+            logs: take(&logs),
+        }),
+        End::Exited(status) => Err(InvokeError::Exited {
             status,
             stderr_tail,
         }),
-        Err(InvokeError::Timeout { timeout, .. }) => Err(InvokeError::Timeout {
+        End::TimedOut => Err(InvokeError::Timeout {
             timeout,
             stderr_tail,
         }),
-        Err(other) => Err(other),
     }
+}
+
+/// How the wait for the function ended.
+enum End {
+    Answered(Outcome),
+    Exited(ExitStatus),
+    TimedOut,
 }
 
 /// Copies `stream` line by line into every sink until it closes.
