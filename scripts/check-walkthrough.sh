@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the README's walkthrough verbatim against a fresh local API, the way a
+# reader would run it against `make dev`. Needs the emulator (run it through
+# scripts/with-emulator.sh) and a built kiosk-local.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/kiosk-local"
+[[ -x "$bin" ]] || { echo "$bin is not built" >&2; exit 1; }
+: "${AWS_ENDPOINT_URL:?run me through scripts/with-emulator.sh}"
+
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$port" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
+api_pid=$!
+trap 'kill $api_pid 2>/dev/null || true; wait $api_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 150); do
+  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  kill -0 "$api_pid" 2>/dev/null || { cat "$root/.local/walkthrough-api.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+# The first bash block after the "## Walkthrough" heading, with the API on our port.
+script="$(awk '/^## Walkthrough/{w=1} w&&/^```bash/{b=1;next} b&&/^```/{exit} b' "$root/README.md")"
+[[ -n "$script" ]] || { echo "README.md has no walkthrough block" >&2; exit 1; }
+script="${script//http:\/\/127.0.0.1:3000/http://127.0.0.1:$port}"
+output="$(bash -euo pipefail -c "$script")"
+echo "$output"
+
+expect() { grep -qE -- "$1" <<< "$output" || { echo "walkthrough: expected $2" >&2; exit 1; }; }
+expect '"cpf":"\*\*\*\.982\.247-\*\*"' "the masked CPF of the signup"
+expect '"valid":true' "a valid token"
+expect '"role":"guest"|access_token' "a guest token"
+expect ' 401$' "401 without a token"
+expect ' 403$' "403 for a customer on an admin route"
+expect '"items":\[.*\} 200$' "the admin's customer list"
+echo "README walkthrough: ok"
