@@ -51,6 +51,7 @@ pub async fn bootstrap(
 
     create_user_pool(sdk, template, prefix, &mut refs).await?;
     create_secrets(sdk, template, prefix, &mut refs).await?;
+    create_tables(sdk, template, prefix, &mut refs).await?;
     let stack = LocalStack {
         prefix: prefix.to_owned(),
         refs,
@@ -197,6 +198,104 @@ async fn create_secrets(
             logical_id,
             created.arn().ok_or("CreateSecret returned no ARN")?,
         );
+    }
+    Ok(())
+}
+
+async fn create_tables(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    refs: &mut Refs,
+) -> Result<(), BoxError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let text = |value: &Value, key: &str| -> Result<String, BoxError> {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("table definition lacks {key}").into())
+    };
+    let key_schema = |value: &Value| -> Result<Vec<KeySchemaElement>, BoxError> {
+        value
+            .get("KeySchema")
+            .and_then(Value::as_sequence)
+            .ok_or("a KeySchema is missing")?
+            .iter()
+            .map(|k| {
+                Ok(KeySchemaElement::builder()
+                    .attribute_name(text(k, "AttributeName")?)
+                    .key_type(KeyType::from(text(k, "KeyType")?.as_str()))
+                    .build()?)
+            })
+            .collect()
+    };
+    for (logical_id, table) in template.resources_of_type("AWS::DynamoDB::Table") {
+        let attributes = table
+            .get("AttributeDefinitions")
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| format!("{logical_id} has no AttributeDefinitions"))?
+            .iter()
+            .map(|a| {
+                Ok(AttributeDefinition::builder()
+                    .attribute_name(text(a, "AttributeName")?)
+                    .attribute_type(ScalarAttributeType::from(
+                        text(a, "AttributeType")?.as_str(),
+                    ))
+                    .build()?)
+            })
+            .collect::<Result<Vec<_>, BoxError>>()?;
+        let indexes = table
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .map(|index| {
+                let projection = index.get("Projection").ok_or("a GSI has no Projection")?;
+                let non_key = projection
+                    .get("NonKeyAttributes")
+                    .and_then(Value::as_sequence)
+                    .map(|attributes| {
+                        attributes
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    });
+                Ok(GlobalSecondaryIndex::builder()
+                    .index_name(text(index, "IndexName")?)
+                    .set_key_schema(Some(key_schema(index)?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(
+                                text(projection, "ProjectionType")?.as_str(),
+                            ))
+                            .set_non_key_attributes(non_key)
+                            .build(),
+                    )
+                    .build()?)
+            })
+            .collect::<Result<Vec<_>, BoxError>>()?;
+        let name = format!("{prefix}-{logical_id}");
+        let created = dynamodb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::from(text(table, "BillingMode")?.as_str()))
+            .set_attribute_definitions(Some(attributes))
+            .set_key_schema(Some(key_schema(table)?))
+            .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+            .send()
+            .await?;
+        let arn = created
+            .table_description()
+            .and_then(|t| t.table_arn())
+            .ok_or("CreateTable returned no ARN")?;
+        refs.insert(format!("{logical_id}.Arn"), arn);
+        refs.insert(logical_id, name);
     }
     Ok(())
 }

@@ -39,3 +39,25 @@ pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// Seeds the menu table of `stack` with `local/demo-menu.json`, through the
+/// same validation and store the products function uses.
+pub async fn seed_demo_menu(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+) -> Result<usize, BoxError> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-menu.json");
+    let entries: Vec<kiosk::product::ProductBody> =
+        serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let store = kiosk::catalog::ProductStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        stack.get("ProductsTable")?,
+    );
+    let count = entries.len();
+    for entry in entries {
+        store
+            .create(kiosk::product::ProductDraft::try_from(entry)?)
+            .await?;
+    }
+    Ok(count)
+}

@@ -64,6 +64,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let sdk = kiosk_local::emulator_sdk(&endpoint).await;
     let prefix = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let (stack, router) = kiosk_local::start(&sdk, &template, &prefix, &staff).await?;
+    let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -71,6 +72,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         url = %format!("http://127.0.0.1:{port}"),
         emulator = %endpoint,
         user_pool = stack.user_pool_id()?,
+        demo_products = menu,
         "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
     );
     axum::serve(listener, router)

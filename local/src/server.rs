@@ -27,6 +27,7 @@ const API_ID: &str = "localapi";
 enum Function {
     Authenticate(authenticate::State),
     ValidateJwt(validate_jwt::State),
+    Products(products::State),
 }
 
 struct Route {
@@ -77,6 +78,9 @@ impl LocalApi {
                 "validate-jwt" => Function::ValidateJwt(
                     validate_jwt::State::from_env(sdk, &env).map_err(config_error)?,
                 ),
+                "products" => {
+                    Function::Products(products::State::from_env(sdk, &env).map_err(config_error)?)
+                }
                 _ => return Err(LocalApiError::UnknownBinary(logical_id, binary)),
             };
             functions.insert(logical_id, function);
@@ -278,6 +282,7 @@ async fn handle(
     };
     let response = match api.functions.get(&route.function) {
         Some(Function::Authenticate(state)) => authenticate::handle(state, request).await,
+        Some(Function::Products(state)) => products::handle(state, request).await,
         _ => return api.gateway_response("DEFAULT_5XX", 502),
     };
     match response {

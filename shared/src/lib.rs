@@ -3,6 +3,7 @@
 //! Parse at the edge, then hold only validated types: [`Cpf`], [`Email`],
 //! [`PersonName`], [`Role`]. Errors are one [`Error`] type with one HTTP mapping.
 
+pub mod catalog;
 pub mod config;
 pub mod cpf;
 pub mod directory;
@@ -10,8 +11,10 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod money;
 pub mod page;
 pub mod person;
+pub mod product;
 pub mod role;
 pub mod telemetry;
 pub mod token;

@@ -192,3 +192,134 @@ pub fn cpf_from(seed: u32) -> String {
     digits.push(check(&digits));
     digits.iter().map(|d| char::from(b'0' + d)).collect()
 }
+
+/// The AWS operations the app sends, as seen on the wire (the `X-Amz-Target`
+/// header of the JSON protocols: `DynamoDB_20120810.Query`, ...).
+#[derive(Clone, Default)]
+pub struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Recorder {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A pass-through proxy in front of the emulator that records every call.
+async fn start_recording_proxy(upstream: String) -> (String, Recorder) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
+    let recorder = Recorder::default();
+    let seen = recorder.clone();
+    let client = reqwest::Client::new();
+    let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream, seen) = (client.clone(), upstream.clone(), seen.clone());
+        async move {
+            let target = headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no target)")
+                .to_owned();
+            seen.0.lock().unwrap().push(target);
+            let url = format!(
+                "{upstream}{}",
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            );
+            let mut request = client.request(method, url).body(body);
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap();
+            let mut answer = axum::response::Response::new(axum::body::Body::from(body));
+            *answer.status_mut() = status;
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    answer.headers_mut().insert(name, value.clone());
+                }
+            }
+            answer
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
+    (endpoint, recorder)
+}
+
+/// `spawn_app`, with every AWS call of the functions (and of the bootstrap)
+/// going through a recording proxy.
+pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
+    let (endpoint, recorder) = start_recording_proxy(emulator_endpoint()).await;
+    let sdk = kiosk_local::emulator_sdk(&endpoint).await;
+    let template = template();
+    let (stack, router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &staff_users())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (
+        TestApp {
+            base_url,
+            http: reqwest::Client::new(),
+            stack,
+            sdk,
+            template,
+        },
+        recorder,
+    )
+}
+
+impl TestApp {
+    pub async fn put_as(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(
+            self.http
+                .put(format!("{}{path}", self.base_url))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base_url))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn delete_as(&self, path: &str, token: &str) -> Answer {
+        self.send(
+            self.http
+                .delete(format!("{}{path}", self.base_url))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    /// Creates a product as admin and returns its id.
+    pub async fn create_product(
+        &self,
+        admin: &str,
+        name: &str,
+        category: &str,
+        price_cents: i64,
+    ) -> String {
+        let created = self
+            .post_as(
+                "/products",
+                admin,
+                serde_json::json!({"name": name, "category": category, "price_cents": price_cents}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+}

@@ -1,0 +1,109 @@
+//! `products`: the menu. Every role browses; only admins write.
+
+use kiosk::catalog::{MenuCursor, ProductStore};
+use kiosk::config::{ConfigError, Env};
+use kiosk::http::{
+    Caller, empty_response, json_body, json_response, path_param, query_param, route,
+    route_not_found,
+};
+use kiosk::page::{Page, decode_cursor, encode_cursor, parse_limit};
+use kiosk::product::{Category, ProductBody, ProductDraft};
+use kiosk::{Error, Result, Role};
+use lambda_http::{Body, Request, Response};
+
+pub struct State {
+    pub products: ProductStore,
+}
+
+impl State {
+    /// The table from `PRODUCTS_TABLE`; no network call.
+    pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            products: ProductStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                env.required("PRODUCTS_TABLE")?,
+            ),
+        })
+    }
+}
+
+pub async fn handle(
+    state: &State,
+    request: Request,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let result = match route(&request) {
+        ("GET", "/products") => list(state, &request).await,
+        ("POST", "/products") => create(state, &request).await,
+        ("GET", "/products/{id}") => get(state, &request).await,
+        ("PUT", "/products/{id}") => update(state, &request).await,
+        ("DELETE", "/products/{id}") => delete(state, &request).await,
+        _ => Err(route_not_found()),
+    };
+    Ok(result.unwrap_or_else(Error::into_response))
+}
+
+const CURSOR_KIND: &str = "products";
+
+fn product_id(request: &Request) -> Result<&str> {
+    path_param(request, "id")
+        .ok_or_else(|| Error::not_found("product_not_found", "no such product"))
+}
+
+fn draft(request: &Request) -> Result<ProductDraft> {
+    ProductDraft::try_from(json_body::<ProductBody>(request)?)
+}
+
+#[tracing::instrument(skip_all)]
+async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?;
+    let category = query_param(request, "category")
+        .map(str::parse::<Category>)
+        .transpose()?;
+    let limit = parse_limit(query_param(request, "limit"))?;
+    let after = query_param(request, "cursor")
+        .map(|c| decode_cursor::<MenuCursor>(CURSOR_KIND, c))
+        .transpose()?;
+    let (items, next) = state.products.list(category, limit, after).await?;
+    Ok(json_response(
+        200,
+        &Page {
+            items,
+            next_cursor: next.map(|c| encode_cursor(CURSOR_KIND, &c)),
+        },
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?;
+    match state.products.get(product_id(request)?).await? {
+        Some(product) if product.active => Ok(json_response(200, &product)),
+        _ => Err(Error::not_found("product_not_found", "no such product")),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let product = state.products.create(draft(request)?).await?;
+    tracing::info!(product_id = %product.id, "product created");
+    Ok(json_response(201, &product))
+}
+
+#[tracing::instrument(skip_all)]
+async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let id = product_id(request)?;
+    let product = state.products.update(id, draft(request)?).await?;
+    tracing::info!(product_id = %id, "product updated");
+    Ok(json_response(200, &product))
+}
+
+#[tracing::instrument(skip_all)]
+async fn delete(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let id = product_id(request)?;
+    state.products.delete(id).await?;
+    tracing::info!(product_id = %id, "product deleted");
+    Ok(empty_response(204))
+}

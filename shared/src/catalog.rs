@@ -1,0 +1,320 @@
+//! The menu in DynamoDB.
+//!
+//! One table keyed by `id` (GetItem by id, BatchGetItem for checkout) and one
+//! sparse GSI, `menu`: active products carry `menu_pk = "MENU"` and
+//! `menu_sk = "<category>#<lowercased name>#<id>"`, so the whole menu is a Query
+//! on the partition and one category a `begins_with` on the sort key, both in
+//! menu order. A soft delete removes the two attributes, which takes the
+//! product out of the index (and so out of every list) while the item stays
+//! readable by id for past orders. No request path scans.
+
+use crate::error::from_sdk;
+use crate::product::{Category, Product, ProductDraft};
+use crate::{Error, Result};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub const MENU_INDEX: &str = "menu";
+const MENU_PARTITION: &str = "MENU";
+
+#[derive(Serialize, Deserialize)]
+struct ProductItem {
+    #[serde(flatten)]
+    product: Product,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    menu_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    menu_sk: Option<String>,
+}
+
+/// A position in a menu listing: the last product of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuCursor {
+    pub id: String,
+    pub sk: String,
+}
+
+fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
+    format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn not_found() -> Error {
+    Error::not_found("product_not_found", "no such product")
+}
+
+#[derive(Clone)]
+pub struct ProductStore {
+    client: Client,
+    table: String,
+}
+
+impl ProductStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The product, active or not (past orders still name deleted products).
+    pub async fn get(&self, id: &str) -> Result<Option<Product>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        output
+            .item
+            .map(|item| from_item(item).map(|i: ProductItem| i.product))
+            .transpose()
+    }
+
+    /// Several products by id in one BatchGetItem (up to 100 ids), active or
+    /// not; ids that do not exist are simply absent from the map.
+    pub async fn get_many(&self, ids: &[String]) -> Result<HashMap<String, Product>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found = HashMap::new();
+        if unique.is_empty() {
+            return Ok(found);
+        }
+        let keys = unique
+            .iter()
+            .map(|id| HashMap::from([("id".to_owned(), AttributeValue::S((*id).clone()))]))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(Error::internal)?,
+        );
+        // Unprocessed keys (throttling) are retried a few times with the rest.
+        for attempt in 0..4u32 {
+            let Some(keys) = request.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            for item in output
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let item: ProductItem = from_item(item)?;
+                found.insert(item.product.id.clone(), item.product);
+            }
+            request = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        if request.is_some() {
+            return Err(Error::Unavailable("products could not all be read".into()));
+        }
+        Ok(found)
+    }
+
+    pub async fn create(&self, draft: ProductDraft) -> Result<Product> {
+        let now = now_rfc3339();
+        let id = uuid::Uuid::new_v4().to_string();
+        let product = Product {
+            id: id.clone(),
+            name: draft.name,
+            description: draft.description,
+            category: draft.category,
+            price_cents: draft.price,
+            image_url: draft.image_url,
+            active: true,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let item = ProductItem {
+            menu_pk: Some(MENU_PARTITION.to_owned()),
+            menu_sk: Some(menu_sort_key(product.category, &product.name, &id)),
+            product,
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(&item).map_err(Error::internal)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    Error::conflict("product_exists", "a product with this id exists")
+                } else {
+                    from_sdk(e)
+                }
+            })?;
+        Ok(item.product)
+    }
+
+    /// Replaces the editable fields of an active product, in one conditional
+    /// update; a missing or deleted product is 404.
+    pub async fn update(&self, id: &str, draft: ProductDraft) -> Result<Product> {
+        let image = match &draft.image_url {
+            Some(url) => AttributeValue::S(url.clone()),
+            None => AttributeValue::Null(true),
+        };
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .update_expression(
+                "SET #name = :name, description = :description, category = :category, price_cents = :price, \
+                 image_url = :image, updated_at = :now, menu_sk = :sk",
+            )
+            .condition_expression("active = :true")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", AttributeValue::S(draft.name.clone()))
+            .expression_attribute_values(":description", AttributeValue::S(draft.description))
+            .expression_attribute_values(":category", AttributeValue::S(draft.category.as_str().to_owned()))
+            .expression_attribute_values(":price", AttributeValue::N(draft.price.as_cents().to_string()))
+            .expression_attribute_values(":image", image)
+            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
+            .expression_attribute_values(":sk", AttributeValue::S(menu_sort_key(draft.category, &draft.name, id)))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                    not_found()
+                } else {
+                    from_sdk(e)
+                }
+            })?;
+        let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
+        Ok(item.product)
+    }
+
+    /// Soft delete: inactive and out of the menu index, still readable by id.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .update_expression("SET active = :false, updated_at = :now REMOVE menu_pk, menu_sk")
+            .condition_expression("active = :true")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    not_found()
+                } else {
+                    from_sdk(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// One page of active products, in menu order, optionally of one category:
+    /// a single Query on the `menu` index.
+    pub async fn list(
+        &self,
+        category: Option<Category>,
+        limit: u16,
+        after: Option<MenuCursor>,
+    ) -> Result<(Vec<Product>, Option<MenuCursor>)> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(MENU_INDEX)
+            .limit(i32::from(limit))
+            .expression_attribute_values(":pk", AttributeValue::S(MENU_PARTITION.to_owned()));
+        query = match category {
+            Some(category) => query
+                .key_condition_expression("menu_pk = :pk AND begins_with(menu_sk, :prefix)")
+                .expression_attribute_values(
+                    ":prefix",
+                    AttributeValue::S(format!("{}#", category.as_str())),
+                ),
+            None => query.key_condition_expression("menu_pk = :pk"),
+        };
+        if let Some(after) = after {
+            if let Some(category) = category {
+                if !after.sk.starts_with(&format!("{}#", category.as_str())) {
+                    return Err(invalid_cursor());
+                }
+            }
+            query = query.set_exclusive_start_key(Some(HashMap::from([
+                ("id".to_owned(), AttributeValue::S(after.id)),
+                (
+                    "menu_pk".to_owned(),
+                    AttributeValue::S(MENU_PARTITION.to_owned()),
+                ),
+                ("menu_sk".to_owned(), AttributeValue::S(after.sk)),
+            ])));
+        }
+        let output = query.send().await.map_err(|e| {
+            // A start key DynamoDB cannot place is the client's cursor at fault.
+            if e.as_service_error()
+                .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+                == Some("ValidationException")
+            {
+                invalid_cursor()
+            } else {
+                from_sdk(e)
+            }
+        })?;
+        let products = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<ProductItem>(item).map(|i| i.product))
+            .collect::<Result<Vec<_>>>()?;
+        let next = output.last_evaluated_key.and_then(|key| {
+            let text = |name: &str| match key.get(name) {
+                Some(AttributeValue::S(s)) => Some(s.clone()),
+                _ => None,
+            };
+            Some(MenuCursor {
+                id: text("id")?,
+                sk: text("menu_sk")?,
+            })
+        });
+        Ok((products, next))
+    }
+}
+
+fn invalid_cursor() -> Error {
+    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T> {
+    serde_dynamo::from_item(item).map_err(Error::internal)
+}

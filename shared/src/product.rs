@@ -1,0 +1,282 @@
+//! The menu's products and the validation of what staff write into it.
+
+use crate::money::Money;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Lanche
+    Sandwich,
+    /// Acompanhamento
+    Side,
+    /// Bebida
+    Drink,
+    /// Sobremesa
+    Dessert,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Sandwich,
+        Category::Side,
+        Category::Drink,
+        Category::Dessert,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Sandwich => "sandwich",
+            Category::Side => "side",
+            Category::Drink => "drink",
+            Category::Dessert => "dessert",
+        }
+    }
+}
+
+impl FromStr for Category {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                Error::validation(
+                    "invalid_category",
+                    "category is one of sandwich, side, drink, dessert",
+                )
+            })
+    }
+}
+
+/// A product as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category: Category,
+    pub price_cents: Money,
+    pub image_url: Option<String>,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What an admin writes (`POST /products`, `PUT /products/{id}`), validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductDraft {
+    pub name: String,
+    pub description: String,
+    pub category: Category,
+    pub price: Money,
+    pub image_url: Option<String>,
+}
+
+pub const MAX_NAME_CHARS: usize = 80;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+pub const MAX_PRICE_CENTS: i64 = 1_000_000;
+const MAX_URL_LEN: usize = 2048;
+
+/// The request body as sent. Fields are loosely typed here so that each rule
+/// answers its own error code (a float price is `invalid_price`, not a generic
+/// parse error); unknown fields are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductBody {
+    name: serde_json::Value,
+    #[serde(default)]
+    description: Option<serde_json::Value>,
+    category: serde_json::Value,
+    price_cents: serde_json::Value,
+    #[serde(default)]
+    image_url: Option<serde_json::Value>,
+}
+
+impl TryFrom<ProductBody> for ProductDraft {
+    type Error = Error;
+
+    fn try_from(body: ProductBody) -> Result<Self> {
+        let name = body
+            .name
+            .as_str()
+            .map(str::trim)
+            .filter(|n| {
+                (1..=MAX_NAME_CHARS).contains(&n.chars().count())
+                    && !n.chars().any(char::is_control)
+            })
+            .ok_or_else(|| {
+                Error::validation(
+                    "invalid_name",
+                    format!("name is a string of 1 to {MAX_NAME_CHARS} characters"),
+                )
+            })?;
+        let description = match &body.description {
+            None | Some(serde_json::Value::Null) => "",
+            Some(value) => value
+                .as_str()
+                .map(str::trim)
+                .filter(|d| d.chars().count() <= MAX_DESCRIPTION_CHARS)
+                .ok_or_else(|| {
+                    Error::validation(
+                        "invalid_description",
+                        format!(
+                            "description is a string of at most {MAX_DESCRIPTION_CHARS} characters"
+                        ),
+                    )
+                })?,
+        };
+        let category = body
+            .category
+            .as_str()
+            .ok_or_else(|| {
+                Error::validation(
+                    "invalid_category",
+                    "category is one of sandwich, side, drink, dessert",
+                )
+            })?
+            .parse()?;
+        // `as_i64` is None for floats (even 12.0) and strings: integers only.
+        let price = body
+            .price_cents
+            .as_i64()
+            .filter(|p| (1..=MAX_PRICE_CENTS).contains(p))
+            .map(Money::cents)
+            .ok_or_else(|| {
+                Error::validation(
+                    "invalid_price",
+                    format!("price_cents is an integer from 1 to {MAX_PRICE_CENTS}"),
+                )
+            })?;
+        let image_url = match &body.image_url {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .filter(|u| is_https_url(u))
+                    .ok_or_else(|| {
+                        Error::validation("invalid_image_url", "image_url is an https:// URL")
+                    })?
+                    .to_owned(),
+            ),
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            category,
+            price,
+            image_url,
+        })
+    }
+}
+
+fn is_https_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    url.len() <= MAX_URL_LEN
+        && !host.is_empty()
+        && !host.contains('@')
+        && url.chars().all(|c| c.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn draft(body: serde_json::Value) -> Result<ProductDraft> {
+        let body: ProductBody = serde_json::from_value(body)
+            .map_err(|e| Error::validation("invalid_body", e.to_string()))?;
+        ProductDraft::try_from(body)
+    }
+
+    fn code(result: Result<ProductDraft>) -> String {
+        match result {
+            Err(e) => e.public_parts().0.to_owned(),
+            Ok(d) => format!("accepted {d:?}"),
+        }
+    }
+
+    fn base() -> serde_json::Value {
+        json!({"name": "X-Burger", "category": "sandwich", "price_cents": 2490})
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut body = base();
+        body[key] = value;
+        body
+    }
+
+    #[test]
+    fn a_minimal_product_is_valid_and_trimmed() {
+        let d = draft(with("name", json!("  X-Burger "))).unwrap();
+        assert_eq!(
+            (
+                d.name.as_str(),
+                d.price,
+                d.description.as_str(),
+                d.image_url
+            ),
+            ("X-Burger", Money::cents(2490), "", None)
+        );
+    }
+
+    #[test]
+    fn each_rule_answers_its_own_code() {
+        assert_eq!(code(draft(with("name", json!("")))), "invalid_name");
+        assert_eq!(
+            code(draft(with("name", json!("x".repeat(81))))),
+            "invalid_name"
+        );
+        assert!(draft(with("name", json!("x".repeat(80)))).is_ok());
+        assert_eq!(
+            code(draft(with("description", json!("d".repeat(501))))),
+            "invalid_description"
+        );
+        assert_eq!(
+            code(draft(with("category", json!("pizza")))),
+            "invalid_category"
+        );
+        for price in [
+            json!(0),
+            json!(1_000_001),
+            json!(12.5),
+            json!(12.0),
+            json!("2490"),
+            json!(-1),
+            json!(null),
+        ] {
+            assert_eq!(
+                code(draft(with("price_cents", price.clone()))),
+                "invalid_price",
+                "{price}"
+            );
+        }
+        assert!(draft(with("price_cents", json!(1_000_000))).is_ok());
+        for url in [
+            "http://img.example.com/x.png",
+            "ftp://x",
+            "https://",
+            "https://user@host/x",
+            "https://a b",
+        ] {
+            assert_eq!(
+                code(draft(with("image_url", json!(url)))),
+                "invalid_image_url",
+                "{url}"
+            );
+        }
+        assert!(
+            draft(with(
+                "image_url",
+                json!("https://cdn.example.com/x-burger.png")
+            ))
+            .is_ok()
+        );
+        assert_eq!(code(draft(with("active", json!(true)))), "invalid_body");
+    }
+}
