@@ -39,6 +39,7 @@ pub async fn bootstrap(
     template: &Template,
     prefix: &str,
     staff: &[StaffUser],
+    secret_values: &std::collections::HashMap<String, String>,
 ) -> Result<LocalStack, BoxError> {
     let mut refs = Refs::default();
     for (name, value) in template.parameter_defaults() {
@@ -50,7 +51,7 @@ pub async fn bootstrap(
     refs.insert("AWS::URLSuffix", "amazonaws.com");
 
     create_user_pool(sdk, template, prefix, &mut refs).await?;
-    create_secrets(sdk, template, prefix, &mut refs).await?;
+    create_secrets(sdk, template, prefix, secret_values, &mut refs).await?;
     create_tables(sdk, template, prefix, &mut refs).await?;
     let stack = LocalStack {
         prefix: prefix.to_owned(),
@@ -176,6 +177,7 @@ async fn create_secrets(
     sdk: &aws_config::SdkConfig,
     template: &Template,
     prefix: &str,
+    values: &std::collections::HashMap<String, String>,
     refs: &mut Refs,
 ) -> Result<(), BoxError> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
@@ -187,7 +189,10 @@ async fn create_secrets(
             .get("PasswordLength")
             .and_then(Value::as_u64)
             .unwrap_or(32);
-        let value = random_alphanumeric(usize::try_from(length)?);
+        let value = match values.get(logical_id) {
+            Some(value) => value.clone(),
+            None => random_alphanumeric(usize::try_from(length)?),
+        };
         let created = secrets
             .create_secret()
             .name(format!("{prefix}/{logical_id}"))
@@ -295,6 +300,19 @@ async fn create_tables(
             .and_then(|t| t.table_arn())
             .ok_or("CreateTable returned no ARN")?;
         refs.insert(format!("{logical_id}.Arn"), arn);
+        if let Some(ttl) = table.get("TimeToLiveSpecification") {
+            use aws_sdk_dynamodb::types::TimeToLiveSpecification;
+            let specification = TimeToLiveSpecification::builder()
+                .attribute_name(text(ttl, "AttributeName")?)
+                .enabled(flag(ttl, "Enabled").unwrap_or(false))
+                .build()?;
+            dynamodb
+                .update_time_to_live()
+                .table_name(&name)
+                .time_to_live_specification(specification)
+                .send()
+                .await?;
+        }
         refs.insert(logical_id, name);
     }
     Ok(())

@@ -18,7 +18,26 @@ pub async fn start(
     prefix: &str,
     staff: &[StaffUser],
 ) -> Result<(LocalStack, axum::Router), BoxError> {
-    let stack = bootstrap::bootstrap(sdk, template, prefix, staff).await?;
+    start_with_secrets(
+        sdk,
+        template,
+        prefix,
+        staff,
+        &std::collections::HashMap::new(),
+    )
+    .await
+}
+
+/// [`start`], with the values of some secrets (by logical id) chosen rather
+/// than generated.
+pub async fn start_with_secrets(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    staff: &[StaffUser],
+    secret_values: &std::collections::HashMap<String, String>,
+) -> Result<(LocalStack, axum::Router), BoxError> {
+    let stack = bootstrap::bootstrap(sdk, template, prefix, staff, secret_values).await?;
     let api = server::LocalApi::new(template, &stack, sdk)?;
     Ok((stack, api.router()))
 }

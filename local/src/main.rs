@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADMIN_PASSWORD: &str = "AdminLocal123";
 const DEFAULT_KITCHEN_PASSWORD: &str = "KitchenLocal123";
+const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret-change-me-0123456789";
 
 fn setting(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -63,7 +64,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     ];
     let sdk = kiosk_local::emulator_sdk(&endpoint).await;
     let prefix = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let (stack, router) = kiosk_local::start(&sdk, &template, &prefix, &staff).await?;
+    let secrets = std::collections::HashMap::from([(
+        "WebhookSecret".to_owned(),
+        setting("DEV_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
+    )]);
+    let (stack, router) =
+        kiosk_local::start_with_secrets(&sdk, &template, &prefix, &staff, &secrets).await?;
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

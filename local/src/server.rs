@@ -28,6 +28,7 @@ enum Function {
     Authenticate(authenticate::State),
     ValidateJwt(validate_jwt::State),
     Products(products::State),
+    Orders(orders::State),
 }
 
 struct Route {
@@ -80,6 +81,9 @@ impl LocalApi {
                 ),
                 "products" => {
                     Function::Products(products::State::from_env(sdk, &env).map_err(config_error)?)
+                }
+                "orders" => {
+                    Function::Orders(orders::State::from_env(sdk, &env).map_err(config_error)?)
                 }
                 _ => return Err(LocalApiError::UnknownBinary(logical_id, binary)),
             };
@@ -283,6 +287,7 @@ async fn handle(
     let response = match api.functions.get(&route.function) {
         Some(Function::Authenticate(state)) => authenticate::handle(state, request).await,
         Some(Function::Products(state)) => products::handle(state, request).await,
+        Some(Function::Orders(state)) => orders::handle(state, request).await,
         _ => return api.gateway_response("DEFAULT_5XX", 502),
     };
     match response {

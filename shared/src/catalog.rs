@@ -8,6 +8,7 @@
 //! product out of the index (and so out of every list) while the item stays
 //! readable by id for past orders. No request path scans.
 
+use crate::dynamo::from_item;
 use crate::error::from_sdk;
 use crate::product::{Category, Product, ProductDraft};
 use crate::{Error, Result};
@@ -88,54 +89,34 @@ impl ProductStore {
     /// Several products by id in one BatchGetItem (up to 100 ids), active or
     /// not; ids that do not exist are simply absent from the map.
     pub async fn get_many(&self, ids: &[String]) -> Result<HashMap<String, Product>> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let keys = self.keys(ids);
+        let mut found =
+            crate::dynamo::batch_get(&self.client, HashMap::from([(self.table.clone(), keys)]))
+                .await?;
+        self.products_of(found.remove(&self.table).unwrap_or_default())
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The BatchGetItem keys of `ids`, without repeats.
+    pub fn keys(&self, ids: &[String]) -> Vec<crate::dynamo::Item> {
         let mut unique: Vec<&String> = ids.iter().collect();
         unique.sort();
         unique.dedup();
-        let mut found = HashMap::new();
-        if unique.is_empty() {
-            return Ok(found);
-        }
-        let keys = unique
-            .iter()
-            .map(|id| HashMap::from([("id".to_owned(), AttributeValue::S((*id).clone()))]))
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .build()
-                .map_err(Error::internal)?,
-        );
-        // Unprocessed keys (throttling) are retried a few times with the rest.
-        for attempt in 0..4u32 {
-            let Some(keys) = request.take() else { break };
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            for item in output
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let item: ProductItem = from_item(item)?;
-                found.insert(item.product.id.clone(), item.product);
-            }
-            request = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
-        }
-        if request.is_some() {
-            return Err(Error::Unavailable("products could not all be read".into()));
-        }
-        Ok(found)
+        unique
+            .into_iter()
+            .map(|id| HashMap::from([("id".to_owned(), AttributeValue::S(id.clone()))]))
+            .collect()
+    }
+
+    /// Products by id from items this table returned.
+    pub fn products_of(&self, items: Vec<crate::dynamo::Item>) -> Result<HashMap<String, Product>> {
+        items
+            .into_iter()
+            .map(|item| from_item::<ProductItem>(item).map(|i| (i.product.id.clone(), i.product)))
+            .collect()
     }
 
     pub async fn create(&self, draft: ProductDraft) -> Result<Product> {
@@ -160,7 +141,7 @@ impl ProductStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(&item).map_err(Error::internal)?))
+            .set_item(Some(crate::dynamo::to_item(&item)?))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await
@@ -266,10 +247,10 @@ impl ProductStore {
             None => query.key_condition_expression("menu_pk = :pk"),
         };
         if let Some(after) = after {
-            if let Some(category) = category {
-                if !after.sk.starts_with(&format!("{}#", category.as_str())) {
-                    return Err(invalid_cursor());
-                }
+            if let Some(category) = category
+                && !after.sk.starts_with(&format!("{}#", category.as_str()))
+            {
+                return Err(invalid_cursor());
             }
             query = query.set_exclusive_start_key(Some(HashMap::from([
                 ("id".to_owned(), AttributeValue::S(after.id)),
@@ -313,8 +294,4 @@ impl ProductStore {
 
 fn invalid_cursor() -> Error {
     Error::validation("invalid_cursor", "the cursor is not one this list gave out")
-}
-
-fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T> {
-    serde_dynamo::from_item(item).map_err(Error::internal)
 }

@@ -145,35 +145,6 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn body_of(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(response.body().as_ref()).unwrap()
-    }
-
-    #[test]
-    fn client_errors_answer_their_code_and_message_in_the_contract_envelope() {
-        let response = Error::validation("invalid_cpf", "bad cpf").into_response();
-        assert_eq!(response.status(), 400);
-        assert_eq!(
-            body_of(&response),
-            serde_json::json!({"error": {"code": "invalid_cpf", "message": "bad cpf"}})
-        );
-    }
-
-    #[test]
-    fn internal_errors_do_not_leak_their_cause() {
-        let response =
-            Error::internal("ResourceNotFoundException: table kiosk-prod-orders").into_response();
-        assert_eq!(response.status(), 500);
-        let text = String::from_utf8(response.body().as_ref().to_vec()).unwrap();
-        assert!(!text.contains("kiosk-prod-orders"), "{text}");
-        assert_eq!(body_of(&response)["error"]["code"], "internal_error");
-    }
-}
-
 /// An AWS SDK failure as a domain error: throttling, time-outs and unreachable
 /// endpoints are `Unavailable` (503, worth a retry); the rest is `Internal`.
 /// Adapters first pick out the service errors they expect (conditional check
@@ -205,5 +176,34 @@ where
         Error::Unavailable(Box::new(e))
     } else {
         Error::Internal(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn client_errors_answer_their_code_and_message_in_the_contract_envelope() {
+        let response = Error::validation("invalid_cpf", "bad cpf").into_response();
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            body_of(&response),
+            serde_json::json!({"error": {"code": "invalid_cpf", "message": "bad cpf"}})
+        );
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let response =
+            Error::internal("ResourceNotFoundException: table kiosk-prod-orders").into_response();
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8(response.body().as_ref().to_vec()).unwrap();
+        assert!(!text.contains("kiosk-prod-orders"), "{text}");
+        assert_eq!(body_of(&response)["error"]["code"], "internal_error");
     }
 }

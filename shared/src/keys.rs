@@ -166,6 +166,18 @@ impl KeyRing {
         }
     }
 
+    /// The current key and the previous one, if any (for secrets that carry
+    /// no key id, like the payment webhook's).
+    pub async fn current_and_previous(&self) -> Result<KeySet, KeyError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl)
+            .await?;
+        cache
+            .as_ref()
+            .map(|c| c.keys.clone())
+            .ok_or(KeyError::NoCurrentVersion)
+    }
+
     /// The key named `kid`, if it is the current or the previous one.
     pub async fn verification_key(&self, kid: &str) -> Result<Option<SigningKey>, KeyError> {
         let mut cache = self.cache.lock().await;

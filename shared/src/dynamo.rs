@@ -1,0 +1,88 @@
+//! Small DynamoDB helpers shared by the stores.
+
+use crate::error::from_sdk;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// One BatchGetItem over any tables (`table → keys`), retrying only the keys
+/// DynamoDB leaves unprocessed (throttling), a few times with backoff.
+pub async fn batch_get(
+    client: &Client,
+    mut request: HashMap<String, Vec<Item>>,
+) -> Result<HashMap<String, Vec<Item>>> {
+    request.retain(|_, keys| !keys.is_empty());
+    let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+    for attempt in 0..4u32 {
+        if request.is_empty() {
+            return Ok(found);
+        }
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        let items = request
+            .drain()
+            .map(|(table, keys)| {
+                Ok((
+                    table,
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .build()
+                        .map_err(Error::internal)?,
+                ))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        let output = client
+            .batch_get_item()
+            .set_request_items(Some(items))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        for (table, items) in output.responses.unwrap_or_default() {
+            found.entry(table).or_default().extend(items);
+        }
+        request = output
+            .unprocessed_keys
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(table, k)| (table, k.keys))
+            .collect();
+    }
+    if request.is_empty() {
+        Ok(found)
+    } else {
+        Err(Error::Unavailable("DynamoDB left keys unprocessed".into()))
+    }
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T> {
+    serde_dynamo::from_item(item).map_err(Error::internal)
+}
+
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item> {
+    serde_dynamo::to_item(value).map_err(Error::internal)
+}
+
+/// A sort key that orders by time to the nanosecond, then by id.
+pub fn time_key(id: &str) -> String {
+    format!(
+        "{:020}#{id}",
+        time::OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .max(0)
+    )
+}

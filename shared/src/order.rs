@@ -1,0 +1,425 @@
+//! Orders: lines priced from the menu at checkout, and the status machine.
+
+use crate::money::Money;
+use crate::product::Product;
+use crate::{Error, Result, Role};
+use serde::{Deserialize, Serialize};
+
+/// Aguardando pagamento → Recebido → Em preparação → Pronto → Finalizado, or Cancelado.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Received,
+    InPreparation,
+    Ready,
+    Completed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::Received => "received",
+            OrderStatus::InPreparation => "in_preparation",
+            OrderStatus::Ready => "ready",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Statuses of the kitchen queue, in the order the kitchen works them.
+    pub const QUEUE: [OrderStatus; 3] = [
+        OrderStatus::Ready,
+        OrderStatus::InPreparation,
+        OrderStatus::Received,
+    ];
+
+    pub fn in_queue(self) -> bool {
+        Self::QUEUE.contains(&self)
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OrderStatus::AwaitingPayment,
+            OrderStatus::Received,
+            OrderStatus::InPreparation,
+            OrderStatus::Ready,
+            OrderStatus::Completed,
+            OrderStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Approved,
+    Refused,
+}
+
+/// Who asks for a move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// The guest or customer who placed the order.
+    Owner,
+    Kitchen,
+    Admin,
+    /// The payment provider's notification.
+    Payment(PaymentStatus),
+}
+
+impl Actor {
+    /// The actor a caller of `PATCH /orders/{id}` is, by role.
+    pub fn for_role(role: Role) -> Self {
+        match role {
+            Role::Guest | Role::Customer => Actor::Owner,
+            Role::Kitchen => Actor::Kitchen,
+            Role::Admin => Actor::Admin,
+        }
+    }
+}
+
+/// Why a move is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionError {
+    /// The actor may never set this status: 403.
+    NotPermitted,
+    /// The actor may set it, but not from the order's current status: 409.
+    InvalidFrom,
+}
+
+/// The one transition function: the status an order must be in for `actor` to
+/// move it to `to`. Each (actor, target) has at most one such status, which
+/// makes every move a single conditional write on the current status.
+pub fn required_status(actor: Actor, to: OrderStatus) -> Result<OrderStatus, TransitionError> {
+    use OrderStatus::*;
+    match (actor, to) {
+        (Actor::Kitchen | Actor::Admin, InPreparation) => Ok(Received),
+        (Actor::Kitchen | Actor::Admin, Ready) => Ok(InPreparation),
+        (Actor::Kitchen | Actor::Admin, Completed) => Ok(Ready),
+        (Actor::Owner, Cancelled) => Ok(AwaitingPayment),
+        (Actor::Admin, Cancelled) => Ok(Received),
+        (Actor::Payment(PaymentStatus::Approved), Received) => Ok(AwaitingPayment),
+        (Actor::Payment(PaymentStatus::Refused), Cancelled) => Ok(AwaitingPayment),
+        _ => Err(TransitionError::NotPermitted),
+    }
+}
+
+/// Checks a move against the order's current status.
+pub fn transition(
+    actor: Actor,
+    from: OrderStatus,
+    to: OrderStatus,
+) -> Result<OrderStatus, TransitionError> {
+    if required_status(actor, to)? == from {
+        Ok(to)
+    } else {
+        Err(TransitionError::InvalidFrom)
+    }
+}
+
+impl From<TransitionError> for Error {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::NotPermitted => Error::role_forbidden(),
+            TransitionError::InvalidFrom => invalid_transition(),
+        }
+    }
+}
+
+pub fn invalid_transition() -> Error {
+    Error::conflict(
+        "invalid_transition",
+        "the order's status does not allow this move",
+    )
+}
+
+pub fn order_not_found() -> Error {
+    Error::not_found("order_not_found", "no such order")
+}
+
+/// A line of an order: the product's name and price as they were at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub name: String,
+    pub unit_price_cents: Money,
+    pub quantity: u8,
+    pub note: Option<String>,
+    pub subtotal_cents: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub number: u16,
+    pub customer_id: String,
+    pub items: Vec<OrderLine>,
+    pub total_cents: Money,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub const MAX_LINES: usize = 50;
+pub const MAX_QUANTITY: u8 = 20;
+pub const MAX_NOTE_CHARS: usize = 140;
+
+/// `POST /orders` as sent. No price field exists: a client that sends one is
+/// refused like any unknown field.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    pub items: Vec<CheckoutLine>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutLine {
+    pub product_id: String,
+    pub quantity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn invalid_body(message: impl Into<String>) -> Error {
+    Error::validation("invalid_body", message)
+}
+
+impl CheckoutBody {
+    pub fn validate(&self) -> Result<()> {
+        if self.items.is_empty() || self.items.len() > MAX_LINES {
+            return Err(invalid_body(format!("an order has 1 to {MAX_LINES} lines")));
+        }
+        for line in &self.items {
+            if line.product_id.is_empty() || line.product_id.len() > 128 {
+                return Err(invalid_body("product_id is required"));
+            }
+            if !(1..=u32::from(MAX_QUANTITY)).contains(&line.quantity) {
+                return Err(invalid_body(format!(
+                    "quantity is from 1 to {MAX_QUANTITY}"
+                )));
+            }
+            if line.note.as_ref().is_some_and(|n| {
+                n.chars().count() > MAX_NOTE_CHARS || n.chars().any(char::is_control)
+            }) {
+                return Err(invalid_body(format!(
+                    "a note has at most {MAX_NOTE_CHARS} characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The lines priced from `menu` (active products by id); an unknown or
+    /// deleted product is 422 `product_unavailable`.
+    pub fn price(
+        &self,
+        menu: &std::collections::HashMap<String, Product>,
+    ) -> Result<(Vec<OrderLine>, Money)> {
+        let mut total = Money::cents(0);
+        let mut lines = Vec::with_capacity(self.items.len());
+        for line in &self.items {
+            let product = menu
+                .get(&line.product_id)
+                .filter(|p| p.active)
+                .ok_or_else(|| {
+                    Error::unprocessable(
+                        "product_unavailable",
+                        format!("product {} is not on the menu", line.product_id),
+                    )
+                })?;
+            let quantity =
+                u8::try_from(line.quantity).map_err(|_| invalid_body("quantity is too large"))?;
+            let subtotal = product
+                .price_cents
+                .checked_mul(i64::from(quantity))
+                .ok_or_else(|| invalid_body("amount too large"))?;
+            total = total
+                .checked_add(subtotal)
+                .ok_or_else(|| invalid_body("amount too large"))?;
+            lines.push(OrderLine {
+                product_id: product.id.clone(),
+                name: product.name.clone(),
+                unit_price_cents: product.price_cents,
+                quantity,
+                note: line
+                    .note
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned),
+                subtotal_cents: subtotal,
+            });
+        }
+        Ok((lines, total))
+    }
+}
+
+/// Ticket numbers run 1..=999 and wrap: unique among open orders as long as a
+/// store never has 999 orders open at once.
+pub fn ticket_number(sequence: u64) -> u16 {
+    u16::try_from((sequence.saturating_sub(1)) % 999 + 1).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    #[test]
+    fn the_kitchen_moves_paid_orders_forward_one_step_at_a_time() {
+        assert_eq!(
+            transition(Actor::Kitchen, Received, InPreparation),
+            Ok(InPreparation)
+        );
+        assert_eq!(transition(Actor::Kitchen, InPreparation, Ready), Ok(Ready));
+        assert_eq!(transition(Actor::Admin, Ready, Completed), Ok(Completed));
+        assert_eq!(
+            transition(Actor::Kitchen, AwaitingPayment, InPreparation),
+            Err(TransitionError::InvalidFrom)
+        );
+        assert_eq!(
+            transition(Actor::Kitchen, Received, Ready),
+            Err(TransitionError::InvalidFrom)
+        );
+        assert_eq!(
+            transition(Actor::Kitchen, Ready, Received),
+            Err(TransitionError::NotPermitted)
+        );
+    }
+
+    #[test]
+    fn cancelling_depends_on_who_and_when() {
+        assert_eq!(
+            transition(Actor::Owner, AwaitingPayment, Cancelled),
+            Ok(Cancelled)
+        );
+        assert_eq!(
+            transition(Actor::Owner, Received, Cancelled),
+            Err(TransitionError::InvalidFrom)
+        );
+        assert_eq!(transition(Actor::Admin, Received, Cancelled), Ok(Cancelled));
+        assert_eq!(
+            transition(Actor::Admin, AwaitingPayment, Cancelled),
+            Err(TransitionError::InvalidFrom)
+        );
+        assert_eq!(
+            transition(Actor::Kitchen, Received, Cancelled),
+            Err(TransitionError::NotPermitted)
+        );
+        assert_eq!(
+            transition(Actor::Owner, AwaitingPayment, Received),
+            Err(TransitionError::NotPermitted)
+        );
+    }
+
+    #[test]
+    fn payments_only_move_orders_awaiting_payment() {
+        let approved = Actor::Payment(PaymentStatus::Approved);
+        let refused = Actor::Payment(PaymentStatus::Refused);
+        assert_eq!(
+            transition(approved, AwaitingPayment, Received),
+            Ok(Received)
+        );
+        assert_eq!(
+            transition(refused, AwaitingPayment, Cancelled),
+            Ok(Cancelled)
+        );
+        assert_eq!(
+            transition(approved, Cancelled, Received),
+            Err(TransitionError::InvalidFrom)
+        );
+    }
+
+    #[test]
+    fn nothing_leaves_a_final_status() {
+        for actor in [
+            Actor::Owner,
+            Actor::Kitchen,
+            Actor::Admin,
+            Actor::Payment(PaymentStatus::Approved),
+        ] {
+            for to in [
+                AwaitingPayment,
+                Received,
+                InPreparation,
+                Ready,
+                Completed,
+                Cancelled,
+            ] {
+                for from in [Completed, Cancelled] {
+                    assert!(
+                        transition(actor, from, to).is_err(),
+                        "{actor:?} {from:?} -> {to:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ticket_numbers_cycle_through_three_digits() {
+        assert_eq!(ticket_number(1), 1);
+        assert_eq!(ticket_number(999), 999);
+        assert_eq!(ticket_number(1000), 1);
+    }
+
+    #[test]
+    fn checkout_limits_are_checked() {
+        let line = |quantity, note: Option<&str>| CheckoutLine {
+            product_id: "p".into(),
+            quantity,
+            note: note.map(str::to_owned),
+        };
+        assert!(CheckoutBody { items: vec![] }.validate().is_err());
+        assert!(
+            CheckoutBody {
+                items: vec![line(0, None)]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            CheckoutBody {
+                items: vec![line(21, None)]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            CheckoutBody {
+                items: vec![line(20, Some(&"n".repeat(140)))]
+            }
+            .validate()
+            .is_ok()
+        );
+        assert!(
+            CheckoutBody {
+                items: vec![line(1, Some(&"n".repeat(141)))]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            CheckoutBody {
+                items: vec![line(1, None); 51]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            CheckoutBody {
+                items: vec![line(1, None); 50]
+            }
+            .validate()
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,534 @@
+//! Orders in DynamoDB.
+//!
+//! Table keyed by `id`, with two GSIs:
+//! - `by_owner` (`customer_id`, `owner_sk` = creation time#id): a caller's own
+//!   orders, newest first.
+//! - `kitchen` (`queue_status`, `queue_sk` = payment time#id), sparse: an order
+//!   enters it when paid and leaves it when completed or cancelled, so the
+//!   kitchen queue is one Query per status and never sees unpaid orders.
+//!
+//! Every status change is one conditional UpdateItem on the current status.
+//! Two more kinds of items share the table: the ticket counter
+//! (`counter#ticket`) and idempotency records (`idem#<owner>#<key>`, expiring
+//! after a day through the table's TTL).
+
+use crate::catalog::ProductStore;
+use crate::dynamo::{Item, from_item, s, text, time_key, to_item};
+use crate::error::from_sdk;
+use crate::order::{
+    Actor, Order, OrderStatus, PaymentStatus, invalid_transition, order_not_found, required_status,
+};
+use crate::product::Product;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub const OWNER_INDEX: &str = "by_owner";
+pub const KITCHEN_INDEX: &str = "kitchen";
+const TICKET_COUNTER: &str = "counter#ticket";
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
+
+#[derive(Serialize, Deserialize)]
+struct OrderItem {
+    #[serde(flatten)]
+    order: Order,
+    owner_sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
+}
+
+/// What an `Idempotency-Key` is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub id: String,
+    pub order_id: String,
+    pub request_hash: String,
+    pub expires_at: i64,
+}
+
+impl IdempotencyRecord {
+    pub fn key(owner: &str, key: &str) -> String {
+        format!("idem#{owner}#{key}")
+    }
+}
+
+/// The outcome of writing a new order.
+pub enum Created {
+    Order(Order),
+    /// The idempotency key was taken first (by an earlier or concurrent request).
+    KeyTaken(Option<IdempotencyRecord>),
+}
+
+/// A position in the caller's own orders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnCursor {
+    pub sk: String,
+    pub id: String,
+}
+
+/// A position in the kitchen queue: the last order shown and its status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueCursor {
+    pub status: OrderStatus,
+    pub sk: String,
+    pub id: String,
+}
+
+#[derive(Clone)]
+pub struct OrderStore {
+    client: Client,
+    table: String,
+}
+
+fn now() -> String {
+    crate::catalog::now_rfc3339()
+}
+
+fn conditional_item<E>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Option<Option<Item>>
+where
+    E: ConditionFailure,
+{
+    e.as_service_error().and_then(ConditionFailure::failed_item)
+}
+
+/// The old item of a failed condition (`ReturnValuesOnConditionCheckFailure`).
+trait ConditionFailure {
+    /// `Some(item or None)` when the failure is a failed condition.
+    fn failed_item(&self) -> Option<Option<Item>>;
+}
+
+impl ConditionFailure for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn failed_item(&self) -> Option<Option<Item>> {
+        match self {
+            Self::ConditionalCheckFailedException(e) => Some(e.item.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl OrderStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The products of a checkout and, when the request carries an idempotency
+    /// key, its record: one BatchGetItem across both tables.
+    pub async fn checkout_reads(
+        &self,
+        products: &ProductStore,
+        product_ids: &[String],
+        idempotency_id: Option<&str>,
+    ) -> Result<(HashMap<String, Product>, Option<IdempotencyRecord>)> {
+        let mut request =
+            HashMap::from([(products.table().to_owned(), products.keys(product_ids))]);
+        if let Some(id) = idempotency_id {
+            request.insert(
+                self.table.clone(),
+                vec![HashMap::from([("id".to_owned(), s(id))])],
+            );
+        }
+        let mut found = crate::dynamo::batch_get(&self.client, request).await?;
+        let menu = products.products_of(found.remove(products.table()).unwrap_or_default())?;
+        let record = found
+            .remove(&self.table)
+            .and_then(|items| items.into_iter().next())
+            .map(from_item)
+            .transpose()?;
+        Ok((menu, record))
+    }
+
+    /// The next ticket sequence number (an atomic counter).
+    pub async fn next_ticket(&self) -> Result<u64> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(TICKET_COUNTER))
+            .update_expression("ADD seq :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        match output.attributes.as_ref().and_then(|a| a.get("seq")) {
+            Some(AttributeValue::N(n)) => n.parse().map_err(Error::internal),
+            _ => Err(Error::internal("the ticket counter returned no value")),
+        }
+    }
+
+    /// Writes a new order; with an idempotency record, both in one
+    /// transaction that fails if the key is already taken.
+    pub async fn create(
+        &self,
+        order: &Order,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<Created> {
+        let item = to_item(&OrderItem {
+            order: order.clone(),
+            owner_sk: time_key(&order.id),
+            queue_status: None,
+            queue_sk: None,
+            payment_id: None,
+        })?;
+        let Some(record) = record else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(id)")
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            return Ok(Created::Order(order.clone()));
+        };
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(id)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(Error::internal)
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put(item)?).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put(to_item(record)?)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::Order(order.clone())),
+            Err(e) => {
+                let reasons = match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        c.cancellation_reasons().to_vec()
+                    }
+                    _ => return Err(from_sdk(e)),
+                };
+                // Reason 1 is the idempotency record's: taken by an earlier or concurrent request.
+                let taken = reasons.get(1).is_some_and(|r| {
+                    matches!(
+                        r.code(),
+                        Some("ConditionalCheckFailed" | "TransactionConflict")
+                    )
+                });
+                if !taken {
+                    return Err(from_sdk(e));
+                }
+                let existing = reasons
+                    .get(1)
+                    .and_then(|r| r.item.clone())
+                    .map(from_item)
+                    .transpose()?;
+                Ok(Created::KeyTaken(existing))
+            }
+        }
+    }
+
+    pub async fn idempotency_record(&self, id: &str) -> Result<Option<IdempotencyRecord>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        output.item.map(from_item).transpose()
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Order>> {
+        if id.is_empty() || id.starts_with("idem#") || id.starts_with("counter#") {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        output
+            .item
+            .map(|item| from_item::<OrderItem>(item).map(|i| i.order))
+            .transpose()
+    }
+
+    /// Moves an order by `actor` to `to`, in one conditional update on the
+    /// status the move requires. `owner`: the move is only for that owner's
+    /// order (another's answers 404, like a missing one).
+    pub async fn move_status(
+        &self,
+        id: &str,
+        actor: Actor,
+        to: OrderStatus,
+        owner: Option<&str>,
+    ) -> Result<Order> {
+        let from = required_status(actor, to)?;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(now()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = if to.in_queue() {
+            update.update_expression("SET #status = :to, updated_at = :now, queue_status = :to")
+        } else {
+            update.update_expression(
+                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
+            )
+        };
+        update = match owner {
+            Some(owner) => update
+                .condition_expression("#status = :from AND customer_id = :owner")
+                .expression_attribute_values(":owner", s(owner)),
+            None => update.condition_expression("#status = :from"),
+        };
+        match update.send().await {
+            Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
+            Err(e) => match conditional_item(&e) {
+                Some(Some(old))
+                    if owner.is_none_or(|o| text(&old, "customer_id").as_deref() == Some(o))
+                        && text(&old, "status").is_some() =>
+                {
+                    Err(invalid_transition())
+                }
+                Some(_) => Err(order_not_found()),
+                None => Err(from_sdk(e)),
+            },
+        }
+    }
+
+    /// Applies a payment notification to an order awaiting payment. A replay
+    /// of the notification that already applied changes nothing and answers
+    /// the order as it is.
+    pub async fn apply_payment(
+        &self,
+        id: &str,
+        payment_id: &str,
+        outcome: PaymentStatus,
+    ) -> Result<Order> {
+        let to = match outcome {
+            PaymentStatus::Approved => OrderStatus::Received,
+            PaymentStatus::Refused => OrderStatus::Cancelled,
+            PaymentStatus::Pending => {
+                return Err(Error::validation(
+                    "invalid_body",
+                    "status is approved or refused",
+                ));
+            }
+        };
+        let payment = match outcome {
+            PaymentStatus::Approved => "approved",
+            _ => "refused",
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(OrderStatus::AwaitingPayment.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":payment", s(payment))
+            .expression_attribute_values(":pid", s(payment_id))
+            .expression_attribute_values(":now", s(now()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = if to.in_queue() {
+            update
+                .update_expression(
+                    "SET #status = :to, payment_status = :payment, payment_id = :pid, updated_at = :now, \
+                     queue_status = :to, queue_sk = :qsk",
+                )
+                .expression_attribute_values(":qsk", s(time_key(id)))
+        } else {
+            update.update_expression("SET #status = :to, payment_status = :payment, payment_id = :pid, updated_at = :now")
+        };
+        match update.send().await {
+            Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
+            Err(e) => match conditional_item(&e) {
+                Some(Some(old)) if text(&old, "status").is_some() => {
+                    let old: OrderItem = from_item(old)?;
+                    if old.payment_id.as_deref() == Some(payment_id)
+                        && old.order.payment_status == outcome
+                    {
+                        Ok(old.order)
+                    } else {
+                        Err(invalid_transition())
+                    }
+                }
+                Some(_) => Err(order_not_found()),
+                None => Err(from_sdk(e)),
+            },
+        }
+    }
+
+    /// A page of `owner`'s orders, newest first: one Query.
+    pub async fn list_own(
+        &self,
+        owner: &str,
+        limit: u16,
+        after: Option<OwnCursor>,
+    ) -> Result<(Vec<Order>, Option<OwnCursor>)> {
+        let start = after.map(|c| {
+            HashMap::from([
+                ("id".to_owned(), s(c.id)),
+                ("customer_id".to_owned(), s(owner)),
+                ("owner_sk".to_owned(), s(c.sk)),
+            ])
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("customer_id = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(cursor_or_sdk)?;
+        let orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item::<OrderItem>(i).map(|i| i.order))
+            .collect::<Result<_>>()?;
+        let next = output.last_evaluated_key.and_then(|k| {
+            Some(OwnCursor {
+                sk: text(&k, "owner_sk")?,
+                id: text(&k, "id")?,
+            })
+        });
+        Ok((orders, next))
+    }
+
+    /// A page of the kitchen queue: `ready`, then `in_preparation`, then
+    /// `received`, oldest payment first within each; at most one Query per
+    /// status, run in parallel.
+    pub async fn kitchen_queue(
+        &self,
+        only: Option<OrderStatus>,
+        limit: u16,
+        after: Option<QueueCursor>,
+    ) -> Result<(Vec<Order>, Option<QueueCursor>)> {
+        let statuses: Vec<OrderStatus> = OrderStatus::QUEUE
+            .into_iter()
+            .filter(|s| only.is_none_or(|o| o == *s))
+            .collect();
+        let first = match &after {
+            Some(cursor) => statuses
+                .iter()
+                .position(|s| *s == cursor.status)
+                .ok_or_else(invalid_cursor)?,
+            None => 0,
+        };
+        let queries = statuses[first..].iter().map(|status| {
+            let start = after.as_ref().filter(|c| c.status == *status).map(|c| {
+                HashMap::from([
+                    ("id".to_owned(), s(&c.id)),
+                    ("queue_status".to_owned(), s(status.as_str())),
+                    ("queue_sk".to_owned(), s(&c.sk)),
+                ])
+            });
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(KITCHEN_INDEX)
+                .key_condition_expression("queue_status = :status")
+                .expression_attribute_values(":status", s(status.as_str()))
+                .limit(i32::from(limit))
+                .set_exclusive_start_key(start);
+            let status = *status;
+            async move {
+                query
+                    .send()
+                    .await
+                    .map(|output| (status, output))
+                    .map_err(cursor_or_sdk)
+            }
+        });
+        let pages = futures_util::future::try_join_all(queries).await?;
+        let mut orders = Vec::new();
+        let mut last: Option<QueueCursor> = None;
+        let mut more = false;
+        for (status, output) in pages {
+            for item in output.items.unwrap_or_default() {
+                if orders.len() == usize::from(limit) {
+                    more = true;
+                    break;
+                }
+                let item: OrderItem = from_item(item)?;
+                last = Some(QueueCursor {
+                    status,
+                    sk: item.queue_sk.clone().unwrap_or_default(),
+                    id: item.order.id.clone(),
+                });
+                orders.push(item.order);
+            }
+            if orders.len() == usize::from(limit) && output.last_evaluated_key.is_some() {
+                more = true;
+            }
+            if more {
+                break;
+            }
+        }
+        Ok((orders, if more { last } else { None }))
+    }
+}
+
+fn invalid_cursor() -> Error {
+    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
+}
+
+fn cursor_or_sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if e.as_service_error()
+        .and_then(aws_smithy_types::error::metadata::ProvideErrorMetadata::code)
+        == Some("ValidationException")
+    {
+        invalid_cursor()
+    } else {
+        from_sdk(e)
+    }
+}
