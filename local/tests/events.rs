@@ -8,9 +8,38 @@ mod support;
 
 use kiosk_local::bootstrap::StaffUser;
 use kiosk_local::runtime_api::{Outcome, invoke};
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The sample ids the events name; the test replaces them with ids of its own
+/// stack, as a `sam local invoke` user edits them for theirs.
+const SAMPLE_PRODUCT_ID: &str = "3f2b8c1e-8d7a-4c55-9a53-2a8f6c1d9e10";
+const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
+/// The documented local webhook secret the sample webhook event is signed with.
+const LOCAL_WEBHOOK_SECRET: &str = "local-webhook-secret-change-me-0123456789";
+
+/// What each event must produce, in the order they run. A file in events/
+/// missing here fails the test.
+const EXPECTED: &[(&str, u16)] = &[
+    ("authenticate/post-customers.json", 201),
+    ("authenticate/post-auth.json", 200),
+    ("authenticate/post-auth-guest.json", 200),
+    ("authenticate/post-auth-staff.json", 200),
+    ("authenticate/post-validate.json", 401),
+    ("authenticate/get-customers.json", 200),
+    ("products/post-products.json", 201),
+    ("products/get-products.json", 200),
+    ("products/get-product.json", 200),
+    ("products/put-product.json", 200),
+    ("orders/post-orders.json", 201),
+    ("orders/post-webhooks-payment.json", 200),
+    ("orders/get-order.json", 200),
+    ("orders/get-orders.json", 200),
+    ("orders/patch-order.json", 200),
+    ("products/delete-product.json", 204),
+];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -29,41 +58,51 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-fn event(file: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(workspace().join("events").join(file)).unwrap())
-        .unwrap()
-}
-
-/// What each event must produce, in the order they run (signup before sign-in).
-/// A file in events/ missing here fails the test.
-const EXPECTED: &[(&str, u16)] = &[
-    ("authenticate/post-customers.json", 201),
-    ("authenticate/post-auth.json", 200),
-    ("authenticate/post-auth-guest.json", 200),
-    ("authenticate/post-auth-staff.json", 200),
-    ("authenticate/post-validate.json", 401),
-    ("authenticate/get-customers.json", 200),
-    ("products/post-products.json", 201),
-    ("products/get-products.json", 200),
-    ("products/get-product.json", 200),
-    ("products/put-product.json", 200),
-    ("products/delete-product.json", 204),
-];
-
-/// Events of `/products/{id}` name a sample id; the test points them at a
-/// product of its own stack, as a `sam local invoke` user would edit them.
-fn with_product_id(mut event: Value, id: &str) -> Value {
-    if event["pathParameters"]["id"].is_string() {
-        event["pathParameters"]["id"] = id.into();
-        let path = event["resource"].as_str().unwrap().replace("{id}", id);
-        event["path"] = path.clone().into();
-        event["requestContext"]["path"] = format!("/dev{path}").into();
+/// The event file with the sample ids replaced; a webhook event is signed again.
+fn event(file: &str, ids: &HashMap<&str, String>) -> Value {
+    let mut text = std::fs::read_to_string(workspace().join("events").join(file)).unwrap();
+    for (sample, real) in ids {
+        text = text.replace(sample, real);
+    }
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    if event["resource"] == "/webhooks/payment" {
+        let signature = kiosk::webhook::sign(
+            LOCAL_WEBHOOK_SECRET.as_bytes(),
+            event["body"].as_str().unwrap().as_bytes(),
+        );
+        event["headers"]["X-Signature"] = signature.clone().into();
+        event["multiValueHeaders"]["X-Signature"] = json!([signature]);
     }
     event
 }
 
+fn events_on_disk() -> Vec<String> {
+    let mut listed = Vec::new();
+    for dir in std::fs::read_dir(workspace().join("events")).unwrap() {
+        let dir = dir.unwrap();
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            listed.push(format!(
+                "{}/{}",
+                dir.file_name().to_string_lossy(),
+                file.unwrap().file_name().to_string_lossy()
+            ));
+        }
+    }
+    listed.sort();
+    listed
+}
+
 #[tokio::test]
 async fn every_event_runs_through_its_built_binary() {
+    let mut expected: Vec<String> = EXPECTED.iter().map(|(f, _)| (*f).to_owned()).collect();
+    expected.push("validate-jwt/authorizer.json".to_owned());
+    expected.sort();
+    assert_eq!(
+        events_on_disk(),
+        expected,
+        "every event has an expected outcome here"
+    );
+
     let sdk = kiosk_local::emulator_sdk(&support::emulator_endpoint()).await;
     let template = support::template();
     // The staff event carries the documented local password of `admin`.
@@ -72,9 +111,16 @@ async fn every_event_runs_through_its_built_binary() {
         password: "AdminLocal123".into(),
         group: Some("admin".into()),
     }];
-    let (stack, _) = kiosk_local::start(&sdk, &template, &support::unique_prefix(), &staff)
-        .await
-        .unwrap();
+    let secrets = HashMap::from([("WebhookSecret".to_owned(), LOCAL_WEBHOOK_SECRET.to_owned())]);
+    let (stack, _) = kiosk_local::start_with_secrets(
+        &sdk,
+        &template,
+        &support::unique_prefix(),
+        &staff,
+        &secrets,
+    )
+    .await
+    .unwrap();
     let functions = template.functions().unwrap();
     let env_for = |binary_name: &str| -> Vec<(String, String)> {
         let logical_id = functions
@@ -88,54 +134,36 @@ async fn every_event_runs_through_its_built_binary() {
             .into_iter()
             .collect();
         env.push(("AWS_ENDPOINT_URL".into(), support::emulator_endpoint()));
-        env.extend(
-            [
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_REGION", "us-east-1"),
-            ]
-            .map(|(k, v)| (k.into(), v.into())),
-        );
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            env.push((k.into(), v.into()));
+        }
         env
     };
 
-    let mut listed: Vec<String> = Vec::new();
-    for dir in std::fs::read_dir(workspace().join("events")).unwrap() {
-        let dir = dir.unwrap();
-        for file in std::fs::read_dir(dir.path()).unwrap() {
-            listed.push(format!(
-                "{}/{}",
-                dir.file_name().to_string_lossy(),
-                file.unwrap().file_name().to_string_lossy()
-            ));
-        }
-    }
-    listed.retain(|f| !f.starts_with("validate-jwt/"));
-    listed.sort();
-    let mut expected: Vec<String> = EXPECTED.iter().map(|(f, _)| (*f).to_owned()).collect();
-    expected.sort();
-    assert_eq!(
-        listed, expected,
-        "every HTTP event has an expected status here"
-    );
-
-    let products = kiosk::catalog::ProductStore::new(
+    let store = kiosk::catalog::ProductStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         stack.get("ProductsTable").unwrap(),
     );
     let draft: kiosk::product::ProductBody = serde_json::from_value(
-        serde_json::json!({"name": "Misto Quente", "category": "sandwich", "price_cents": 1290}),
+        json!({"name": "Misto Quente", "category": "sandwich", "price_cents": 1290}),
     )
     .unwrap();
-    let draft = kiosk::product::ProductDraft::try_from(draft).unwrap();
-    let product_id = products.create(draft).await.unwrap().id;
+    let product_id = store
+        .create(kiosk::product::ProductDraft::try_from(draft).unwrap())
+        .await
+        .unwrap()
+        .id;
+    let mut ids = HashMap::from([(SAMPLE_PRODUCT_ID, product_id)]);
 
     for (file, status) in EXPECTED {
         let function = file.split('/').next().unwrap();
-        let event = with_product_id(event(file), &product_id);
         let run = invoke(
             &binary(function),
-            &event,
+            &event(file, &ids),
             &env_for(function),
             Duration::from_secs(30),
         )
@@ -155,12 +183,15 @@ async fn every_event_runs_through_its_built_binary() {
                 "{file}: the contract's error body: {body}"
             );
         }
+        if *file == "orders/post-orders.json" {
+            ids.insert(SAMPLE_ORDER_ID, body["id"].as_str().unwrap().to_owned());
+        }
     }
 
     let authorizer = binary("validate-jwt");
     let refused = invoke(
         &authorizer,
-        &event("validate-jwt/authorizer.json"),
+        &event("validate-jwt/authorizer.json", &ids),
         &env_for("validate-jwt"),
         Duration::from_secs(30),
     )
@@ -183,7 +214,7 @@ async fn every_event_runs_through_its_built_binary() {
         .await
         .unwrap()
         .access_token;
-    let mut with_valid_token = event("validate-jwt/authorizer.json");
+    let mut with_valid_token = event("validate-jwt/authorizer.json", &ids);
     with_valid_token["authorizationToken"] = format!("Bearer {token}").into();
     let allowed = invoke(
         &authorizer,

@@ -465,7 +465,7 @@ async fn unpaid_orders_are_not_in_the_kitchen_queue_and_cannot_be_started() {
     // Once paid it is in the queue, and can be started.
     let secret = webhook_secret(&app).await;
     pay_approved(&app, &secret, &id).await;
-    assert_eq!(walk(&app, &kitchen, "limit=100").await, [id.clone()]);
+    assert_eq!(walk(&app, &kitchen, "limit=100").await, [id.as_str()]);
     let started = patch(&app, &kitchen, &id, "in_preparation").await;
     assert_eq!(
         (started.status, started.body["status"].as_str()),
@@ -835,7 +835,7 @@ async fn twenty_concurrent_checkouts_with_one_idempotency_key_create_one_order()
             .all(|(_, b)| b["id"].as_str() == Some(id.as_str())),
         "{summary:?}"
     );
-    assert_eq!(walk(&app, &guest, "limit=100").await, [id.clone()]);
+    assert_eq!(walk(&app, &guest, "limit=100").await, [id.as_str()]);
 
     // A later repeat answers the same order.
     let repeat = checkout_with_key(&app, &guest, &key, items.clone()).await;
@@ -856,7 +856,7 @@ async fn twenty_concurrent_checkouts_with_one_idempotency_key_create_one_order()
         "{}",
         reused.body
     );
-    assert_eq!(walk(&app, &guest, "limit=100").await, [id.clone()]);
+    assert_eq!(walk(&app, &guest, "limit=100").await, [id.as_str()]);
 
     // Keys are per caller: another guest's identical key is their own order.
     let other = app.guest_token().await;
@@ -915,10 +915,10 @@ async fn another_callers_order_is_404_whether_read_cancelled_or_listed() {
         assert!(!walk(&app, intruder, "limit=100").await.contains(order));
     }
     assert!(walk(&app, &bob, "limit=100").await.is_empty());
-    assert_eq!(walk(&app, &alice, "limit=100").await, [alices.clone()]);
+    assert_eq!(walk(&app, &alice, "limit=100").await, [alices.as_str()]);
     assert_eq!(
         walk(&app, &customer, "limit=100").await,
-        [customers.clone()]
+        [customers.as_str()]
     );
     for order in [&alices, &customers] {
         for reader in [&kitchen, &admin] {
