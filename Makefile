@@ -48,7 +48,7 @@ lint:
 e2e:
 	cargo build --locked --workspace --bins
 	scripts/with-emulator.sh -- cargo test --locked --workspace
-	scripts/with-emulator.sh -- scripts/check-walkthrough.sh
+	scripts/with-emulator.sh -- scripts/check-local-api.sh
 
 cfn-lint:
 	cfn-lint template.yaml

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the README's walkthrough verbatim against a fresh local API, the way a
-# reader would run it against `make dev`. Needs the emulator (run it through
+# Against a fresh local API (the one `make dev` serves): runs the README's
+# walkthrough verbatim, the way a reader would, then the deploy pipeline's
+# smoke test (scripts/smoke.sh). Needs the emulator (run it through
 # scripts/with-emulator.sh) and a built kiosk-local.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,3 +43,7 @@ expect '"status":"received","payment_status":"approved"' "the order paid by the 
 expect '"status":"in_preparation"' "the order in preparation"
 expect '"status":"completed"' "the order completed"
 echo "README walkthrough: ok"
+
+"$root/scripts/smoke.sh" "http://127.0.0.1:$port"
+# A second run meets the smoke customer already signed up (409) and still passes.
+"$root/scripts/smoke.sh" "http://127.0.0.1:$port"
