@@ -156,7 +156,7 @@ async fn create_user_pool(
         .ok_or("CreateUserPoolClient returned no id")?;
     refs.insert(client_logical_id, client_id);
 
-    for (_, group) in template.resources_of_type("AWS::Cognito::UserPoolGroup") {
+    for (group_id, group) in template.resources_of_type("AWS::Cognito::UserPoolGroup") {
         let name = group
             .get("GroupName")
             .and_then(Value::as_str)
@@ -169,6 +169,7 @@ async fn create_user_pool(
             .set_description(description.map(str::to_owned))
             .send()
             .await?;
+        refs.insert(group_id, name);
     }
     Ok(())
 }

@@ -71,22 +71,7 @@ impl LocalApi {
         let mut functions = HashMap::new();
         for (logical_id, binary) in template.functions()? {
             let env = Env::Map(template.function_env(&logical_id, &stack.refs)?);
-            let config_error = |e| LocalApiError::Config(logical_id.clone(), e);
-            let function = match binary.as_str() {
-                "authenticate" => Function::Authenticate(
-                    authenticate::State::from_env(sdk, &env).map_err(config_error)?,
-                ),
-                "validate-jwt" => Function::ValidateJwt(
-                    validate_jwt::State::from_env(sdk, &env).map_err(config_error)?,
-                ),
-                "products" => {
-                    Function::Products(products::State::from_env(sdk, &env).map_err(config_error)?)
-                }
-                "orders" => {
-                    Function::Orders(orders::State::from_env(sdk, &env).map_err(config_error)?)
-                }
-                _ => return Err(LocalApiError::UnknownBinary(logical_id, binary)),
-            };
+            let function = build_function(&logical_id, &binary, sdk, &env)?;
             functions.insert(logical_id, function);
         }
         let authorizer = template.authorizer()?;
@@ -225,6 +210,52 @@ impl LocalApi {
         );
         Ok(Value::Object(context))
     }
+}
+
+/// A function's state, built the way its `main` builds it.
+fn build_function(
+    logical_id: &str,
+    binary: &str,
+    sdk: &aws_config::SdkConfig,
+    env: &Env,
+) -> Result<Function, LocalApiError> {
+    let config_error = |e| LocalApiError::Config(logical_id.to_owned(), e);
+    Ok(match binary {
+        "authenticate" => {
+            Function::Authenticate(authenticate::State::from_env(sdk, env).map_err(config_error)?)
+        }
+        "validate-jwt" => {
+            Function::ValidateJwt(validate_jwt::State::from_env(sdk, env).map_err(config_error)?)
+        }
+        "products" => {
+            Function::Products(products::State::from_env(sdk, env).map_err(config_error)?)
+        }
+        "orders" => Function::Orders(orders::State::from_env(sdk, env).map_err(config_error)?),
+        _ => {
+            return Err(LocalApiError::UnknownBinary(
+                logical_id.to_owned(),
+                binary.to_owned(),
+            ));
+        }
+    })
+}
+
+/// The environment variables the function `binary` reads when it starts,
+/// given the variables `available` (no network call is made).
+pub fn variables_read(
+    binary: &str,
+    sdk: &aws_config::SdkConfig,
+    available: HashMap<String, String>,
+) -> Result<std::collections::BTreeSet<String>, LocalApiError> {
+    let asked = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    build_function(
+        binary,
+        binary,
+        sdk,
+        &Env::Recorded(available, asked.clone()),
+    )?;
+    let names = asked.lock().map(|a| a.clone()).unwrap_or_default();
+    Ok(names)
 }
 
 /// IAM-style match: `*` in the pattern matches any run of characters.

@@ -17,6 +17,12 @@ pub enum ConfigError {
 pub enum Env {
     Process,
     Map(std::collections::HashMap<String, String>),
+    /// A map that also notes every name asked for: how the drift tests learn
+    /// which variables a function reads.
+    Recorded(
+        std::collections::HashMap<String, String>,
+        std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    ),
 }
 
 impl Env {
@@ -24,6 +30,12 @@ impl Env {
         match self {
             Env::Process => std::env::var(name).ok(),
             Env::Map(map) => map.get(name).cloned(),
+            Env::Recorded(map, asked) => {
+                if let Ok(mut asked) = asked.lock() {
+                    asked.insert(name.to_owned());
+                }
+                map.get(name).cloned()
+            }
         }
         .filter(|v| !v.is_empty())
     }
@@ -61,14 +73,25 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
+    /// For a service that signs and verifies: also reads the token lifetimes
+    /// (`CUSTOMER_TOKEN_TTL_SECONDS`, 3600; `STAFF_TOKEN_TTL_SECONDS`, 28800).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mut config = Self::for_verifying(env)?;
+        config.settings.customer_ttl = env.seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 3600)?;
+        config.settings.staff_ttl = env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?;
+        Ok(config)
+    }
+
+    /// For a service that only verifies (the authorizer): lifetimes are not
+    /// read and stay zero, so a token it signed would be born expired.
+    pub fn for_verifying(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             secret_id: env.required("JWT_SECRET_ID")?,
             settings: crate::token::TokenSettings {
                 issuer: env.required("JWT_ISSUER")?,
                 audience: env.required("JWT_AUDIENCE")?,
-                customer_ttl: env.seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 3600)?,
-                staff_ttl: env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?,
+                customer_ttl: Duration::ZERO,
+                staff_ttl: Duration::ZERO,
             },
             key_cache_ttl: env.seconds_or("JWT_KEY_CACHE_SECONDS", 300)?,
         })

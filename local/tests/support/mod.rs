@@ -6,6 +6,8 @@ use kiosk_local::bootstrap::{LocalStack, StaffUser};
 use kiosk_local::template::Template;
 use serde_json::Value;
 
+pub mod contract;
+
 pub const ADMIN_PASSWORD: &str = "AdminTest1234";
 pub const KITCHEN_PASSWORD: &str = "KitchenTest1234";
 /// A user with a password but in no staff group.
@@ -78,8 +80,27 @@ pub struct Answer {
 }
 
 impl TestApp {
+    /// Sends the request; the answer must be one openapi.yaml documents for
+    /// the route (status and body schema), or the test fails.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.unwrap();
+        let (client, request) = request.build_split();
+        let request = request.unwrap();
+        let (method, path) = (
+            request.method().as_str().to_owned(),
+            request.url().path().to_owned(),
+        );
+        let answer = Self::answer(client.execute(request).await.unwrap()).await;
+        contract::check(&method, &path, answer.status, &answer.body);
+        answer
+    }
+
+    /// Sends the request without the contract check (for requests the
+    /// contract does not describe, such as unknown routes).
+    pub async fn send_unchecked(&self, request: reqwest::RequestBuilder) -> Answer {
+        Self::answer(request.send().await.unwrap()).await
+    }
+
+    async fn answer(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         let body = if text.is_empty() {

@@ -1,0 +1,301 @@
+//! One contract that cannot drift: the routes of template.yaml, openapi.yaml
+//! and the local API; the variables each function reads, template.yaml and
+//! env.json; the resources the local bootstrap creates and the template.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+fn workspace_file(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap()
+}
+
+/// References resolved to placeholders: enough to read the environment
+/// without creating anything.
+fn placeholder_refs(template: &kiosk_local::template::Template) -> kiosk_local::template::Refs {
+    let mut refs = kiosk_local::template::Refs::default();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&workspace_file("template.yaml")).unwrap();
+    for (name, _) in yaml["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        refs.insert(name, format!("ref-{name}"));
+        refs.insert(format!("{name}.Arn"), format!("arn:aws:test:{name}"));
+    }
+    for (name, value) in template.parameter_defaults() {
+        refs.insert(name, value);
+    }
+    for pseudo in [
+        "AWS::Region",
+        "AWS::AccountId",
+        "AWS::URLSuffix",
+        "AWS::StackName",
+        "AWS::Partition",
+    ] {
+        refs.insert(pseudo, "test");
+    }
+    refs
+}
+
+#[tokio::test]
+async fn every_variable_a_function_reads_is_set_in_the_template_and_in_env_json() {
+    let template = support::template();
+    let refs = placeholder_refs(&template);
+    let env_json: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_str(&workspace_file("env.json")).unwrap();
+    let sdk = kiosk_local::emulator_sdk("http://127.0.0.1:9").await;
+    let functions = template.functions().unwrap();
+    assert_eq!(
+        env_json.keys().collect::<BTreeSet<_>>(),
+        functions.keys().collect::<BTreeSet<_>>(),
+        "env.json names every function"
+    );
+    for (logical_id, binary) in &functions {
+        let declared = template.function_env(logical_id, &refs).unwrap();
+        let read = kiosk_local::server::variables_read(binary, &sdk, declared.clone()).unwrap();
+        assert!(
+            !read.is_empty(),
+            "{binary} reads its configuration through Env"
+        );
+        let in_template: BTreeSet<String> = declared.keys().cloned().collect();
+        let in_env_json: BTreeSet<String> = env_json[logical_id].keys().cloned().collect();
+        let missing_in_template: Vec<_> = read.difference(&in_template).collect();
+        let missing_in_env_json: Vec<_> = read.difference(&in_env_json).collect();
+        assert!(
+            missing_in_template.is_empty(),
+            "{logical_id} reads {missing_in_template:?}, which template.yaml does not set"
+        );
+        assert!(
+            missing_in_env_json.is_empty(),
+            "{logical_id} reads {missing_in_env_json:?}, which env.json does not set"
+        );
+        let unused: Vec<_> = in_env_json.difference(&read).collect();
+        assert!(
+            unused.is_empty(),
+            "env.json sets {unused:?} for {logical_id}, which it never reads"
+        );
+    }
+}
+
+/// Template resource types the local stack creates, and those that exist only
+/// when deployed (the local API stands in for the API and the functions).
+const BOOTSTRAPPED: &[&str] = &[
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient",
+    "AWS::Cognito::UserPoolGroup",
+    "AWS::SecretsManager::Secret",
+    "AWS::DynamoDB::Table",
+];
+const DEPLOY_ONLY: &[&str] = &[
+    "AWS::Serverless::Api",
+    "AWS::Serverless::Function",
+    "AWS::Logs::LogGroup",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
+    "AWS::CloudWatch::Alarm",
+    "AWS::ApiGateway::Account",
+    "AWS::IAM::Role",
+];
+
+#[tokio::test]
+async fn the_local_bootstrap_creates_what_the_template_declares() {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&workspace_file("template.yaml")).unwrap();
+    for (name, resource) in yaml["Resources"].as_mapping().unwrap() {
+        let kind = resource["Type"].as_str().unwrap();
+        assert!(
+            BOOTSTRAPPED.contains(&kind) || DEPLOY_ONLY.contains(&kind),
+            "{name:?} is a {kind}: teach the local bootstrap to create it, or list it as deploy-only here"
+        );
+    }
+
+    let sdk = kiosk_local::emulator_sdk(&support::emulator_endpoint()).await;
+    let template = support::template();
+    let (stack, _) = kiosk_local::start(&sdk, &template, &support::unique_prefix(), &[])
+        .await
+        .unwrap();
+    for (logical_id, _) in yaml["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| BOOTSTRAPPED.contains(&r["Type"].as_str().unwrap()))
+    {
+        let logical_id = logical_id.as_str().unwrap();
+        assert!(
+            stack.get(logical_id).is_ok(),
+            "{logical_id} was not created locally"
+        );
+    }
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    for (logical_id, table) in template.resources_of_type("AWS::DynamoDB::Table") {
+        let described = dynamodb
+            .describe_table()
+            .table_name(stack.get(logical_id).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let described = described.table().unwrap();
+        let keys = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+            schema
+                .iter()
+                .map(|k| {
+                    (
+                        k.attribute_name().to_owned(),
+                        k.key_type().as_str().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let declared_keys = |value: &serde_yaml::Value| -> Vec<(String, String)> {
+            value["KeySchema"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|k| {
+                    (
+                        k["AttributeName"].as_str().unwrap().to_owned(),
+                        k["KeyType"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            keys(described.key_schema()),
+            declared_keys(table),
+            "{logical_id} key schema"
+        );
+        let local_indexes: BTreeMap<String, Vec<(String, String)>> = described
+            .global_secondary_indexes()
+            .iter()
+            .map(|i| (i.index_name().unwrap().to_owned(), keys(i.key_schema())))
+            .collect();
+        let declared_indexes: BTreeMap<String, Vec<(String, String)>> =
+            table["GlobalSecondaryIndexes"]
+                .as_sequence()
+                .map(|s| {
+                    s.iter()
+                        .map(|i| {
+                            (
+                                i["IndexName"].as_str().unwrap().to_owned(),
+                                declared_keys(i),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+        assert_eq!(local_indexes, declared_indexes, "{logical_id} indexes");
+    }
+
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let pool = stack.user_pool_id().unwrap();
+    let groups = cognito
+        .list_groups()
+        .user_pool_id(pool)
+        .send()
+        .await
+        .unwrap();
+    let local_groups: BTreeSet<String> = groups
+        .groups()
+        .iter()
+        .filter_map(|g| g.group_name().map(str::to_owned))
+        .collect();
+    let declared_groups: BTreeSet<String> = template
+        .resources_of_type("AWS::Cognito::UserPoolGroup")
+        .map(|(_, g)| g["GroupName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(local_groups, declared_groups);
+    let client = cognito
+        .describe_user_pool_client()
+        .user_pool_id(pool)
+        .client_id(stack.get("UserPoolClient").unwrap())
+        .send()
+        .await
+        .unwrap();
+    let flows: BTreeSet<String> = client
+        .user_pool_client()
+        .unwrap()
+        .explicit_auth_flows()
+        .iter()
+        .map(|f| f.as_str().to_owned())
+        .collect();
+    let (_, declared_client) = template
+        .resources_of_type("AWS::Cognito::UserPoolClient")
+        .next()
+        .unwrap();
+    let declared_flows: BTreeSet<String> = declared_client["ExplicitAuthFlows"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(flows, declared_flows);
+}
+
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let doc: Value = serde_yaml::from_str(&workspace_file("openapi.yaml")).unwrap();
+    let methods = ["get", "put", "post", "delete", "patch", "head", "options"];
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| methods.contains(&m.as_str()))
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn template_openapi_and_the_local_api_serve_the_same_routes() {
+    let template = support::template();
+    let in_template: BTreeSet<(String, String)> = template
+        .routes()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    let in_openapi = openapi_routes();
+    assert_eq!(
+        in_template.difference(&in_openapi).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "routes of template.yaml missing from openapi.yaml"
+    );
+    assert_eq!(
+        in_openapi.difference(&in_template).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "routes of openapi.yaml missing from template.yaml"
+    );
+
+    // The local API answers each route (a function or the authorizer), never
+    // the gateway's route_not_found.
+    let app = support::spawn_app().await;
+    let public: HashMap<(String, String), bool> = template
+        .routes()
+        .unwrap()
+        .into_iter()
+        .map(|r| ((r.method, r.path), !r.authorized))
+        .collect();
+    for (method, path) in &in_template {
+        let concrete = path.replace("{id}", "some-id");
+        let request = app.http.request(
+            method.parse().unwrap(),
+            format!("{}{concrete}", app.base_url),
+        );
+        let answer = app.send_unchecked(request).await;
+        assert_ne!(
+            answer.body["error"]["code"], "route_not_found",
+            "{method} {path} is not served locally"
+        );
+        if !public[&(method.clone(), path.clone())] {
+            assert_eq!(
+                answer.status, 401,
+                "{method} {path} sits behind the authorizer"
+            );
+        }
+    }
+}
