@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint unit e2e cfn-lint build deploy clean
+.PHONY: help venv toolchain dev test check fmt lint e2e cfn-lint build deploy invoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,11 @@ build: venv ## sam build: arm64 release bootstraps of every function into .aws-s
 
 deploy: build ## sam deploy to ENV (dev by default; prod asks to confirm the change set)
 	sam deploy --config-env $(ENV)
+
+invoke: ## Run one function on one event without Docker: make invoke FN=OrdersFunction EVENT=events/orders/get-orders.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function logical id> EVENT=<events/...json>"; exit 2; }
+	cargo build --locked --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/debug/kiosk-local invoke $(FN) $(EVENT)
 
 clean: ## Remove build output and the venv
 	cargo clean

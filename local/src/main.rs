@@ -36,13 +36,67 @@ async fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "usage: kiosk-local serve                   (settings from the environment; see README)
+       kiosk-local invoke FUNCTION EVENT_FILE  (FUNCTION: a function's logical id in template.yaml)";
+
 async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    if command != "serve" {
-        return Err(
-            "usage: kiosk-local serve   (settings from the environment; see README)".into(),
-        );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["serve"] => serve().await,
+        ["invoke", function, event] => invoke(function, event).await,
+        _ => Err(USAGE.into()),
     }
+}
+
+/// The Docker-free twin of `sam local invoke FUNCTION --event EVENT_FILE
+/// --env-vars env.json`: runs the function's built binary (target/debug) on the
+/// event over an emulated Lambda Runtime API, with env.json's variables for
+/// it and the caller's AWS settings (credentials, region, AWS_ENDPOINT_URL).
+async fn invoke(
+    function: &str,
+    event_file: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = Template::load(&Template::default_path())?;
+    let binary = template
+        .functions()?
+        .remove(function)
+        .ok_or_else(|| format!("template.yaml has no function {function}"))?;
+    let env_json: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("env.json"))?)?;
+    let env: Vec<(String, String)> = env_json
+        .get(function)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(event_file)?)?;
+    let binary = target.join("debug").join(&binary);
+    let run =
+        kiosk_local::runtime_api::invoke(&binary, &event, &env, std::time::Duration::from_secs(30))
+            .await?;
+    eprint!("{}", run.logs);
+    match run.outcome {
+        kiosk_local::runtime_api::Outcome::Response(response) => {
+            println!("{}", serde_json::to_string_pretty(&response)?)
+        }
+        kiosk_local::runtime_api::Outcome::Error(error) => {
+            println!("{}", serde_json::to_string_pretty(&error)?);
+            return Err("the function answered an error".into());
+        }
+    }
+    Ok(())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Refuse to bootstrap into a real account by accident.
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .map_err(|_| "AWS_ENDPOINT_URL is not set: the local API runs against the emulator (make dev sets it)")?;
