@@ -42,6 +42,16 @@ pub struct Invocation {
     pub outcome: Outcome,
     /// The child's stdout and stderr, interleaved line by line in arrival order.
     pub logs: String,
+    /// The process's peak resident memory (Linux `VmHWM`), what Lambda's
+    /// "Max Memory Used" reports; `None` where /proc cannot tell.
+    pub peak_memory_kib: Option<u64>,
+}
+
+/// `VmHWM` of a live process, from /proc.
+fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Why an invocation produced no [`Outcome`].
@@ -123,6 +133,7 @@ pub async fn invoke(
         status = child.wait() => End::Exited(status?),
         () = tokio::time::sleep(timeout) => End::TimedOut,
     };
+    let peak_memory_kib = child.id().and_then(peak_memory_kib);
     // Lambda would freeze the environment here; killing it is the local equivalent.
     // start_kill fails only if the child has already exited, which is fine.
     let _ = child.start_kill();
@@ -142,6 +153,7 @@ pub async fn invoke(
         End::Answered(outcome) => Ok(Invocation {
             outcome,
             logs: take(&logs),
+            peak_memory_kib,
         }),
         End::Exited(status) => Err(InvokeError::Exited {
             status,

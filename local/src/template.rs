@@ -254,6 +254,22 @@ impl Template {
         Ok(env)
     }
 
+    /// A function's `MemorySize` in MB (its own, else the Globals').
+    pub fn function_memory_mb(&self, function: &str) -> Option<u64> {
+        let own = self
+            .resource(function)?
+            .get("Properties")?
+            .get("MemorySize")
+            .and_then(Value::as_u64);
+        own.or_else(|| {
+            self.root
+                .get("Globals")?
+                .get("Function")?
+                .get("MemorySize")?
+                .as_u64()
+        })
+    }
+
     /// Default values of the template's parameters.
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
         let parameters = self

@@ -159,6 +159,7 @@ async fn every_event_runs_through_its_built_binary() {
         .id;
     let mut ids = HashMap::from([(SAMPLE_PRODUCT_ID, product_id)]);
 
+    let mut peak_memory: HashMap<String, u64> = HashMap::new();
     for (file, status) in EXPECTED {
         let function = file.split('/').next().unwrap();
         let run = invoke(
@@ -169,6 +170,8 @@ async fn every_event_runs_through_its_built_binary() {
         )
         .await
         .unwrap();
+        let peak = peak_memory.entry(function.to_owned()).or_default();
+        *peak = (*peak).max(run.peak_memory_kib.unwrap_or_default());
         let Outcome::Response(response) = run.outcome else {
             panic!("{file}: {:?}\n{}", run.outcome, run.logs)
         };
@@ -186,6 +189,23 @@ async fn every_event_runs_through_its_built_binary() {
         if *file == "orders/post-orders.json" {
             ids.insert(SAMPLE_ORDER_ID, body["id"].as_str().unwrap().to_owned());
         }
+    }
+
+    // The memory the template gives each function holds what it used here
+    // (a debug build, which uses more than the release one) twice over.
+    for (binary_name, peak_kib) in &peak_memory {
+        let logical_id = functions
+            .iter()
+            .find(|(_, b)| b.as_str() == binary_name)
+            .unwrap()
+            .0;
+        let configured_mb = template.function_memory_mb(logical_id).unwrap();
+        eprintln!("{binary_name}: peak {} KiB of {configured_mb} MB", peak_kib);
+        assert!(*peak_kib > 0, "{binary_name}: peak memory measured");
+        assert!(
+            peak_kib * 2 < configured_mb * 1024,
+            "{binary_name} peaked at {peak_kib} KiB: raise its MemorySize ({configured_mb} MB)"
+        );
     }
 
     let authorizer = binary("validate-jwt");
@@ -233,4 +253,11 @@ async fn every_event_runs_through_its_built_binary() {
         "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/*"
     );
     assert_eq!(policy["context"]["role"], "guest");
+    let authorizer_mb = template.function_memory_mb("ValidateJwtFunction").unwrap();
+    let authorizer_peak = allowed.peak_memory_kib.unwrap();
+    eprintln!("validate-jwt: peak {authorizer_peak} KiB of {authorizer_mb} MB");
+    assert!(
+        authorizer_peak * 2 < authorizer_mb * 1024,
+        "validate-jwt peaked at {authorizer_peak} KiB"
+    );
 }
