@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint e2e cfn-lint build deploy invoke clean
+.PHONY: help venv toolchain dev test check fmt lint e2e cfn-lint build deploy invoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ dev: venv toolchain ## Emulator + bootstrap + the whole API on http://127.0.0.1:
 	cargo build --locked -p kiosk-local
 	PORT=$(PORT) scripts/with-emulator.sh --port $(MOTO_PORT) -- $${CARGO_TARGET_DIR:-target}/debug/kiosk-local serve
 
-test: venv toolchain check e2e cfn-lint ## Every check: fmt, clippy, unit, integration and end-to-end tests, cfn-lint, sam validate
+test: venv toolchain check e2e cfn-lint ## Every check: fmt, clippy, unit, integration and end-to-end tests, cfn-lint, sam validate, actionlint
 
 check: fmt lint ## Formatting and clippy (warnings denied)
 
@@ -51,8 +51,9 @@ e2e:
 	scripts/with-emulator.sh -- scripts/check-local-api.sh
 
 cfn-lint:
-	cfn-lint template.yaml
+	cfn-lint template.yaml deploy/github-oidc.yaml
 	sam validate --lint --template template.yaml
+	actionlint
 
 build: venv ## sam build: arm64 release bootstraps of every function into .aws-sam/
 	@rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu \
@@ -66,6 +67,9 @@ invoke: ## Run one function on one event without Docker: make invoke FN=OrdersFu
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function logical id> EVENT=<events/...json>"; exit 2; }
 	cargo build --locked --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/debug/kiosk-local invoke $(FN) $(EVENT)
+
+bench: ## Benchmarks of the request paths' CPU work (token verification, CPF, checkout pricing)
+	cargo bench --locked -p kiosk-shared --bench hot_paths
 
 clean: ## Remove build output and the venv
 	cargo clean

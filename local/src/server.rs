@@ -136,8 +136,14 @@ impl LocalApi {
     }
 
     fn gateway_response(&self, kind: &str, fallback_status: u16) -> Response {
-        let (status, body) = match self.gateway.get(kind) {
-            Some(r) => (r.status, r.body.clone()),
+        // Like API Gateway: the specific response, else DEFAULT_4XX / DEFAULT_5XX.
+        let default = if fallback_status >= 500 {
+            "DEFAULT_5XX"
+        } else {
+            "DEFAULT_4XX"
+        };
+        let (status, body) = match self.gateway.get(kind).or_else(|| self.gateway.get(default)) {
+            Some(r) => (r.status.unwrap_or(fallback_status), r.body.clone()),
             None => (fallback_status, json!({"message": kind}).to_string()),
         };
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -280,12 +286,7 @@ async fn handle(
     body: AxumBody,
 ) -> Response {
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            r#"{"message":"Request Too Long"}"#,
-        )
-            .into_response();
+        return api.gateway_response("REQUEST_TOO_LARGE", 413);
     };
     let path = uri.path();
     let Some((route, path_parameters)) = api.find(method.as_str(), path) else {

@@ -42,7 +42,8 @@ pub struct Authorizer {
 
 #[derive(Debug, Clone)]
 pub struct GatewayResponse {
-    pub status: u16,
+    /// `None` keeps the status of the error itself (the DEFAULT_* responses).
+    pub status: Option<u16>,
     pub body: String,
 }
 
@@ -213,8 +214,7 @@ impl Template {
                         s.as_u64()
                             .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
                     })
-                    .and_then(|s| u16::try_from(s).ok())
-                    .ok_or_else(|| shape(format!("gateway response {kind} has no StatusCode")))?;
+                    .and_then(|s| u16::try_from(s).ok());
                 let body = r
                     .get("ResponseTemplates")
                     .and_then(|t| t.get("application/json"))

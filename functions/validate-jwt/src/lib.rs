@@ -23,7 +23,8 @@ impl State {
     /// Reads the token settings; the keys are fetched on first use, not here.
     pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            tokens: TokenConfig::for_verifying(env)?.service(aws_sdk_secretsmanager::Client::new(sdk)),
+            tokens: TokenConfig::for_verifying(env)?
+                .service(aws_sdk_secretsmanager::Client::new(sdk)),
         })
     }
 }

@@ -1,0 +1,95 @@
+//! The CPU work on the request paths, measured: `make bench`.
+//! (Network round trips are counted by the end-to-end tests instead.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kiosk::keys::{KeyRing, KeySet, KeySource, SigningKey};
+use kiosk::money::Money;
+use kiosk::order::{CheckoutBody, CheckoutLine};
+use kiosk::product::{Category, Product};
+use kiosk::token::{TokenService, TokenSettings};
+use kiosk::{Cpf, Role};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn token_service() -> TokenService {
+    let key = SigningKey::new("v1", "a-benchmark-signing-key-of-at-least-32-bytes").unwrap();
+    let ring = KeyRing::new(
+        KeySource::Fixed(KeySet {
+            current: key,
+            previous: None,
+        }),
+        Duration::from_secs(300),
+    );
+    let settings = TokenSettings {
+        issuer: "kiosk-bench".into(),
+        audience: "kiosk-api".into(),
+        customer_ttl: Duration::from_secs(3600),
+        staff_ttl: Duration::from_secs(8 * 3600),
+    };
+    TokenService::new(ring, settings)
+}
+
+fn tokens(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let service = token_service();
+    let token = runtime
+        .block_on(service.issue("guest:bench", Role::Guest, None))
+        .unwrap()
+        .access_token;
+    // The authorizer's warm path: keys cached, HS256 verified, claims checked.
+    c.bench_function("verify a token (warm keys)", |b| {
+        b.to_async(&runtime)
+            .iter(|| service.verify(black_box(&token)))
+    });
+    c.bench_function("issue a token (warm keys)", |b| {
+        b.to_async(&runtime)
+            .iter(|| service.issue(black_box("guest:bench"), Role::Guest, None))
+    });
+}
+
+fn cpf(c: &mut Criterion) {
+    c.bench_function("parse a formatted CPF", |b| {
+        b.iter(|| Cpf::parse(black_box("529.982.247-25")))
+    });
+}
+
+fn checkout(c: &mut Criterion) {
+    let menu: std::collections::HashMap<String, Product> = (0..50)
+        .map(|i| {
+            let id = format!("p{i}");
+            let product = Product {
+                id: id.clone(),
+                name: format!("Produto {i}"),
+                description: String::new(),
+                category: Category::Sandwich,
+                price_cents: Money::cents(1000 + i),
+                image_url: None,
+                active: true,
+                created_at: String::new(),
+                updated_at: String::new(),
+            };
+            (id, product)
+        })
+        .collect();
+    let body = CheckoutBody {
+        items: (0..50)
+            .map(|i| CheckoutLine {
+                product_id: format!("p{i}"),
+                quantity: 2,
+                note: Some("sem cebola".into()),
+            })
+            .collect(),
+    };
+    c.bench_function("validate and price a 50-line checkout", |b| {
+        b.iter(|| {
+            black_box(&body).validate().unwrap();
+            body.price(black_box(&menu)).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, tokens, cpf, checkout);
+criterion_main!(benches);
