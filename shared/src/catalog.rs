@@ -250,7 +250,7 @@ impl ProductStore {
             if let Some(category) = category
                 && !after.sk.starts_with(&format!("{}#", category.as_str()))
             {
-                return Err(invalid_cursor());
+                return Err(crate::page::invalid_cursor());
             }
             query = query.set_exclusive_start_key(Some(HashMap::from([
                 ("id".to_owned(), AttributeValue::S(after.id)),
@@ -261,17 +261,7 @@ impl ProductStore {
                 ("menu_sk".to_owned(), AttributeValue::S(after.sk)),
             ])));
         }
-        let output = query.send().await.map_err(|e| {
-            // A start key DynamoDB cannot place is the client's cursor at fault.
-            if e.as_service_error()
-                .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
-                == Some("ValidationException")
-            {
-                invalid_cursor()
-            } else {
-                from_sdk(e)
-            }
-        })?;
+        let output = query.send().await.map_err(crate::page::query_failed)?;
         let products = output
             .items
             .unwrap_or_default()
@@ -290,8 +280,4 @@ impl ProductStore {
         });
         Ok((products, next))
     }
-}
-
-fn invalid_cursor() -> Error {
-    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
 }

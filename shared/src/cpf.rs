@@ -44,6 +44,19 @@ impl Cpf {
     }
 }
 
+/// The valid CPF (11 digits) that starts with these 9 digits: its check
+/// digits computed. `None` unless given exactly 9 ASCII digits.
+pub fn complete(nine_digits: &str) -> Option<String> {
+    let bytes = nine_digits.as_bytes();
+    if bytes.len() != 9 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut digits: Vec<u8> = bytes.iter().map(|b| b - b'0').collect();
+    digits.push(check_digit(&digits));
+    digits.push(check_digit(&digits));
+    Some(digits.iter().map(|d| char::from(b'0' + d)).collect())
+}
+
 /// Masks an 11-digit CPF string (as stored); anything else masks completely.
 pub fn mask_digits(digits: &str) -> String {
     match (digits.len(), digits.get(3..6), digits.get(6..9)) {
@@ -169,6 +182,14 @@ mod tests {
         let formatted = Cpf::parse("529.982.247-25").unwrap();
         assert_eq!(plain, formatted);
         assert_eq!(formatted.digits(), "52998224725");
+    }
+
+    #[test]
+    fn completing_nine_digits_gives_a_valid_cpf() {
+        assert_eq!(complete("529982247").as_deref(), Some("52998224725"));
+        assert_eq!(complete("000000001").as_deref(), Some("00000000191"));
+        assert_eq!(complete("12345678"), None);
+        assert_eq!(complete("12345678a"), None);
     }
 
     #[test]

@@ -265,7 +265,7 @@ impl Directory {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_invalid_parameter_exception())
                 {
-                    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
+                    crate::page::invalid_cursor()
                 } else {
                     from_sdk(e)
                 }

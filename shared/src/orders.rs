@@ -419,7 +419,7 @@ impl OrderStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(cursor_or_sdk)?;
+            .map_err(crate::page::query_failed)?;
         let orders = output
             .items
             .unwrap_or_default()
@@ -452,7 +452,7 @@ impl OrderStore {
             Some(cursor) => statuses
                 .iter()
                 .position(|s| *s == cursor.status)
-                .ok_or_else(invalid_cursor)?,
+                .ok_or_else(crate::page::invalid_cursor)?,
             None => 0,
         };
         let queries = statuses[first..].iter().map(|status| {
@@ -478,7 +478,7 @@ impl OrderStore {
                     .send()
                     .await
                     .map(|output| (status, output))
-                    .map_err(cursor_or_sdk)
+                    .map_err(crate::page::query_failed)
             }
         });
         let pages = futures_util::future::try_join_all(queries).await?;
@@ -507,28 +507,5 @@ impl OrderStore {
             }
         }
         Ok((orders, if more { last } else { None }))
-    }
-}
-
-fn invalid_cursor() -> Error {
-    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
-}
-
-fn cursor_or_sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    if e.as_service_error()
-        .and_then(aws_smithy_types::error::metadata::ProvideErrorMetadata::code)
-        == Some("ValidationException")
-    {
-        invalid_cursor()
-    } else {
-        from_sdk(e)
     }
 }

@@ -39,6 +39,30 @@ struct Envelope<T> {
     p: T,
 }
 
+/// 400 `invalid_cursor`: the cursor is not one this list gave out.
+pub fn invalid_cursor() -> Error {
+    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
+}
+
+/// A failed list Query: DynamoDB refuses a start key it cannot place with a
+/// ValidationException, and the start key came from the client's cursor.
+pub fn query_failed<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ValidationException") {
+        invalid_cursor()
+    } else {
+        crate::error::from_sdk(e)
+    }
+}
+
 /// An opaque cursor for `position` in the list named `kind`.
 pub fn encode_cursor<T: Serialize>(kind: &str, position: &T) -> String {
     let json = serde_json::to_vec(&Envelope {
@@ -52,8 +76,7 @@ pub fn encode_cursor<T: Serialize>(kind: &str, position: &T) -> String {
 /// The position in a cursor made by [`encode_cursor`] for the same `kind`; a
 /// forged, garbled or foreign cursor is 400 `invalid_cursor`.
 pub fn decode_cursor<T: DeserializeOwned>(kind: &str, cursor: &str) -> Result<T> {
-    let invalid =
-        || Error::validation("invalid_cursor", "the cursor is not one this list gave out");
+    let invalid = invalid_cursor;
     if cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN {
         return Err(invalid());
     }

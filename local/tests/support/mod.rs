@@ -56,7 +56,12 @@ pub fn staff_users() -> Vec<StaffUser> {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let sdk = kiosk_local::emulator_sdk(&emulator_endpoint()).await;
+    spawn_app_through(&emulator_endpoint()).await
+}
+
+/// A stack and the local API whose AWS calls go to `endpoint`.
+async fn spawn_app_through(endpoint: &str) -> TestApp {
+    let sdk = kiosk_local::emulator_sdk(endpoint).await;
     let template = template();
     let (stack, router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &staff_users())
         .await
@@ -191,27 +196,7 @@ impl TestApp {
 
 /// Valid CPFs, generated: tests that need many distinct customers.
 pub fn cpf_from(seed: u32) -> String {
-    let base: Vec<u8> = format!("{:09}", 100_000_000 + seed % 800_000_000)
-        .bytes()
-        .map(|b| b - b'0')
-        .collect();
-    let check = |digits: &[u8]| {
-        let weight_start = digits.len() as u32 + 1;
-        let sum: u32 = digits
-            .iter()
-            .zip((2..=weight_start).rev())
-            .map(|(d, w)| u32::from(*d) * w)
-            .sum();
-        if sum % 11 < 2 {
-            0
-        } else {
-            (11 - sum % 11) as u8
-        }
-    };
-    let mut digits = base;
-    digits.push(check(&digits));
-    digits.push(check(&digits));
-    digits.iter().map(|d| char::from(b'0' + d)).collect()
+    kiosk::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
 }
 
 /// The AWS operations the app sends, as seen on the wire (the `X-Amz-Target`
@@ -275,24 +260,7 @@ async fn start_recording_proxy(upstream: String) -> (String, Recorder) {
 /// going through a recording proxy.
 pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
     let (endpoint, recorder) = start_recording_proxy(emulator_endpoint()).await;
-    let sdk = kiosk_local::emulator_sdk(&endpoint).await;
-    let template = template();
-    let (stack, router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &staff_users())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (
-        TestApp {
-            base_url,
-            http: reqwest::Client::new(),
-            stack,
-            sdk,
-            template,
-        },
-        recorder,
-    )
+    (spawn_app_through(&endpoint).await, recorder)
 }
 
 impl TestApp {
