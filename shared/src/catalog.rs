@@ -246,6 +246,7 @@ impl ProductStore {
                 ),
             None => query.key_condition_expression("menu_pk = :pk"),
         };
+        let with_cursor = after.is_some();
         if let Some(after) = after {
             if let Some(category) = category
                 && !after.sk.starts_with(&format!("{}#", category.as_str()))
@@ -261,7 +262,10 @@ impl ProductStore {
                 ("menu_sk".to_owned(), AttributeValue::S(after.sk)),
             ])));
         }
-        let output = query.send().await.map_err(crate::page::query_failed)?;
+        let output = query
+            .send()
+            .await
+            .map_err(|e| crate::page::query_failed(e, with_cursor))?;
         let products = output
             .items
             .unwrap_or_default()

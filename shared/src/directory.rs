@@ -100,8 +100,8 @@ impl Directory {
     }
 
     /// Creates the customer (no invitation is sent) and adds it to `customers`.
-    /// If the group cannot be joined the user is removed again, so a retry of
-    /// the signup starts clean. An existing CPF is 409 `customer_exists`.
+    /// An existing CPF is 409 `customer_exists` (and is put in the group, in
+    /// case an earlier signup stopped between the two calls).
     pub async fn create_customer(
         &self,
         cpf: &Cpf,
@@ -126,37 +126,34 @@ impl Directory {
             .set_user_attributes(Some(attributes))
             .message_action(MessageActionType::Suppress)
             .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_username_exists_exception())
-                {
-                    Error::conflict("customer_exists", "a customer with this CPF already exists")
-                } else {
-                    from_sdk(e)
-                }
-            })?;
-        let joined = self
-            .client
-            .admin_add_user_to_group()
-            .user_pool_id(&self.user_pool_id)
-            .username(cpf.digits())
-            .group_name(CUSTOMERS_GROUP)
-            .send()
             .await;
-        if let Err(e) = joined {
-            let undone = self
-                .client
-                .admin_delete_user()
-                .user_pool_id(&self.user_pool_id)
-                .username(cpf.digits())
-                .send()
-                .await;
-            if let Err(undo) = undone {
-                tracing::error!(error = %crate::error::ErrorChain(&undo), "could not remove a customer left outside its group");
+        let created = match created {
+            Ok(created) => created,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_username_exists_exception()) =>
+            {
+                // A signup cut short between the two calls left the user outside
+                // its group: joining is idempotent, so every retry completes it.
+                self.join_customers(cpf).await?;
+                return Err(Error::conflict(
+                    "customer_exists",
+                    "a customer with this CPF already exists",
+                ));
             }
-            return Err(from_sdk(e));
-        }
+            // The CPF is valid by now: what Cognito refuses is the e-mail or the name.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_parameter_exception()) =>
+            {
+                return Err(Error::validation(
+                    "invalid_email",
+                    "Cognito refused this e-mail address",
+                ));
+            }
+            Err(e) => return Err(from_sdk(e)),
+        };
+        self.join_customers(cpf).await?;
         let user = created
             .user()
             .ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
@@ -165,6 +162,18 @@ impl Directory {
             user.attributes(),
             user.enabled(),
         ))
+    }
+
+    async fn join_customers(&self, cpf: &Cpf) -> Result<()> {
+        self.client
+            .admin_add_user_to_group()
+            .user_pool_id(&self.user_pool_id)
+            .username(cpf.digits())
+            .group_name(CUSTOMERS_GROUP)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
     }
 
     /// The customer with this CPF, in one AdminGetUser round trip.
@@ -212,6 +221,8 @@ impl Directory {
                     s.is_not_authorized_exception()
                         || s.is_user_not_found_exception()
                         || s.is_user_not_confirmed_exception()
+                        // A username or password Cognito cannot even parse.
+                        || s.is_invalid_parameter_exception()
                 }) =>
             {
                 return Ok(StaffSignIn::InvalidCredentials);

@@ -39,19 +39,25 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T> {
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let message = match e.classify() {
-            serde_json::error::Category::Data => format!("invalid body: {}", strip_position(&e)),
+            serde_json::error::Category::Data => describe(&e),
             _ => "the body is not valid JSON".to_owned(),
         };
         Error::validation("invalid_body", message)
     })
 }
 
-/// serde_json's message without the " at line 1 column 17" tail.
-fn strip_position(e: &serde_json::Error) -> String {
+/// What was wrong with a well-formed body. serde_json's messages for unknown
+/// and missing fields name only the field; the others quote the offending
+/// value (which may be a CPF), so they are not passed on.
+fn describe(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
+    let text = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    if text.starts_with("unknown field") || text.starts_with("missing field") {
+        format!("invalid body: {text}")
+    } else {
+        "invalid body: a field has the wrong type or value".to_owned()
     }
 }
 
@@ -129,6 +135,29 @@ pub fn path_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_errors_name_fields_but_never_echo_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            cpf: String,
+        }
+        let request = |body: &str| {
+            let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
+            *request.method_mut() = http::Method::POST;
+            request
+        };
+        let message = |body: &str| match json_body::<Body>(&request(body)) {
+            Err(e) => e.public_parts().1.to_owned(),
+            Ok(b) => panic!("accepted {b:?}"),
+        };
+        assert!(!message(r#"{"cpf": 52998224725}"#).contains("52998224725"));
+        assert!(message(r#"{"cpf": "1", "x": 1}"#).contains("unknown field `x`"));
+        assert!(message(r#"{}"#).contains("missing field `cpf`"));
+        assert_eq!(message("{nope"), "the body is not valid JSON");
+    }
 
     #[test]
     fn bearer_takes_the_token_of_a_bearer_header_only() {

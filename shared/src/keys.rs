@@ -178,6 +178,20 @@ impl KeyRing {
             .ok_or(KeyError::NoCurrentVersion)
     }
 
+    /// Re-reads the keys unless they were read less than `min_refresh` ago:
+    /// for a signature that matched none of the cached keys (the secret may
+    /// have just been rotated). Rate-limited, so forged requests cannot hammer
+    /// the secret.
+    pub async fn refreshed(&self) -> Result<KeySet, KeyError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.min_refresh)
+            .await?;
+        cache
+            .as_ref()
+            .map(|c| c.keys.clone())
+            .ok_or(KeyError::NoCurrentVersion)
+    }
+
     /// The key named `kid`, if it is the current or the previous one.
     pub async fn verification_key(&self, kid: &str) -> Result<Option<SigningKey>, KeyError> {
         let mut cache = self.cache.lock().await;

@@ -28,6 +28,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 pub const OWNER_INDEX: &str = "by_owner";
+
+/// Whether `id` can name an order at all (our ids are UUIDs): anything else
+/// is answered as missing without asking DynamoDB, whose keys stop at 2 KB.
+pub fn is_order_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.starts_with("idem#") && !id.starts_with("counter#")
+}
 pub const KITCHEN_INDEX: &str = "kitchen";
 const TICKET_COUNTER: &str = "counter#ticket";
 /// How long an `Idempotency-Key` is remembered.
@@ -203,16 +209,26 @@ impl OrderStore {
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
-                .build()
-                .map_err(Error::internal)
         };
+        // A record past its expiry may linger until DynamoDB's TTL removes it:
+        // it no longer binds the key.
+        let record_put = put(to_item(record)?)
+            .condition_expression("attribute_not_exists(id) OR expires_at < :now")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(crate::token::now_unix().to_string()),
+            );
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put(item)?).build())
             .transact_items(
                 TransactWriteItem::builder()
-                    .put(put(to_item(record)?)?)
+                    .put(put(item).build().map_err(Error::internal)?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(record_put.build().map_err(Error::internal)?)
                     .build(),
             )
             .send()
@@ -260,7 +276,17 @@ impl OrderStore {
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Order>> {
-        if id.is_empty() || id.starts_with("idem#") || id.starts_with("counter#") {
+        self.read(id, false).await
+    }
+
+    /// [`get`](Self::get) with a strongly consistent read: sees a write that
+    /// just completed (an idempotent replay racing the first request).
+    pub async fn get_consistent(&self, id: &str) -> Result<Option<Order>> {
+        self.read(id, true).await
+    }
+
+    async fn read(&self, id: &str, consistent: bool) -> Result<Option<Order>> {
+        if !is_order_id(id) {
             return Ok(None);
         }
         let output = self
@@ -268,6 +294,7 @@ impl OrderStore {
             .get_item()
             .table_name(&self.table)
             .key("id", s(id))
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(from_sdk)?;
@@ -288,6 +315,9 @@ impl OrderStore {
         owner: Option<&str>,
     ) -> Result<Order> {
         let from = required_status(actor, to)?;
+        if !is_order_id(id) {
+            return Err(order_not_found());
+        }
         let mut update = self
             .client
             .update_item()
@@ -346,6 +376,9 @@ impl OrderStore {
                 ));
             }
         };
+        if !is_order_id(id) {
+            return Err(order_not_found());
+        }
         let payment = match outcome {
             PaymentStatus::Approved => "approved",
             _ => "refused",
@@ -400,6 +433,7 @@ impl OrderStore {
         limit: u16,
         after: Option<OwnCursor>,
     ) -> Result<(Vec<Order>, Option<OwnCursor>)> {
+        let with_cursor = after.is_some();
         let start = after.map(|c| {
             HashMap::from([
                 ("id".to_owned(), s(c.id)),
@@ -419,7 +453,7 @@ impl OrderStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(crate::page::query_failed)?;
+            .map_err(|e| crate::page::query_failed(e, with_cursor))?;
         let orders = output
             .items
             .unwrap_or_default()
@@ -463,6 +497,7 @@ impl OrderStore {
                     ("queue_sk".to_owned(), s(&c.sk)),
                 ])
             });
+            let start_given = start.is_some();
             let query = self
                 .client
                 .query()
@@ -472,13 +507,13 @@ impl OrderStore {
                 .expression_attribute_values(":status", s(status.as_str()))
                 .limit(i32::from(limit))
                 .set_exclusive_start_key(start);
-            let status = *status;
+            let (status, with_cursor) = (*status, start_given);
             async move {
                 query
                     .send()
                     .await
                     .map(|output| (status, output))
-                    .map_err(crate::page::query_failed)
+                    .map_err(|e| crate::page::query_failed(e, with_cursor))
             }
         });
         let pages = futures_util::future::try_join_all(queries).await?;
@@ -499,7 +534,9 @@ impl OrderStore {
                 });
                 orders.push(item.order);
             }
-            if orders.len() == usize::from(limit) && output.last_evaluated_key.is_some() {
+            // A page DynamoDB cut short (limit or its 1 MB cap) ends this page
+            // too: the rest of this status comes before any later status.
+            if output.last_evaluated_key.is_some() {
                 more = true;
             }
             if more {

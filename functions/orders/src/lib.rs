@@ -102,7 +102,8 @@ async fn checkout(state: &State, request: &Request) -> Result<Response<Body>> {
         .orders
         .checkout_reads(&state.products, &product_ids, record_id.as_deref())
         .await?;
-    if let Some(record) = record {
+    // An expired record (not yet removed by the table's TTL) no longer binds the key.
+    if let Some(record) = record.filter(|r| r.expires_at > kiosk::token::now_unix()) {
         return replay(state, &record, &request_hash).await;
     }
     let (items, total_cents) = body.price(&menu)?;
@@ -150,10 +151,7 @@ async fn wait_for_record(state: &State, id: &str) -> Result<IdempotencyRecord> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
     }
-    Err(Error::conflict(
-        "idempotency_key_in_use",
-        "a request with this Idempotency-Key is still in progress",
-    ))
+    Err(key_in_use())
 }
 
 /// The answer to a repeat of a keyed checkout: the same order for the same
@@ -169,13 +167,22 @@ async fn replay(
             "this Idempotency-Key was used with another body",
         ));
     }
+    // The first request's order may have been written a moment ago: read it
+    // strongly consistent; if it is still not there, that request is in flight.
     let order = state
         .orders
-        .get(&record.order_id)
+        .get_consistent(&record.order_id)
         .await?
-        .ok_or_else(|| Error::internal("an idempotency record names a missing order"))?;
+        .ok_or_else(key_in_use)?;
     tracing::info!(order_id = %order.id, "idempotent replay of a checkout");
     Ok(json_response(200, &order))
+}
+
+fn key_in_use() -> Error {
+    Error::conflict(
+        "idempotency_key_in_use",
+        "a request with this Idempotency-Key is still in progress",
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -282,7 +289,17 @@ async fn payment_notification(state: &State, request: &Request) -> Result<Respon
         .headers()
         .get("x-signature")
         .and_then(|v| v.to_str().ok());
-    if !signature_is_valid(request.body().as_ref(), signature, &keys) {
+    let mut valid = signature_is_valid(request.body().as_ref(), signature, &keys);
+    if !valid && signature.is_some() {
+        // The secret may have been rotated since it was cached.
+        let keys = state
+            .webhook_keys
+            .refreshed()
+            .await
+            .map_err(Error::internal)?;
+        valid = signature_is_valid(request.body().as_ref(), signature, &keys);
+    }
+    if !valid {
         tracing::warn!("payment notification with an invalid signature");
         return Err(Error::unauthorized(
             "invalid_signature",
@@ -290,6 +307,15 @@ async fn payment_notification(state: &State, request: &Request) -> Result<Respon
         ));
     }
     let notification: PaymentNotification = json_body(request)?;
+    if [&notification.order_id, &notification.payment_id]
+        .iter()
+        .any(|v| v.is_empty() || v.len() > 128)
+    {
+        return Err(Error::validation(
+            "invalid_body",
+            "order_id and payment_id have 1 to 128 characters",
+        ));
+    }
     let outcome = match notification.status {
         NotifiedStatus::Approved => PaymentStatus::Approved,
         NotifiedStatus::Refused => PaymentStatus::Refused,
