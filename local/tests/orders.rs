@@ -141,6 +141,32 @@ fn sub_of(token: &str) -> String {
     claims["sub"].as_str().unwrap().to_owned()
 }
 
+/// A stack with a product on the menu and the staff signed in.
+struct Shop {
+    app: TestApp,
+    admin: String,
+    kitchen: String,
+    burger: String,
+    secret: String,
+}
+
+async fn open_shop() -> Shop {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let kitchen = app.kitchen_token().await;
+    let burger = app
+        .create_product(&admin, "X-Burger", "sandwich", 2490)
+        .await;
+    let secret = webhook_secret(&app).await;
+    Shop {
+        app,
+        admin,
+        kitchen,
+        burger,
+        secret,
+    }
+}
+
 fn code(answer: &Answer) -> (u16, Option<&str>) {
     (answer.status, answer.body["error"]["code"].as_str())
 }
@@ -363,12 +389,7 @@ async fn a_price_sent_by_the_client_and_every_other_malformed_body_is_400_invali
                 .body("{nope"),
         )
         .await;
-    assert_eq!(
-        code(&not_json),
-        (400, Some("invalid_body")),
-        "{}",
-        not_json.body
-    );
+    not_json.expect_error(400, "invalid_body");
     assert!(
         walk(&app, &guest, "limit=100").await.is_empty(),
         "no refused checkout created an order"
@@ -557,12 +578,7 @@ async fn the_payment_webhook_accepts_only_valid_signatures_and_applies_each_noti
         (Some("cancelled"), Some("refused"))
     );
     let late = pay(&app, &secret, &refused_id, "approved").await;
-    assert_eq!(
-        code(&late),
-        (409, Some("invalid_transition")),
-        "{}",
-        late.body
-    );
+    late.expect_error(409, "invalid_transition");
     assert_eq!(
         app.get_as(&format!("/orders/{refused_id}"), &guest)
             .await
@@ -570,33 +586,23 @@ async fn the_payment_webhook_accepts_only_valid_signatures_and_applies_each_noti
         refused.body
     );
     let refused_after_approval = pay(&app, &secret, &paid_id, "refused").await;
-    assert_eq!(
-        code(&refused_after_approval),
-        (409, Some("invalid_transition")),
-        "{}",
-        refused_after_approval.body
-    );
+    refused_after_approval.expect_error(409, "invalid_transition");
 
     // Unknown order.
     let unknown = pay(&app, &secret, &uuid::Uuid::new_v4().to_string(), "approved").await;
-    assert_eq!(
-        code(&unknown),
-        (404, Some("order_not_found")),
-        "{}",
-        unknown.body
-    );
+    unknown.expect_error(404, "order_not_found");
 }
 
 #[tokio::test]
 async fn the_kitchen_queue_is_ready_then_in_preparation_then_received_oldest_paid_first() {
     // Arrange
-    let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let kitchen = app.kitchen_token().await;
-    let burger = app
-        .create_product(&admin, "X-Burger", "sandwich", 2490)
-        .await;
-    let secret = webhook_secret(&app).await;
+    let Shop {
+        app,
+        admin,
+        kitchen,
+        burger,
+        secret,
+    } = open_shop().await;
     let guests = [app.guest_token().await, app.guest_token().await];
     // Created in a mixed order: the queue is ordered by payment, not by creation.
     let names = [
@@ -850,12 +856,7 @@ async fn twenty_concurrent_checkouts_with_one_idempotency_key_create_one_order()
         json!([{"product_id": burger, "quantity": 3}]),
     )
     .await;
-    assert_eq!(
-        code(&reused),
-        (422, Some("idempotency_key_reused")),
-        "{}",
-        reused.body
-    );
+    reused.expect_error(422, "idempotency_key_reused");
     assert_eq!(walk(&app, &guest, "limit=100").await, [id.as_str()]);
 
     // Keys are per caller: another guest's identical key is their own order.
@@ -904,14 +905,9 @@ async fn another_callers_order_is_404_whether_read_cancelled_or_listed() {
         (&bob, &customers),
     ] {
         let read = app.get_as(&format!("/orders/{order}"), intruder).await;
-        assert_eq!(code(&read), (404, Some("order_not_found")), "{}", read.body);
+        read.expect_error(404, "order_not_found");
         let cancel = patch(&app, intruder, order, "cancelled").await;
-        assert_eq!(
-            code(&cancel),
-            (404, Some("order_not_found")),
-            "{}",
-            cancel.body
-        );
+        cancel.expect_error(404, "order_not_found");
         assert!(!walk(&app, intruder, "limit=100").await.contains(order));
     }
     assert!(walk(&app, &bob, "limit=100").await.is_empty());
@@ -934,34 +930,24 @@ async fn another_callers_order_is_404_whether_read_cancelled_or_listed() {
     let unknown = uuid::Uuid::new_v4();
     for reader in [&alice, &kitchen, &admin] {
         let read = app.get_as(&format!("/orders/{unknown}"), reader).await;
-        assert_eq!(code(&read), (404, Some("order_not_found")), "{}", read.body);
+        read.expect_error(404, "order_not_found");
     }
     let cancel = patch(&app, &alice, &unknown.to_string(), "cancelled").await;
-    assert_eq!(
-        code(&cancel),
-        (404, Some("order_not_found")),
-        "{}",
-        cancel.body
-    );
+    cancel.expect_error(404, "order_not_found");
     let start = patch(&app, &kitchen, &unknown.to_string(), "in_preparation").await;
-    assert_eq!(
-        code(&start),
-        (404, Some("order_not_found")),
-        "{}",
-        start.body
-    );
+    start.expect_error(404, "order_not_found");
 }
 
 #[tokio::test]
 async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
     // Arrange
-    let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let kitchen = app.kitchen_token().await;
-    let burger = app
-        .create_product(&admin, "X-Burger", "sandwich", 2490)
-        .await;
-    let secret = webhook_secret(&app).await;
+    let Shop {
+        app,
+        admin,
+        kitchen,
+        burger,
+        secret,
+    } = open_shop().await;
     let guest = app.guest_token().await;
     let items = json!([{"product_id": burger, "quantity": 1}]);
     let unpaid = place(&app, &guest, items.clone()).await;
@@ -977,26 +963,11 @@ async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
         cancelled.body
     );
     let again = patch(&app, &guest, &unpaid, "cancelled").await;
-    assert_eq!(
-        code(&again),
-        (409, Some("invalid_transition")),
-        "{}",
-        again.body
-    );
+    again.expect_error(409, "invalid_transition");
     let late_payment = pay(&app, &secret, &unpaid, "approved").await;
-    assert_eq!(
-        code(&late_payment),
-        (409, Some("invalid_transition")),
-        "{}",
-        late_payment.body
-    );
+    late_payment.expect_error(409, "invalid_transition");
     let too_late = patch(&app, &guest, &paid, "cancelled").await;
-    assert_eq!(
-        code(&too_late),
-        (409, Some("invalid_transition")),
-        "{}",
-        too_late.body
-    );
+    too_late.expect_error(409, "invalid_transition");
 
     // Targets a role may never set are 403, whatever the order's status.
     for (token, target) in [
@@ -1018,12 +989,7 @@ async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
     }
     // A permitted target from the wrong status is 409.
     let skip = patch(&app, &kitchen, &paid, "completed").await;
-    assert_eq!(
-        code(&skip),
-        (409, Some("invalid_transition")),
-        "{}",
-        skip.body
-    );
+    skip.expect_error(409, "invalid_transition");
     let still = app.get_as(&format!("/orders/{paid}"), &guest).await;
     assert_eq!(still.body["status"], "received", "{}", still.body);
 
@@ -1036,12 +1002,7 @@ async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
         by_admin.body
     );
     let started = patch(&app, &admin, &paid, "in_preparation").await;
-    assert_eq!(
-        code(&started),
-        (409, Some("invalid_transition")),
-        "{}",
-        started.body
-    );
+    started.expect_error(409, "invalid_transition");
 
     // Not once it is in preparation.
     let cooking = place(&app, &guest, items).await;
@@ -1053,12 +1014,7 @@ async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
         200
     );
     let too_late = patch(&app, &admin, &cooking, "cancelled").await;
-    assert_eq!(
-        code(&too_late),
-        (409, Some("invalid_transition")),
-        "{}",
-        too_late.body
-    );
+    too_late.expect_error(409, "invalid_transition");
 }
 
 #[tokio::test]
@@ -1158,7 +1114,7 @@ async fn only_guests_and_customers_check_out() {
     // Act, Assert
     for staff in [&kitchen, &admin] {
         let answer = checkout(&app, staff, items.clone()).await;
-        assert_eq!(code(&answer), (403, Some("forbidden")), "{}", answer.body);
+        answer.expect_error(403, "forbidden");
     }
     let anonymous = app
         .send(

@@ -84,6 +84,19 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// Asserts the answer is the contract's error `code` with `status`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            self.body
+        );
+    }
+}
+
 impl TestApp {
     /// Sends the request; the answer must be one openapi.yaml documents for
     /// the route (status and body schema), or the test fails.
