@@ -66,16 +66,16 @@ pub async fn seed_demo_menu(
     stack: &LocalStack,
 ) -> Result<usize, BoxError> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-menu.json");
-    let entries: Vec<kiosk::product::ProductBody> =
+    let entries: Vec<shared::domain::product::ProductBody> =
         serde_json::from_str(&std::fs::read_to_string(path)?)?;
-    let store = kiosk::catalog::ProductStore::new(
+    let store = shared::store::products::ProductStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         stack.get("ProductsTable")?,
     );
     let count = entries.len();
     for entry in entries {
         store
-            .create(kiosk::product::ProductDraft::try_from(entry)?)
+            .create(shared::domain::product::ProductDraft::try_from(entry)?)
             .await?;
     }
     Ok(count)

@@ -12,8 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use kiosk::config::Env;
 use serde_json::{Map, Value, json};
+use shared::config::Env;
+use shared::lambda::Function as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -53,7 +54,7 @@ pub enum LocalApiError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("function {0}: {1}")]
-    Config(String, kiosk::config::ConfigError),
+    Config(String, shared::config::ConfigError),
     #[error("template.yaml has function {0} with binary {1}, which the local API does not know")]
     UnknownBinary(String, String),
     #[error("the authorizer's ValidationExpression is not a valid regex: {0}")]
@@ -317,15 +318,12 @@ async fn handle(
         }
     };
     let response = match api.functions.get(&route.function) {
-        Some(Function::Authenticate(state)) => authenticate::handle(state, request).await,
-        Some(Function::Products(state)) => products::handle(state, request).await,
-        Some(Function::Orders(state)) => orders::handle(state, request).await,
+        Some(Function::Authenticate(state)) => state.handle(request).await,
+        Some(Function::Products(state)) => state.handle(request).await,
+        Some(Function::Orders(state)) => state.handle(request).await,
         _ => return api.gateway_response("DEFAULT_5XX", 502),
     };
-    match response {
-        Ok(response) => into_axum(response),
-        Err(never) => match never {},
-    }
+    into_axum(response)
 }
 
 /// The API Gateway REST (v1) proxy event for this request.

@@ -4,7 +4,7 @@
 
 mod support;
 
-use kiosk::config::Env;
+use shared::config::Env;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -64,16 +64,20 @@ async fn a_warm_authorizer_allows_a_valid_token_with_the_emulator_gone() {
         .await
         .unwrap();
     let env = |function: &str| Env::Map(template.function_env(function, &stack.refs).unwrap());
-    let signer = authenticate::State::from_env(&sdk, &env("AuthenticateFunction")).unwrap();
+    let signer = <authenticate::State as shared::lambda::Function>::from_env(
+        &sdk,
+        &env("AuthenticateFunction"),
+    )
+    .unwrap();
     let first = signer
         .tokens
-        .issue("guest:first", kiosk::Role::Guest, None)
+        .issue("guest:first", shared::Role::Guest, None)
         .await
         .unwrap()
         .access_token;
     let second = signer
         .tokens
-        .issue("guest:second", kiosk::Role::Guest, None)
+        .issue("guest:second", shared::Role::Guest, None)
         .await
         .unwrap()
         .access_token;

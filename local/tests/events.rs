@@ -66,7 +66,7 @@ fn event(file: &str, ids: &HashMap<&str, String>) -> Value {
     }
     let mut event: Value = serde_json::from_str(&text).unwrap();
     if event["resource"] == "/webhooks/payment" {
-        let signature = kiosk::webhook::sign(
+        let signature = shared::payments::webhook::sign(
             LOCAL_WEBHOOK_SECRET.as_bytes(),
             event["body"].as_str().unwrap().as_bytes(),
         );
@@ -144,19 +144,20 @@ async fn every_event_runs_through_its_built_binary() {
         env
     };
 
-    let store = kiosk::catalog::ProductStore::new(
+    let store = shared::store::products::ProductStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         stack.get("ProductsTable").unwrap(),
     );
-    let draft: kiosk::product::ProductBody = serde_json::from_value(
+    let draft: shared::domain::product::ProductBody = serde_json::from_value(
         json!({"name": "Misto Quente", "category": "sandwich", "price_cents": 1290}),
     )
     .unwrap();
     let product_id = store
-        .create(kiosk::product::ProductDraft::try_from(draft).unwrap())
+        .create(shared::domain::product::ProductDraft::try_from(draft).unwrap())
         .await
         .unwrap()
-        .id;
+        .id
+        .to_string();
     let mut ids = HashMap::from([(SAMPLE_PRODUCT_ID, product_id)]);
 
     let mut peak_memory: HashMap<String, u64> = HashMap::new();
@@ -223,14 +224,14 @@ async fn every_event_runs_through_its_built_binary() {
     assert_eq!(error["errorMessage"], "Unauthorized");
 
     // The same event with a token of this stack: Allow for the whole stage.
-    let signer = authenticate::State::from_env(
+    let signer = <authenticate::State as shared::lambda::Function>::from_env(
         &sdk,
-        &kiosk::config::Env::Map(env_for("authenticate").into_iter().collect()),
+        &shared::config::Env::Map(env_for("authenticate").into_iter().collect()),
     )
     .unwrap();
     let token = signer
         .tokens
-        .issue("guest:events", kiosk::Role::Guest, None)
+        .issue("guest:events", shared::Role::Guest, None)
         .await
         .unwrap()
         .access_token;

@@ -157,11 +157,15 @@ async fn a_product_is_created_read_updated_and_soft_deleted() {
     );
 
     // Still readable for past orders: the item is kept, inactive.
-    let store = kiosk::catalog::ProductStore::new(
+    let store = shared::store::products::ProductStore::new(
         aws_sdk_dynamodb::Client::new(&app.sdk),
         app.stack.get("ProductsTable").unwrap(),
     );
-    let kept = store.get(&id).await.unwrap().unwrap();
+    let kept = store
+        .get(&shared::domain::ProductId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (kept.active, kept.name.as_str()),
         (false, "X-Salada Especial")

@@ -159,7 +159,7 @@ async fn the_kitchen_queue_walks_every_order_once_when_pages_hit_dynamodbs_1_mb_
         let id = order.body["id"].as_str().unwrap().to_owned();
         let body = json!({"order_id": id, "payment_id": format!("pay-{i}"), "status": "approved"})
             .to_string();
-        let signature = kiosk::webhook::sign(secret.as_bytes(), body.as_bytes());
+        let signature = shared::payments::webhook::sign(secret.as_bytes(), body.as_bytes());
         let paid = app
             .send(
                 app.http

@@ -7,8 +7,8 @@ mod support;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use kiosk::config::Env;
 use serde_json::{Value, json};
+use shared::config::Env;
 use support::{TestApp, spawn_app};
 
 struct Keys {

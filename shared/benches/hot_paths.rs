@@ -3,12 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kiosk::keys::{KeyRing, KeySet, KeySource, SigningKey};
-use kiosk::money::Money;
-use kiosk::order::{CheckoutBody, CheckoutLine};
-use kiosk::product::{Category, Product};
-use kiosk::token::{TokenService, TokenSettings};
-use kiosk::{Cpf, Role};
+use shared::domain::ProductId;
+use shared::domain::keys::{KeyRing, KeySet, KeySource, SigningKey};
+use shared::domain::money::Money;
+use shared::domain::order::{Checkout, CheckoutBody, CheckoutLine};
+use shared::domain::product::{Category, Product};
+use shared::domain::token::{TokenService, TokenSettings};
+use shared::{Cpf, Role};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -57,9 +58,9 @@ fn cpf(c: &mut Criterion) {
 }
 
 fn checkout(c: &mut Criterion) {
-    let menu: std::collections::HashMap<String, Product> = (0..50)
+    let menu: std::collections::HashMap<ProductId, Product> = (0..50)
         .map(|i| {
-            let id = format!("p{i}");
+            let id = ProductId::parse(&format!("p{i}")).unwrap();
             let product = Product {
                 id: id.clone(),
                 name: format!("Produto {i}"),
@@ -68,8 +69,8 @@ fn checkout(c: &mut Criterion) {
                 price_cents: Money::cents(1000 + i),
                 image_url: None,
                 active: true,
-                created_at: String::new(),
-                updated_at: String::new(),
+                created_at: shared::clock::now(),
+                updated_at: shared::clock::now(),
             };
             (id, product)
         })
@@ -85,8 +86,8 @@ fn checkout(c: &mut Criterion) {
     };
     c.bench_function("validate and price a 50-line checkout", |b| {
         b.iter(|| {
-            black_box(&body).validate().unwrap();
-            body.price(black_box(&menu)).unwrap()
+            let checkout = Checkout::try_from(black_box(&body).clone()).unwrap();
+            checkout.price(black_box(&menu)).unwrap()
         })
     });
 }

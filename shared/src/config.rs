@@ -58,6 +58,7 @@ impl Env {
 /// The SDK configuration from the standard chain (region, credentials and
 /// `AWS_ENDPOINT_URL`, which is how the functions reach the local emulator).
 /// Loading it makes no network call.
+#[cfg(feature = "aws")]
 pub async fn aws() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
@@ -67,7 +68,7 @@ pub async fn aws() -> aws_config::SdkConfig {
 pub struct TokenConfig {
     /// `JWT_SECRET_ID`: name or ARN of the secret holding the signing key.
     pub secret_id: String,
-    pub settings: crate::token::TokenSettings,
+    pub settings: crate::domain::token::TokenSettings,
     /// `JWT_KEY_CACHE_SECONDS` (300): how long fetched keys are trusted.
     pub key_cache_ttl: Duration,
 }
@@ -87,7 +88,7 @@ impl TokenConfig {
     pub fn for_verifying(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             secret_id: env.required("JWT_SECRET_ID")?,
-            settings: crate::token::TokenSettings {
+            settings: crate::domain::token::TokenSettings {
                 issuer: env.required("JWT_ISSUER")?,
                 audience: env.required("JWT_AUDIENCE")?,
                 customer_ttl: Duration::ZERO,
@@ -98,13 +99,16 @@ impl TokenConfig {
     }
 
     /// The token service over the secret; no key is fetched until first use.
-    pub fn service(&self, client: aws_sdk_secretsmanager::Client) -> crate::token::TokenService {
-        let source = crate::keys::KeySource::SecretsManager {
-            client,
-            secret_id: self.secret_id.clone(),
-        };
-        crate::token::TokenService::new(
-            crate::keys::KeyRing::new(source, self.key_cache_ttl),
+    #[cfg(feature = "secrets")]
+    pub fn service(
+        &self,
+        client: aws_sdk_secretsmanager::Client,
+    ) -> crate::domain::token::TokenService {
+        let source = crate::domain::keys::KeySource::SecretsManager(
+            crate::store::secrets::SecretVersions::new(client, self.secret_id.clone()),
+        );
+        crate::domain::token::TokenService::new(
+            crate::domain::keys::KeyRing::new(source, self.key_cache_ttl),
             self.settings.clone(),
         )
     }

@@ -1,24 +1,24 @@
 //! `authenticate`: signup, CPF / guest / staff sign-in, token validation, and
 //! the admin's list of customers.
 
-use kiosk::config::{ConfigError, Env, TokenConfig};
-use kiosk::directory::{CustomerView, Directory, StaffSignIn};
-use kiosk::http::{Caller, bearer, json_body, json_response, query_param, route, route_not_found};
-use kiosk::page::{Page, decode_cursor, encode_cursor, parse_limit};
-use kiosk::token::{TokenError, TokenService};
-use kiosk::{Cpf, Email, Error, PersonName, Result, Role};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
+use shared::config::{ConfigError, Env, TokenConfig};
+use shared::domain::token::{TokenError, TokenService};
+use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
+use shared::http::{Caller, bearer, json_body, json_response, query_param, route, route_not_found};
+use shared::store::directory::{CustomerView, Directory, StaffSignIn};
+use shared::{Cpf, Email, Error, PersonName, Result, Role};
 
 pub struct State {
     pub directory: Directory,
     pub tokens: TokenService,
 }
 
-impl State {
+impl shared::lambda::Function for State {
     /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID` and
     /// the token settings ([`TokenConfig`]). No network call.
-    pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let directory = Directory::new(
             aws_sdk_cognitoidentityprovider::Client::new(sdk),
             env.required("USER_POOL_ID")?,
@@ -27,23 +27,20 @@ impl State {
         let tokens = TokenConfig::from_env(env)?.service(aws_sdk_secretsmanager::Client::new(sdk));
         Ok(Self { directory, tokens })
     }
-}
 
-/// The Lambda handler: routes on API Gateway's resource path.
-pub async fn handle(
-    state: &State,
-    request: Request,
-) -> Result<Response<Body>, std::convert::Infallible> {
-    let result = match route(&request) {
-        ("POST", "/customers") => sign_up(state, &request).await,
-        ("GET", "/customers") => list_customers(state, &request).await,
-        ("POST", "/auth") => authenticate_customer(state, &request).await,
-        ("POST", "/auth/guest") => authenticate_guest(state).await,
-        ("POST", "/auth/staff") => authenticate_staff(state, &request).await,
-        ("POST", "/validate") => return Ok(validate(state, &request).await),
-        _ => Err(route_not_found()),
-    };
-    Ok(result.unwrap_or_else(Error::into_response))
+    /// Routes on API Gateway's resource path.
+    async fn handle(&self, request: Request) -> Response<Body> {
+        let result = match route(&request) {
+            ("POST", "/customers") => sign_up(self, &request).await,
+            ("GET", "/customers") => list_customers(self, &request).await,
+            ("POST", "/auth") => authenticate_customer(self, &request).await,
+            ("POST", "/auth/guest") => authenticate_guest(self).await,
+            ("POST", "/auth/staff") => authenticate_staff(self, &request).await,
+            ("POST", "/validate") => return validate(self, &request).await,
+            _ => Err(route_not_found()),
+        };
+        result.unwrap_or_else(Error::into_response)
+    }
 }
 
 #[derive(Deserialize)]
@@ -157,7 +154,7 @@ async fn issue(
     sub: &str,
     role: Role,
     name: Option<&str>,
-) -> Result<kiosk::token::IssuedToken> {
+) -> Result<shared::domain::token::IssuedToken> {
     state
         .tokens
         .issue(sub, role, name)
@@ -171,7 +168,7 @@ struct Validation<'a, C: Serialize> {
     #[serde(skip_serializing_if = "Option::is_none")]
     claims: Option<C>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<kiosk::error::ErrorBody<'a>>,
+    error: Option<shared::http::error::ErrorBody<'a>>,
 }
 
 /// `POST /validate`: the token from the body, else from `Authorization`.
@@ -210,7 +207,7 @@ async fn validate(state: &State, request: &Request) -> Response<Body> {
         Err(e) => {
             tracing::info!(reason = e.code(), "token refused");
             let message = e.to_string();
-            let error = kiosk::error::ErrorBody {
+            let error = shared::http::error::ErrorBody {
                 code: e.code(),
                 message: &message,
             };

@@ -1,15 +1,6 @@
-// The SDK futures nest deeper than the compiler's default layout limit.
-#![recursion_limit = "256"]
-
-use lambda_http::{Error, run, service_fn};
+#![recursion_limit = "256"] // the SDK futures nest deeper than the default layout limit
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    kiosk::telemetry::init();
-    let sdk = kiosk::config::aws().await;
-    let state: &'static authenticate::State = Box::leak(Box::new(authenticate::State::from_env(
-        &sdk,
-        &kiosk::config::Env::Process,
-    )?));
-    run(service_fn(|request| authenticate::handle(state, request))).await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve::<authenticate::State>().await
 }

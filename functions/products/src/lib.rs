@@ -1,23 +1,24 @@
 //! `products`: the menu. Every role browses; only admins write.
 
-use kiosk::catalog::{MenuCursor, ProductStore};
-use kiosk::config::{ConfigError, Env};
-use kiosk::http::{
+use lambda_http::{Body, Request, Response};
+use shared::config::{ConfigError, Env};
+use shared::domain::ProductId;
+use shared::domain::product::{Category, ProductBody, ProductDraft};
+use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
+use shared::http::{
     Caller, empty_response, json_body, json_response, path_param, query_param, route,
     route_not_found,
 };
-use kiosk::page::{Page, decode_cursor, encode_cursor, parse_limit};
-use kiosk::product::{Category, ProductBody, ProductDraft};
-use kiosk::{Error, Result, Role};
-use lambda_http::{Body, Request, Response};
+use shared::store::products::{MenuCursor, ProductStore};
+use shared::{Error, Result, Role};
 
 pub struct State {
     pub products: ProductStore,
 }
 
-impl State {
+impl shared::lambda::Function for State {
     /// The table from `PRODUCTS_TABLE`; no network call.
-    pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             products: ProductStore::new(
                 aws_sdk_dynamodb::Client::new(sdk),
@@ -25,31 +26,32 @@ impl State {
             ),
         })
     }
-}
 
-pub async fn handle(
-    state: &State,
-    request: Request,
-) -> Result<Response<Body>, std::convert::Infallible> {
-    let result = match route(&request) {
-        ("GET", "/products") => list(state, &request).await,
-        ("POST", "/products") => create(state, &request).await,
-        ("GET", "/products/{id}") => get(state, &request).await,
-        ("PUT", "/products/{id}") => update(state, &request).await,
-        ("DELETE", "/products/{id}") => delete(state, &request).await,
-        _ => Err(route_not_found()),
-    };
-    Ok(result.unwrap_or_else(Error::into_response))
+    async fn handle(&self, request: Request) -> Response<Body> {
+        let result = match route(&request) {
+            ("GET", "/products") => list(self, &request).await,
+            ("POST", "/products") => create(self, &request).await,
+            ("GET", "/products/{id}") => get(self, &request).await,
+            ("PUT", "/products/{id}") => update(self, &request).await,
+            ("DELETE", "/products/{id}") => delete(self, &request).await,
+            _ => Err(route_not_found()),
+        };
+        result.unwrap_or_else(Error::into_response)
+    }
 }
 
 const CURSOR_KIND: &str = "products";
 
-/// The `{id}` of the path; one that cannot be a product id (ours are UUIDs)
-/// is 404 without asking DynamoDB, whose keys stop at 2 KB.
-fn product_id(request: &Request) -> Result<&str> {
+fn product_not_found() -> Error {
+    Error::not_found("product_not_found", "no such product")
+}
+
+/// The `{id}` of the path; one that cannot be a product id is 404 without
+/// asking DynamoDB.
+fn product_id(request: &Request) -> Result<ProductId> {
     path_param(request, "id")
-        .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| Error::not_found("product_not_found", "no such product"))
+        .and_then(ProductId::parse)
+        .ok_or_else(product_not_found)
 }
 
 fn draft(request: &Request) -> Result<ProductDraft> {
@@ -79,9 +81,9 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
 #[tracing::instrument(skip_all)]
 async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?;
-    match state.products.get(product_id(request)?).await? {
+    match state.products.get(&product_id(request)?).await? {
         Some(product) if product.active => Ok(json_response(200, &product)),
-        _ => Err(Error::not_found("product_not_found", "no such product")),
+        _ => Err(product_not_found()),
     }
 }
 
@@ -97,7 +99,7 @@ async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
 async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let id = product_id(request)?;
-    let product = state.products.update(id, draft(request)?).await?;
+    let product = state.products.update(&id, draft(request)?).await?;
     tracing::info!(product_id = %id, "product updated");
     Ok(json_response(200, &product))
 }
@@ -106,7 +108,7 @@ async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
 async fn delete(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let id = product_id(request)?;
-    state.products.delete(id).await?;
+    state.products.delete(&id).await?;
     tracing::info!(product_id = %id, "product deleted");
     Ok(empty_response(204))
 }

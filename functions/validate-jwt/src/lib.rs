@@ -10,10 +10,10 @@ use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use kiosk::config::{ConfigError, Env, TokenConfig};
-use kiosk::token::{TokenError, TokenService};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value};
+use shared::config::{ConfigError, Env, TokenConfig};
+use shared::domain::token::{TokenError, TokenService};
 
 pub struct State {
     pub tokens: TokenService,
@@ -46,7 +46,7 @@ pub async fn authorize(
     let token = request
         .authorization_token
         .as_deref()
-        .and_then(kiosk::http::bearer);
+        .and_then(shared::http::bearer);
     let claims = match token {
         Some(token) => state.tokens.verify(token).await,
         None => Err(TokenError::Missing),

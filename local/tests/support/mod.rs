@@ -209,7 +209,7 @@ impl TestApp {
 
 /// Valid CPFs, generated: tests that need many distinct customers.
 pub fn cpf_from(seed: u32) -> String {
-    kiosk::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
+    shared::domain::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
 }
 
 /// The AWS operations the app sends, as seen on the wire (the `X-Amz-Target`

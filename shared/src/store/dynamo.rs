@@ -1,6 +1,6 @@
 //! Small DynamoDB helpers shared by the stores.
 
-use crate::error::from_sdk;
+use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -75,14 +75,4 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T> {
 
 pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item> {
     serde_dynamo::to_item(value).map_err(Error::internal)
-}
-
-/// A sort key that orders by time to the nanosecond, then by id.
-pub fn time_key(id: &str) -> String {
-    format!(
-        "{:020}#{id}",
-        time::OffsetDateTime::now_utc()
-            .unix_timestamp_nanos()
-            .max(0)
-    )
 }

@@ -1,11 +1,11 @@
-//! The JWT signing keys, kept in Secrets Manager and cached in the function.
+//! The JWT signing keys, kept in Secrets Manager (see `store::secrets`) and
+//! cached in the function.
 //!
 //! The secret's version id is the key id (`kid`). Tokens are signed with the
 //! `AWSCURRENT` version and verified against `AWSCURRENT` or `AWSPREVIOUS`, so a
 //! rotation never logs anyone out; a version older than that is refused.
 
-use crate::error::BoxError;
-use aws_sdk_secretsmanager::Client as SecretsClient;
+use crate::http::error::BoxError;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    fn find(&self, kid: &str) -> Option<&SigningKey> {
+    pub(crate) fn find(&self, kid: &str) -> Option<&SigningKey> {
         std::iter::once(&self.current)
             .chain(&self.previous)
             .find(|k| k.kid == kid)
@@ -73,10 +73,8 @@ pub enum KeyError {
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// The secret's `AWSCURRENT` and `AWSPREVIOUS` versions.
-    SecretsManager {
-        client: SecretsClient,
-        secret_id: String,
-    },
+    #[cfg(feature = "secrets")]
+    SecretsManager(crate::store::secrets::SecretVersions),
     /// A key set held in memory (unit tests and tools that mint tokens offline).
     Fixed(KeySet),
 }
@@ -85,48 +83,10 @@ impl KeySource {
     async fn fetch(&self) -> Result<KeySet, KeyError> {
         match self {
             KeySource::Fixed(keys) => Ok(keys.clone()),
-            KeySource::SecretsManager { client, secret_id } => {
-                let (current, previous) = tokio::join!(
-                    fetch_stage(client, secret_id, "AWSCURRENT"),
-                    fetch_stage(client, secret_id, "AWSPREVIOUS"),
-                );
-                let current = current?.ok_or(KeyError::NoCurrentVersion)?;
-                // A broken previous version must not take the current one down with it.
-                let previous = previous.unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "previous signing key unreadable; verifying with the current one only");
-                    None
-                });
-                Ok(KeySet { current, previous })
-            }
+            #[cfg(feature = "secrets")]
+            KeySource::SecretsManager(versions) => versions.fetch().await,
         }
     }
-}
-
-async fn fetch_stage(
-    client: &SecretsClient,
-    secret_id: &str,
-    stage: &str,
-) -> Result<Option<SigningKey>, KeyError> {
-    let result = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .version_stage(stage)
-        .send()
-        .await;
-    let output = match result {
-        Ok(output) => output,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(KeyError::Unavailable(Box::new(e))),
-    };
-    let (Some(kid), Some(secret)) = (output.version_id(), output.secret_string()) else {
-        return Ok(None);
-    };
-    SigningKey::new(kid, secret).map(Some)
 }
 
 struct Cached {

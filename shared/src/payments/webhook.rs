@@ -1,6 +1,7 @@
 //! The payment provider's signed notifications.
 
-use crate::keys::KeySet;
+use crate::domain::ids::{OrderId, PaymentId};
+use crate::domain::keys::KeySet;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -54,8 +55,8 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentNotification {
-    pub order_id: String,
-    pub payment_id: String,
+    pub order_id: OrderId,
+    pub payment_id: PaymentId,
     pub status: NotifiedStatus,
 }
 
@@ -69,7 +70,7 @@ pub enum NotifiedStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::SigningKey;
+    use crate::domain::keys::SigningKey;
 
     fn keys(current: &str, previous: Option<&str>) -> KeySet {
         KeySet {

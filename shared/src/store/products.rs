@@ -8,9 +8,11 @@
 //! product out of the index (and so out of every list) while the item stays
 //! readable by id for past orders. No request path scans.
 
-use crate::dynamo::from_item;
-use crate::error::from_sdk;
-use crate::product::{Category, Product, ProductDraft};
+use crate::clock::now_rfc3339;
+use crate::domain::ids::ProductId;
+use crate::domain::product::{Category, Product, ProductDraft};
+use crate::store::dynamo::from_item;
+use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -41,17 +43,6 @@ fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
     format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
 }
 
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 fn not_found() -> Error {
     Error::not_found("product_not_found", "no such product")
 }
@@ -71,12 +62,12 @@ impl ProductStore {
     }
 
     /// The product, active or not (past orders still name deleted products).
-    pub async fn get(&self, id: &str) -> Result<Option<Product>> {
+    pub async fn get(&self, id: &ProductId) -> Result<Option<Product>> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_owned()))
+            .key("id", AttributeValue::S(id.to_string()))
             .send()
             .await
             .map_err(from_sdk)?;
@@ -86,33 +77,26 @@ impl ProductStore {
             .transpose()
     }
 
-    /// Several products by id in one BatchGetItem (up to 100 ids), active or
-    /// not; ids that do not exist are simply absent from the map.
-    pub async fn get_many(&self, ids: &[String]) -> Result<HashMap<String, Product>> {
-        let keys = self.keys(ids);
-        let mut found =
-            crate::dynamo::batch_get(&self.client, HashMap::from([(self.table.clone(), keys)]))
-                .await?;
-        self.products_of(found.remove(&self.table).unwrap_or_default())
-    }
-
     pub fn table(&self) -> &str {
         &self.table
     }
 
     /// The BatchGetItem keys of `ids`, without repeats.
-    pub fn keys(&self, ids: &[String]) -> Vec<crate::dynamo::Item> {
-        let mut unique: Vec<&String> = ids.iter().collect();
+    pub fn keys(&self, ids: &[ProductId]) -> Vec<crate::store::dynamo::Item> {
+        let mut unique: Vec<&ProductId> = ids.iter().collect();
         unique.sort();
         unique.dedup();
         unique
             .into_iter()
-            .map(|id| HashMap::from([("id".to_owned(), AttributeValue::S(id.clone()))]))
+            .map(|id| HashMap::from([("id".to_owned(), AttributeValue::S(id.to_string()))]))
             .collect()
     }
 
     /// Products by id from items this table returned.
-    pub fn products_of(&self, items: Vec<crate::dynamo::Item>) -> Result<HashMap<String, Product>> {
+    pub fn products_of(
+        &self,
+        items: Vec<crate::store::dynamo::Item>,
+    ) -> Result<HashMap<ProductId, Product>> {
         items
             .into_iter()
             .map(|item| from_item::<ProductItem>(item).map(|i| (i.product.id.clone(), i.product)))
@@ -120,8 +104,8 @@ impl ProductStore {
     }
 
     pub async fn create(&self, draft: ProductDraft) -> Result<Product> {
-        let now = now_rfc3339();
-        let id = uuid::Uuid::new_v4().to_string();
+        let now = crate::clock::now();
+        let id = ProductId::generate();
         let product = Product {
             id: id.clone(),
             name: draft.name,
@@ -130,18 +114,18 @@ impl ProductStore {
             price_cents: draft.price,
             image_url: draft.image_url,
             active: true,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
         let item = ProductItem {
             menu_pk: Some(MENU_PARTITION.to_owned()),
-            menu_sk: Some(menu_sort_key(product.category, &product.name, &id)),
+            menu_sk: Some(menu_sort_key(product.category, &product.name, id.as_str())),
             product,
         };
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(crate::dynamo::to_item(&item)?))
+            .set_item(Some(crate::store::dynamo::to_item(&item)?))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await
@@ -159,7 +143,8 @@ impl ProductStore {
 
     /// Replaces the editable fields of an active product, in one conditional
     /// update; a missing or deleted product is 404.
-    pub async fn update(&self, id: &str, draft: ProductDraft) -> Result<Product> {
+    pub async fn update(&self, id: &ProductId, draft: ProductDraft) -> Result<Product> {
+        let id = id.as_str();
         let image = match &draft.image_url {
             Some(url) => AttributeValue::S(url.clone()),
             None => AttributeValue::Null(true),
@@ -198,11 +183,11 @@ impl ProductStore {
     }
 
     /// Soft delete: inactive and out of the menu index, still readable by id.
-    pub async fn delete(&self, id: &str) -> Result<()> {
+    pub async fn delete(&self, id: &ProductId) -> Result<()> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_owned()))
+            .key("id", AttributeValue::S(id.to_string()))
             .update_expression("SET active = :false, updated_at = :now REMOVE menu_pk, menu_sk")
             .condition_expression("active = :true")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
@@ -251,7 +236,7 @@ impl ProductStore {
             if let Some(category) = category
                 && !after.sk.starts_with(&format!("{}#", category.as_str()))
             {
-                return Err(crate::page::invalid_cursor());
+                return Err(crate::http::page::invalid_cursor());
             }
             query = query.set_exclusive_start_key(Some(HashMap::from([
                 ("id".to_owned(), AttributeValue::S(after.id)),
@@ -265,7 +250,7 @@ impl ProductStore {
         let output = query
             .send()
             .await
-            .map_err(|e| crate::page::query_failed(e, with_cursor))?;
+            .map_err(|e| crate::store::sdk::query_failed(e, with_cursor))?;
         let products = output
             .items
             .unwrap_or_default()

@@ -1,7 +1,8 @@
 //! The API's access tokens: HS256 JWTs signed with the key ring's current key.
 
 use crate::Role;
-use crate::keys::{KeyError, KeyRing, SigningKey};
+use crate::clock::now_unix;
+use crate::domain::keys::{KeyError, KeyRing, SigningKey};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -178,14 +179,10 @@ pub fn sign(key: &SigningKey, claims: &Claims) -> Result<String, TokenError> {
         .map_err(|e| TokenError::Keys(KeyError::Unavailable(Box::new(e))))
 }
 
-pub fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeySet, KeySource};
+    use crate::domain::keys::{KeySet, KeySource};
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 

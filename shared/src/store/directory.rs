@@ -5,7 +5,7 @@
 //! `customers`. Staff are users in the group `admin` or `kitchen` who sign in
 //! with a password.
 
-use crate::error::from_sdk;
+use crate::store::sdk::from_sdk;
 use crate::{Cpf, Email, Error, PersonName, Result, Role};
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
@@ -55,7 +55,7 @@ impl From<&Customer> for CustomerView {
     fn from(c: &Customer) -> Self {
         Self {
             id: c.id.clone(),
-            cpf: crate::cpf::mask_digits(&c.cpf_digits),
+            cpf: crate::domain::cpf::mask_digits(&c.cpf_digits),
             name: c.name.clone(),
             email: c.email.clone(),
         }
@@ -276,7 +276,7 @@ impl Directory {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_invalid_parameter_exception())
                 {
-                    crate::page::invalid_cursor()
+                    crate::http::page::invalid_cursor()
                 } else {
                     from_sdk(e)
                 }

@@ -1,9 +1,13 @@
 //! Orders: lines priced from the menu at checkout, and the status machine.
 
-use crate::money::Money;
-use crate::product::Product;
+use crate::domain::ids::{OrderId, ProductId};
+use crate::domain::money::Money;
+use crate::domain::product::Product;
 use crate::{Error, Result, Role};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::str::FromStr;
+use time::OffsetDateTime;
 
 /// Aguardando pagamento → Recebido → Em preparação → Pronto → Finalizado, or Cancelado.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,17 +44,40 @@ impl OrderStatus {
         Self::QUEUE.contains(&self)
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            OrderStatus::AwaitingPayment,
-            OrderStatus::Received,
-            OrderStatus::InPreparation,
-            OrderStatus::Ready,
-            OrderStatus::Completed,
-            OrderStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Received,
+        OrderStatus::InPreparation,
+        OrderStatus::Ready,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+    ];
+}
+
+/// Not one of the order statuses: 400 `invalid_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownStatus;
+
+impl FromStr for OrderStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or(UnknownStatus)
+    }
+}
+
+impl From<UnknownStatus> for Error {
+    fn from(_: UnknownStatus) -> Self {
+        Error::validation("invalid_status", "unknown order status")
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -146,7 +173,7 @@ pub fn order_not_found() -> Error {
 /// A line of an order: the product's name and price as they were at checkout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
-    pub product_id: String,
+    pub product_id: ProductId,
     pub name: String,
     pub unit_price_cents: Money,
     pub quantity: u8,
@@ -156,15 +183,17 @@ pub struct OrderLine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
-    pub id: String,
+    pub id: OrderId,
     pub number: u16,
     pub customer_id: String,
     pub items: Vec<OrderLine>,
     pub total_cents: Money,
     pub status: OrderStatus,
     pub payment_status: PaymentStatus,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
 pub const MAX_LINES: usize = 50;
@@ -192,37 +221,74 @@ fn invalid_body(message: impl Into<String>) -> Error {
     Error::validation("invalid_body", message)
 }
 
-impl CheckoutBody {
-    pub fn validate(&self) -> Result<()> {
-        if self.items.is_empty() || self.items.len() > MAX_LINES {
+/// A checkout that passed every rule: 1 to [`MAX_LINES`] lines, each a
+/// product id, a quantity from 1 to [`MAX_QUANTITY`] and an optional note of
+/// at most [`MAX_NOTE_CHARS`] characters with no control characters.
+/// Serialises exactly as its body did: the idempotency hash is over it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Checkout {
+    items: Vec<CheckoutItem>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckoutItem {
+    pub product_id: ProductId,
+    pub quantity: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl TryFrom<CheckoutBody> for Checkout {
+    type Error = Error;
+
+    fn try_from(body: CheckoutBody) -> Result<Self> {
+        if body.items.is_empty() || body.items.len() > MAX_LINES {
             return Err(invalid_body(format!("an order has 1 to {MAX_LINES} lines")));
         }
-        for line in &self.items {
-            if line.product_id.is_empty() || line.product_id.len() > 128 {
-                return Err(invalid_body("product_id is required"));
-            }
-            if !(1..=u32::from(MAX_QUANTITY)).contains(&line.quantity) {
-                return Err(invalid_body(format!(
-                    "quantity is from 1 to {MAX_QUANTITY}"
-                )));
-            }
-            if line.note.as_ref().is_some_and(|n| {
-                n.chars().count() > MAX_NOTE_CHARS || n.chars().any(char::is_control)
-            }) {
-                return Err(invalid_body(format!(
-                    "a note has at most {MAX_NOTE_CHARS} characters"
-                )));
-            }
-        }
-        Ok(())
+        let items = body
+            .items
+            .into_iter()
+            .map(|line| {
+                let product_id = ProductId::parse(&line.product_id)
+                    .ok_or_else(|| invalid_body("product_id is required"))?;
+                let quantity = u8::try_from(line.quantity)
+                    .ok()
+                    .filter(|q| (1..=MAX_QUANTITY).contains(q))
+                    .ok_or_else(|| invalid_body(format!("quantity is from 1 to {MAX_QUANTITY}")))?;
+                if line.note.as_ref().is_some_and(|n| {
+                    n.chars().count() > MAX_NOTE_CHARS || n.chars().any(char::is_control)
+                }) {
+                    return Err(invalid_body(format!(
+                        "a note has at most {MAX_NOTE_CHARS} characters"
+                    )));
+                }
+                Ok(CheckoutItem {
+                    product_id,
+                    quantity,
+                    note: line.note,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { items })
+    }
+}
+
+impl Checkout {
+    pub fn items(&self) -> &[CheckoutItem] {
+        &self.items
     }
 
-    /// The lines priced from `menu` (active products by id); an unknown or
-    /// deleted product is 422 `product_unavailable`.
-    pub fn price(
-        &self,
-        menu: &std::collections::HashMap<String, Product>,
-    ) -> Result<(Vec<OrderLine>, Money)> {
+    /// The distinct products the checkout names.
+    pub fn product_ids(&self) -> Vec<ProductId> {
+        let mut ids: Vec<ProductId> = self.items.iter().map(|l| l.product_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// The lines priced from `menu` (products by id); an unknown or deleted
+    /// product is 422 `product_unavailable`.
+    pub fn price(&self, menu: &HashMap<ProductId, Product>) -> Result<(Vec<OrderLine>, Money)> {
         let mut total = Money::cents(0);
         let mut lines = Vec::with_capacity(self.items.len());
         for line in &self.items {
@@ -235,11 +301,9 @@ impl CheckoutBody {
                         format!("product {} is not on the menu", line.product_id),
                     )
                 })?;
-            let quantity =
-                u8::try_from(line.quantity).map_err(|_| invalid_body("quantity is too large"))?;
             let subtotal = product
                 .price_cents
-                .checked_mul(i64::from(quantity))
+                .checked_mul(i64::from(line.quantity))
                 .ok_or_else(|| invalid_body("amount too large"))?;
             total = total
                 .checked_add(subtotal)
@@ -248,7 +312,7 @@ impl CheckoutBody {
                 product_id: product.id.clone(),
                 name: product.name.clone(),
                 unit_price_cents: product.price_cents,
-                quantity,
+                quantity: line.quantity,
                 note: line
                     .note
                     .as_deref()
@@ -378,48 +442,13 @@ mod tests {
             quantity,
             note: note.map(str::to_owned),
         };
-        assert!(CheckoutBody { items: vec![] }.validate().is_err());
-        assert!(
-            CheckoutBody {
-                items: vec![line(0, None)]
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            CheckoutBody {
-                items: vec![line(21, None)]
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            CheckoutBody {
-                items: vec![line(20, Some(&"n".repeat(140)))]
-            }
-            .validate()
-            .is_ok()
-        );
-        assert!(
-            CheckoutBody {
-                items: vec![line(1, Some(&"n".repeat(141)))]
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            CheckoutBody {
-                items: vec![line(1, None); 51]
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            CheckoutBody {
-                items: vec![line(1, None); 50]
-            }
-            .validate()
-            .is_ok()
-        );
+        let valid = |items: Vec<CheckoutLine>| Checkout::try_from(CheckoutBody { items }).is_ok();
+        assert!(!valid(vec![]));
+        assert!(!valid(vec![line(0, None)]));
+        assert!(!valid(vec![line(21, None)]));
+        assert!(valid(vec![line(20, Some(&"n".repeat(140)))]));
+        assert!(!valid(vec![line(1, Some(&"n".repeat(141)))]));
+        assert!(!valid(vec![line(1, None); 51]));
+        assert!(valid(vec![line(1, None); 50]));
     }
 }

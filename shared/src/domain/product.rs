@@ -1,9 +1,11 @@
 //! The menu's products and the validation of what staff write into it.
 
-use crate::money::Money;
+use crate::domain::ids::ProductId;
+use crate::domain::money::Money;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,15 +56,17 @@ impl FromStr for Category {
 /// A product as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
-    pub id: String,
+    pub id: ProductId,
     pub name: String,
     pub description: String,
     pub category: Category,
     pub price_cents: Money,
     pub image_url: Option<String>,
     pub active: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
 /// What an admin writes (`POST /products`, `PUT /products/{id}`), validated.

@@ -1,6 +1,5 @@
 //! The one error type of the API and its one mapping to HTTP.
 
-use lambda_http::{Body, Response};
 use serde::Serialize;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -36,9 +35,10 @@ pub struct ErrorBody<'a> {
     pub message: &'a str,
 }
 
+/// The contract's error envelope: `{"error": {"code", "message"}}`.
 #[derive(Serialize)]
-struct Envelope<'a> {
-    error: ErrorBody<'a>,
+pub struct Envelope<'a> {
+    pub error: ErrorBody<'a>,
 }
 
 impl Error {
@@ -113,21 +113,6 @@ impl Error {
             Error::Internal(_) => ("internal_error", "something went wrong on our side"),
         }
     }
-
-    /// The error as the API answers it; a server-side failure is logged here,
-    /// once, with its whole chain.
-    pub fn into_response(self) -> Response<Body> {
-        if let Error::Unavailable(source) | Error::Internal(source) = &self {
-            tracing::error!(error = %ErrorChain(source.as_ref()), status = self.status_code(), "request failed");
-        }
-        let (code, message) = self.public_parts();
-        crate::http::json_response(
-            self.status_code(),
-            &Envelope {
-                error: ErrorBody { code, message },
-            },
-        )
-    }
 }
 
 /// Displays an error with its sources: `outer: inner: root`.
@@ -142,68 +127,5 @@ impl std::fmt::Display for ErrorChain<'_> {
             source = cause.source();
         }
         Ok(())
-    }
-}
-
-/// An AWS SDK failure as a domain error: throttling, time-outs and unreachable
-/// endpoints are `Unavailable` (503, worth a retry); the rest is `Internal`.
-/// Adapters first pick out the service errors they expect (conditional check
-/// failed, user not found, ...) and hand the rest here.
-pub fn from_sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_smithy_runtime_api::client::result::SdkError;
-    let throttled = matches!(
-        e.as_service_error().and_then(|s| s.code()),
-        Some(
-            "TooManyRequestsException"
-                | "ThrottlingException"
-                | "ProvisionedThroughputExceededException"
-                | "RequestLimitExceeded"
-                | "LimitExceededException"
-                | "InternalServerError"
-                | "InternalErrorException"
-                | "ServiceUnavailable"
-        )
-    );
-    if throttled || matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
-        Error::Unavailable(Box::new(e))
-    } else {
-        Error::Internal(Box::new(e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn body_of(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(response.body().as_ref()).unwrap()
-    }
-
-    #[test]
-    fn client_errors_answer_their_code_and_message_in_the_contract_envelope() {
-        let response = Error::validation("invalid_cpf", "bad cpf").into_response();
-        assert_eq!(response.status(), 400);
-        assert_eq!(
-            body_of(&response),
-            serde_json::json!({"error": {"code": "invalid_cpf", "message": "bad cpf"}})
-        );
-    }
-
-    #[test]
-    fn internal_errors_do_not_leak_their_cause() {
-        let response =
-            Error::internal("ResourceNotFoundException: table kiosk-prod-orders").into_response();
-        assert_eq!(response.status(), 500);
-        let text = String::from_utf8(response.body().as_ref().to_vec()).unwrap();
-        assert!(!text.contains("kiosk-prod-orders"), "{text}");
-        assert_eq!(body_of(&response)["error"]["code"], "internal_error");
     }
 }

@@ -12,13 +12,17 @@
 //! (`counter#ticket`) and idempotency records (`idem#<owner>#<key>`, expiring
 //! after a day through the table's TTL).
 
-use crate::catalog::ProductStore;
-use crate::dynamo::{Item, from_item, s, text, time_key, to_item};
-use crate::error::from_sdk;
-use crate::order::{
+use crate::clock::time_key;
+use crate::domain::ids::{OrderId, PaymentId, ProductId};
+use crate::domain::order::{
     Actor, Order, OrderStatus, PaymentStatus, invalid_transition, order_not_found, required_status,
 };
-use crate::product::Product;
+use crate::domain::product::Product;
+use crate::service::checkout::{CheckoutStore, Created, IdempotencyRecord};
+use crate::service::payment::PaymentStore;
+use crate::store::dynamo::{Item, from_item, s, text, to_item};
+use crate::store::products::ProductStore;
+use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -36,9 +40,6 @@ pub fn is_order_id(id: &str) -> bool {
 }
 pub const KITCHEN_INDEX: &str = "kitchen";
 const TICKET_COUNTER: &str = "counter#ticket";
-/// How long an `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
-
 #[derive(Serialize, Deserialize)]
 struct OrderItem {
     #[serde(flatten)]
@@ -50,28 +51,6 @@ struct OrderItem {
     queue_sk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payment_id: Option<String>,
-}
-
-/// What an `Idempotency-Key` is bound to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    pub id: String,
-    pub order_id: String,
-    pub request_hash: String,
-    pub expires_at: i64,
-}
-
-impl IdempotencyRecord {
-    pub fn key(owner: &str, key: &str) -> String {
-        format!("idem#{owner}#{key}")
-    }
-}
-
-/// The outcome of writing a new order.
-pub enum Created {
-    Order(Order),
-    /// The idempotency key was taken first (by an earlier or concurrent request).
-    KeyTaken(Option<IdempotencyRecord>),
 }
 
 /// A position in the caller's own orders.
@@ -93,10 +72,12 @@ pub struct QueueCursor {
 pub struct OrderStore {
     client: Client,
     table: String,
+    /// The menu, read in the same BatchGetItem as the idempotency record.
+    products: ProductStore,
 }
 
 fn now() -> String {
-    crate::catalog::now_rfc3339()
+    crate::clock::now_rfc3339()
 }
 
 fn conditional_item<E>(
@@ -124,30 +105,231 @@ impl ConditionFailure for aws_sdk_dynamodb::operation::update_item::UpdateItemEr
 }
 
 impl OrderStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, products: ProductStore) -> Self {
         Self {
             client,
             table: table.into(),
+            products,
         }
     }
 
+    pub async fn get(&self, id: &OrderId) -> Result<Option<Order>> {
+        self.read(id, false).await
+    }
+
+    async fn read(&self, id: &OrderId, consistent: bool) -> Result<Option<Order>> {
+        let id = id.as_str();
+        if !is_order_id(id) {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        output
+            .item
+            .map(|item| from_item::<OrderItem>(item).map(|i| i.order))
+            .transpose()
+    }
+
+    /// Moves an order by `actor` to `to`, in one conditional update on the
+    /// status the move requires. `owner`: the move is only for that owner's
+    /// order (another's answers 404, like a missing one).
+    pub async fn move_status(
+        &self,
+        id: &OrderId,
+        actor: Actor,
+        to: OrderStatus,
+        owner: Option<&str>,
+    ) -> Result<Order> {
+        let from = required_status(actor, to)?;
+        let id = id.as_str();
+        if !is_order_id(id) {
+            return Err(order_not_found());
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(now()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = if to.in_queue() {
+            update.update_expression("SET #status = :to, updated_at = :now, queue_status = :to")
+        } else {
+            update.update_expression(
+                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
+            )
+        };
+        update = match owner {
+            Some(owner) => update
+                .condition_expression("#status = :from AND customer_id = :owner")
+                .expression_attribute_values(":owner", s(owner)),
+            None => update.condition_expression("#status = :from"),
+        };
+        match update.send().await {
+            Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
+            Err(e) => match conditional_item(&e) {
+                Some(Some(old))
+                    if owner.is_none_or(|o| text(&old, "customer_id").as_deref() == Some(o))
+                        && text(&old, "status").is_some() =>
+                {
+                    Err(invalid_transition())
+                }
+                Some(_) => Err(order_not_found()),
+                None => Err(from_sdk(e)),
+            },
+        }
+    }
+
+    /// A page of `owner`'s orders, newest first: one Query.
+    pub async fn list_own(
+        &self,
+        owner: &str,
+        limit: u16,
+        after: Option<OwnCursor>,
+    ) -> Result<(Vec<Order>, Option<OwnCursor>)> {
+        let with_cursor = after.is_some();
+        let start = after.map(|c| {
+            HashMap::from([
+                ("id".to_owned(), s(c.id)),
+                ("customer_id".to_owned(), s(owner)),
+                ("owner_sk".to_owned(), s(c.sk)),
+            ])
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("customer_id = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| crate::store::sdk::query_failed(e, with_cursor))?;
+        let orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item::<OrderItem>(i).map(|i| i.order))
+            .collect::<Result<_>>()?;
+        let next = output.last_evaluated_key.and_then(|k| {
+            Some(OwnCursor {
+                sk: text(&k, "owner_sk")?,
+                id: text(&k, "id")?,
+            })
+        });
+        Ok((orders, next))
+    }
+
+    /// A page of the kitchen queue: `ready`, then `in_preparation`, then
+    /// `received`, oldest payment first within each; at most one Query per
+    /// status, run in parallel.
+    pub async fn kitchen_queue(
+        &self,
+        only: Option<OrderStatus>,
+        limit: u16,
+        after: Option<QueueCursor>,
+    ) -> Result<(Vec<Order>, Option<QueueCursor>)> {
+        let statuses: Vec<OrderStatus> = OrderStatus::QUEUE
+            .into_iter()
+            .filter(|s| only.is_none_or(|o| o == *s))
+            .collect();
+        let first = match &after {
+            Some(cursor) => statuses
+                .iter()
+                .position(|s| *s == cursor.status)
+                .ok_or_else(crate::http::page::invalid_cursor)?,
+            None => 0,
+        };
+        let queries = statuses[first..].iter().map(|status| {
+            let start = after.as_ref().filter(|c| c.status == *status).map(|c| {
+                HashMap::from([
+                    ("id".to_owned(), s(&c.id)),
+                    ("queue_status".to_owned(), s(status.as_str())),
+                    ("queue_sk".to_owned(), s(&c.sk)),
+                ])
+            });
+            let start_given = start.is_some();
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(KITCHEN_INDEX)
+                .key_condition_expression("queue_status = :status")
+                .expression_attribute_values(":status", s(status.as_str()))
+                .limit(i32::from(limit))
+                .set_exclusive_start_key(start);
+            let (status, with_cursor) = (*status, start_given);
+            async move {
+                query
+                    .send()
+                    .await
+                    .map(|output| (status, output))
+                    .map_err(|e| crate::store::sdk::query_failed(e, with_cursor))
+            }
+        });
+        let pages = futures_util::future::try_join_all(queries).await?;
+        let mut orders = Vec::new();
+        let mut last: Option<QueueCursor> = None;
+        let mut more = false;
+        for (status, output) in pages {
+            for item in output.items.unwrap_or_default() {
+                if orders.len() == usize::from(limit) {
+                    more = true;
+                    break;
+                }
+                let item: OrderItem = from_item(item)?;
+                last = Some(QueueCursor {
+                    status,
+                    sk: item.queue_sk.clone().unwrap_or_default(),
+                    id: item.order.id.to_string(),
+                });
+                orders.push(item.order);
+            }
+            // A page DynamoDB cut short (limit or its 1 MB cap) ends this page
+            // too: the rest of this status comes before any later status.
+            if output.last_evaluated_key.is_some() {
+                more = true;
+            }
+            if more {
+                break;
+            }
+        }
+        Ok((orders, if more { last } else { None }))
+    }
+}
+
+impl CheckoutStore for OrderStore {
     /// The products of a checkout and, when the request carries an idempotency
     /// key, its record: one BatchGetItem across both tables.
-    pub async fn checkout_reads(
+    async fn checkout_reads(
         &self,
-        products: &ProductStore,
-        product_ids: &[String],
-        idempotency_id: Option<&str>,
-    ) -> Result<(HashMap<String, Product>, Option<IdempotencyRecord>)> {
+        product_ids: &[ProductId],
+        record_id: Option<&str>,
+    ) -> Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)> {
+        let products = &self.products;
         let mut request =
             HashMap::from([(products.table().to_owned(), products.keys(product_ids))]);
-        if let Some(id) = idempotency_id {
+        if let Some(id) = record_id {
             request.insert(
                 self.table.clone(),
                 vec![HashMap::from([("id".to_owned(), s(id))])],
             );
         }
-        let mut found = crate::dynamo::batch_get(&self.client, request).await?;
+        let mut found = crate::store::dynamo::batch_get(&self.client, request).await?;
         let menu = products.products_of(found.remove(products.table()).unwrap_or_default())?;
         let record = found
             .remove(&self.table)
@@ -158,7 +340,7 @@ impl OrderStore {
     }
 
     /// The next ticket sequence number (an atomic counter).
-    pub async fn next_ticket(&self) -> Result<u64> {
+    async fn next_ticket(&self) -> Result<u64> {
         let output = self
             .client
             .update_item()
@@ -178,14 +360,10 @@ impl OrderStore {
 
     /// Writes a new order; with an idempotency record, both in one
     /// transaction that fails if the key is already taken.
-    pub async fn create(
-        &self,
-        order: &Order,
-        record: Option<&IdempotencyRecord>,
-    ) -> Result<Created> {
+    async fn create(&self, order: &Order, record: Option<&IdempotencyRecord>) -> Result<Created> {
         let item = to_item(&OrderItem {
             order: order.clone(),
-            owner_sk: time_key(&order.id),
+            owner_sk: time_key(order.id.as_str()),
             queue_status: None,
             queue_sk: None,
             payment_id: None,
@@ -216,7 +394,7 @@ impl OrderStore {
             .condition_expression("attribute_not_exists(id) OR expires_at < :now")
             .expression_attribute_values(
                 ":now",
-                AttributeValue::N(crate::token::now_unix().to_string()),
+                AttributeValue::N(crate::clock::now_unix().to_string()),
             );
         let result = self
             .client
@@ -262,7 +440,7 @@ impl OrderStore {
         }
     }
 
-    pub async fn idempotency_record(&self, id: &str) -> Result<Option<IdempotencyRecord>> {
+    async fn idempotency_record(&self, id: &str) -> Result<Option<IdempotencyRecord>> {
         let output = self
             .client
             .get_item()
@@ -275,97 +453,22 @@ impl OrderStore {
         output.item.map(from_item).transpose()
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<Order>> {
-        self.read(id, false).await
-    }
-
-    /// [`get`](Self::get) with a strongly consistent read: sees a write that
-    /// just completed (an idempotent replay racing the first request).
-    pub async fn get_consistent(&self, id: &str) -> Result<Option<Order>> {
+    async fn order_consistent(&self, id: &OrderId) -> Result<Option<Order>> {
         self.read(id, true).await
     }
+}
 
-    async fn read(&self, id: &str, consistent: bool) -> Result<Option<Order>> {
-        if !is_order_id(id) {
-            return Ok(None);
-        }
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .map_err(from_sdk)?;
-        output
-            .item
-            .map(|item| from_item::<OrderItem>(item).map(|i| i.order))
-            .transpose()
-    }
-
-    /// Moves an order by `actor` to `to`, in one conditional update on the
-    /// status the move requires. `owner`: the move is only for that owner's
-    /// order (another's answers 404, like a missing one).
-    pub async fn move_status(
-        &self,
-        id: &str,
-        actor: Actor,
-        to: OrderStatus,
-        owner: Option<&str>,
-    ) -> Result<Order> {
-        let from = required_status(actor, to)?;
-        if !is_order_id(id) {
-            return Err(order_not_found());
-        }
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", s(id))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", s(from.as_str()))
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":now", s(now()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        update = if to.in_queue() {
-            update.update_expression("SET #status = :to, updated_at = :now, queue_status = :to")
-        } else {
-            update.update_expression(
-                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
-            )
-        };
-        update = match owner {
-            Some(owner) => update
-                .condition_expression("#status = :from AND customer_id = :owner")
-                .expression_attribute_values(":owner", s(owner)),
-            None => update.condition_expression("#status = :from"),
-        };
-        match update.send().await {
-            Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
-            Err(e) => match conditional_item(&e) {
-                Some(Some(old))
-                    if owner.is_none_or(|o| text(&old, "customer_id").as_deref() == Some(o))
-                        && text(&old, "status").is_some() =>
-                {
-                    Err(invalid_transition())
-                }
-                Some(_) => Err(order_not_found()),
-                None => Err(from_sdk(e)),
-            },
-        }
-    }
-
+impl PaymentStore for OrderStore {
     /// Applies a payment notification to an order awaiting payment. A replay
     /// of the notification that already applied changes nothing and answers
     /// the order as it is.
-    pub async fn apply_payment(
+    async fn apply_payment(
         &self,
-        id: &str,
-        payment_id: &str,
+        id: &OrderId,
+        payment_id: &PaymentId,
         outcome: PaymentStatus,
     ) -> Result<Order> {
+        let (id, payment_id) = (id.as_str(), payment_id.as_str());
         let to = match outcome {
             PaymentStatus::Approved => OrderStatus::Received,
             PaymentStatus::Refused => OrderStatus::Cancelled,
@@ -424,125 +527,5 @@ impl OrderStore {
                 None => Err(from_sdk(e)),
             },
         }
-    }
-
-    /// A page of `owner`'s orders, newest first: one Query.
-    pub async fn list_own(
-        &self,
-        owner: &str,
-        limit: u16,
-        after: Option<OwnCursor>,
-    ) -> Result<(Vec<Order>, Option<OwnCursor>)> {
-        let with_cursor = after.is_some();
-        let start = after.map(|c| {
-            HashMap::from([
-                ("id".to_owned(), s(c.id)),
-                ("customer_id".to_owned(), s(owner)),
-                ("owner_sk".to_owned(), s(c.sk)),
-            ])
-        });
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OWNER_INDEX)
-            .key_condition_expression("customer_id = :owner")
-            .expression_attribute_values(":owner", s(owner))
-            .scan_index_forward(false)
-            .limit(i32::from(limit))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| crate::page::query_failed(e, with_cursor))?;
-        let orders = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| from_item::<OrderItem>(i).map(|i| i.order))
-            .collect::<Result<_>>()?;
-        let next = output.last_evaluated_key.and_then(|k| {
-            Some(OwnCursor {
-                sk: text(&k, "owner_sk")?,
-                id: text(&k, "id")?,
-            })
-        });
-        Ok((orders, next))
-    }
-
-    /// A page of the kitchen queue: `ready`, then `in_preparation`, then
-    /// `received`, oldest payment first within each; at most one Query per
-    /// status, run in parallel.
-    pub async fn kitchen_queue(
-        &self,
-        only: Option<OrderStatus>,
-        limit: u16,
-        after: Option<QueueCursor>,
-    ) -> Result<(Vec<Order>, Option<QueueCursor>)> {
-        let statuses: Vec<OrderStatus> = OrderStatus::QUEUE
-            .into_iter()
-            .filter(|s| only.is_none_or(|o| o == *s))
-            .collect();
-        let first = match &after {
-            Some(cursor) => statuses
-                .iter()
-                .position(|s| *s == cursor.status)
-                .ok_or_else(crate::page::invalid_cursor)?,
-            None => 0,
-        };
-        let queries = statuses[first..].iter().map(|status| {
-            let start = after.as_ref().filter(|c| c.status == *status).map(|c| {
-                HashMap::from([
-                    ("id".to_owned(), s(&c.id)),
-                    ("queue_status".to_owned(), s(status.as_str())),
-                    ("queue_sk".to_owned(), s(&c.sk)),
-                ])
-            });
-            let start_given = start.is_some();
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(KITCHEN_INDEX)
-                .key_condition_expression("queue_status = :status")
-                .expression_attribute_values(":status", s(status.as_str()))
-                .limit(i32::from(limit))
-                .set_exclusive_start_key(start);
-            let (status, with_cursor) = (*status, start_given);
-            async move {
-                query
-                    .send()
-                    .await
-                    .map(|output| (status, output))
-                    .map_err(|e| crate::page::query_failed(e, with_cursor))
-            }
-        });
-        let pages = futures_util::future::try_join_all(queries).await?;
-        let mut orders = Vec::new();
-        let mut last: Option<QueueCursor> = None;
-        let mut more = false;
-        for (status, output) in pages {
-            for item in output.items.unwrap_or_default() {
-                if orders.len() == usize::from(limit) {
-                    more = true;
-                    break;
-                }
-                let item: OrderItem = from_item(item)?;
-                last = Some(QueueCursor {
-                    status,
-                    sk: item.queue_sk.clone().unwrap_or_default(),
-                    id: item.order.id.clone(),
-                });
-                orders.push(item.order);
-            }
-            // A page DynamoDB cut short (limit or its 1 MB cap) ends this page
-            // too: the rest of this status comes before any later status.
-            if output.last_evaluated_key.is_some() {
-                more = true;
-            }
-            if more {
-                break;
-            }
-        }
-        Ok((orders, if more { last } else { None }))
     }
 }

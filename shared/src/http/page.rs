@@ -44,31 +44,6 @@ pub fn invalid_cursor() -> Error {
     Error::validation("invalid_cursor", "the cursor is not one this list gave out")
 }
 
-/// A failed list Query. With a start key from the client's cursor, a
-/// ValidationException means DynamoDB could not place it: 400. Without one it
-/// is a fault of ours (a missing index, say) and stays a 5xx.
-pub fn query_failed<E, R>(
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-    with_cursor: bool,
-) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-    if with_cursor
-        && e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ValidationException")
-    {
-        invalid_cursor()
-    } else {
-        crate::error::from_sdk(e)
-    }
-}
-
 /// An opaque cursor for `position` in the list named `kind`.
 pub fn encode_cursor<T: Serialize>(kind: &str, position: &T) -> String {
     let json = serde_json::to_vec(&Envelope {

@@ -1,0 +1,133 @@
+//! Ids and keys that arrive from clients: the "1 to 128 bytes" rule lives
+//! here, once. Ids we mint are UUIDs; ids we are sent are only checked for
+//! size, so that an unknown id answers "not found" and never reaches
+//! DynamoDB, whose keys stop at 2 KB.
+
+use std::fmt;
+
+/// The longest id or key a client may send, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new random id (UUID v4).
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::new_v4().to_string())
+            }
+
+            /// `raw` if it can name one: 1 to [`MAX_ID_BYTES`] bytes.
+            pub fn parse(raw: &str) -> Option<Self> {
+                (1..=MAX_ID_BYTES).contains(&raw.len()).then(|| Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(raw: String) -> Result<Self, String> {
+                if (1..=MAX_ID_BYTES).contains(&raw.len()) {
+                    Ok(Self(raw))
+                } else {
+                    Err(format!("{} has 1 to {MAX_ID_BYTES} bytes", stringify!($name)))
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An order's id.
+    OrderId
+);
+id_type!(
+    /// A product's id.
+    ProductId
+);
+id_type!(
+    /// The payment provider's id of a payment.
+    PaymentId
+);
+
+/// An `Idempotency-Key` header: 1 to 128 visible ASCII characters.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Option<Self> {
+        ((1..=MAX_ID_BYTES).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdempotencyKey({:?})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_one_to_128_bytes() {
+        assert!(OrderId::parse("").is_none());
+        assert!(OrderId::parse(&"a".repeat(128)).is_some());
+        assert!(OrderId::parse(&"a".repeat(129)).is_none());
+        assert!(ProductId::try_from(String::new()).is_err());
+        assert_eq!(OrderId::generate().as_str().len(), 36);
+    }
+
+    #[test]
+    fn ids_deserialize_only_when_valid() {
+        let id: ProductId = serde_json::from_str("\"abc\"").unwrap();
+        assert_eq!(id.as_str(), "abc");
+        assert!(serde_json::from_str::<ProductId>("\"\"").is_err());
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"abc\"");
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        assert!(IdempotencyKey::parse("key-1").is_some());
+        for bad in ["", "has space", "tab\t", "ç", &"k".repeat(129)] {
+            assert!(IdempotencyKey::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}

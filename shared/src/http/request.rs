@@ -1,0 +1,76 @@
+//! Request parsing: the route, the caller, the body, parameters.
+
+use super::parse::parse_json;
+use crate::{Error, Result, Role};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+/// The request body as JSON of type `T`: see [`parse_json`].
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T> {
+    parse_json(request.body().as_ref())
+}
+
+/// The API Gateway route of the request, as declared in the template:
+/// (`GET`, `/products/{id}`). Routing on the resource, not the raw path, keeps the
+/// stage prefix and path parameters out of the match.
+pub fn route(request: &Request) -> (&str, &str) {
+    let resource = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.resource_path.as_deref().unwrap_or(""),
+        _ => "",
+    };
+    (request.method().as_str(), resource)
+}
+
+pub fn route_not_found() -> Error {
+    Error::not_found("route_not_found", "no such route")
+}
+
+/// The caller as established by the API Gateway authorizer (never by the client:
+/// API Gateway fills `requestContext.authorizer` from the authorizer's answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub sub: String,
+    pub role: Role,
+    pub name: Option<String>,
+}
+
+impl Caller {
+    pub fn from_request(request: &Request) -> Result<Self> {
+        let unauthorized =
+            || Error::unauthorized("unauthorized", "a valid bearer token is required");
+        let Some(RequestContext::ApiGatewayV1(ctx)) = request.request_context_ref() else {
+            return Err(unauthorized());
+        };
+        let field = |name: &str| ctx.authorizer.fields.get(name).and_then(|v| v.as_str());
+        let sub = field("sub")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(unauthorized)?;
+        let role = field("role")
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(unauthorized)?;
+        Ok(Self {
+            sub: sub.to_owned(),
+            role,
+            name: field("name").map(str::to_owned),
+        })
+    }
+
+    pub fn require(&self, allowed: &[Role]) -> Result<()> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Error::role_forbidden())
+        }
+    }
+}
+
+pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+pub fn path_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.path_parameters_ref().and_then(|p| p.first(name))
+}

@@ -1,0 +1,20 @@
+//! Adapters to AWS: one module per table or service, each behind its Cargo
+//! feature so that a function links only the SDK clients it calls. Each
+//! adapter owns its item mapping and turns SDK errors into domain errors
+//! (a failed condition becomes `Conflict` here, never in a handler).
+
+#[cfg(feature = "aws")]
+pub mod sdk;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
+#[cfg(feature = "dynamodb")]
+pub mod orders;
+#[cfg(feature = "dynamodb")]
+pub mod products;
+
+#[cfg(feature = "cognito")]
+pub mod directory;
+
+#[cfg(feature = "secrets")]
+pub mod secrets;
