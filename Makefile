@@ -33,7 +33,10 @@ dev: venv toolchain ## Emulator + bootstrap + the whole API on http://127.0.0.1:
 	cargo build --locked -p kiosk-local
 	PORT=$(PORT) scripts/with-emulator.sh --port $(MOTO_PORT) -- $${CARGO_TARGET_DIR:-target}/debug/kiosk-local serve
 
-test: venv toolchain check e2e cfn-lint ## Every check: fmt, clippy, unit, integration and end-to-end tests, cfn-lint, sam validate, actionlint
+test: toolchain ## Every check: fmt, clippy, unit, integration and end-to-end tests, cfn-lint, sam validate, actionlint
+	@# pip's install is mostly network and unpacking: it runs beside clippy.
+	$(MAKE) --no-print-directory -j2 venv check
+	$(MAKE) --no-print-directory e2e cfn-lint
 
 check: fmt lint ## Formatting and clippy (warnings denied)
 
@@ -44,13 +47,15 @@ lint:
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # The end-to-end tests also run the built Lambda binaries on events/, so the
-# binaries are built first; the suite gets an emulator of its own.
-e2e:
-	cargo build --locked --workspace --bins
+# binaries are built first, in the same cargo call as the tests: one feature
+# resolution, so `cargo test` compiles nothing again. The suite gets an
+# emulator of its own.
+e2e: venv
+	cargo build --locked --workspace --bins --tests
 	scripts/with-emulator.sh -- cargo test --locked --workspace
 	scripts/with-emulator.sh -- scripts/check-local-api.sh
 
-cfn-lint:
+cfn-lint: venv
 	cfn-lint template.yaml deploy/github-oidc.yaml
 	sam validate --lint --template template.yaml
 	actionlint

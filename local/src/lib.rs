@@ -46,6 +46,7 @@ pub async fn start_with_secrets(
 /// credentials: the same config path the functions use, pointed elsewhere.
 pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(shared::config::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
             "testing",

@@ -60,7 +60,20 @@ impl Env {
 /// Loading it makes no network call.
 #[cfg(feature = "aws")]
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The one HTTPS client of every SDK client: hyper 1 and rustls on ring
+/// (plain HTTP too, for the local emulator).
+#[cfg(feature = "aws")]
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
 }
 
 /// What both token services (signing and verifying) read from the environment.
