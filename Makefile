@@ -74,7 +74,7 @@ invoke: ## Run one function on one event without Docker: make invoke FN=OrdersFu
 	$${CARGO_TARGET_DIR:-target}/debug/kiosk-local invoke $(FN) $(EVENT)
 
 bench: ## Benchmarks of the request paths' CPU work (token verification, CPF, checkout pricing)
-	cargo bench --locked -p kiosk-shared --bench hot_paths
+	cargo bench --locked -p shared --bench hot_paths
 
 clean: ## Remove build output and the venv
 	cargo clean
