@@ -13,10 +13,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use shared::config::Env;
-use shared::lambda::Function as _;
+use shared::config::{ConfigError, Env};
+use shared::domain::keys::KeyError;
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use validate_jwt::Decision;
 
 /// API Gateway's payload limit.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -24,12 +26,70 @@ pub const STAGE: &str = "local";
 const ACCOUNT: &str = "123456789012";
 const API_ID: &str = "localapi";
 
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A function behind API Gateway's proxy integration: the REST (v1) proxy
+/// request in, the function's response out.
+type ProxyHandler = Arc<
+    dyn Fn(lambda_http::Request) -> BoxFuture<lambda_http::Response<lambda_http::Body>>
+        + Send
+        + Sync,
+>;
+
+/// The TOKEN authorizer: its request in, its decision (or failure) out.
+type AuthorizerHandler = Arc<
+    dyn Fn(ApiGatewayCustomAuthorizerRequest) -> BoxFuture<Result<Decision, KeyError>>
+        + Send
+        + Sync,
+>;
+
 /// A function of the template, running in this process.
 enum Function {
-    Authenticate(authenticate::State),
-    ValidateJwt(validate_jwt::State),
-    Products(products::State),
-    Orders(orders::State),
+    Proxy(ProxyHandler),
+    Authorizer(AuthorizerHandler),
+}
+
+/// Builds a function's state from the SDK config and the environment the
+/// template gives it, the way its `main` does, and wraps its handler.
+type Build = fn(&aws_config::SdkConfig, &Env) -> Result<Function, ConfigError>;
+
+/// Every function the local API can run, by the binary name template.yaml
+/// gives it (`Metadata.BuildProperties.Binary`). A new function is one entry.
+const REGISTRY: &[(&str, Build)] = &[
+    ("authenticate", proxy::<authenticate::State>),
+    ("products", proxy::<products::State>),
+    ("orders", proxy::<orders::State>),
+    ("validate-jwt", |sdk, env| {
+        let state = validate_jwt::State::from_env(sdk, env)?;
+        Ok(authorizer(state, |state, request| async move {
+            validate_jwt::decide(&state, request).await
+        }))
+    }),
+];
+
+/// An HTTP function behind the proxy integration, built as its `main` builds it.
+fn proxy<F: shared::lambda::Function + Send + 'static>(
+    sdk: &aws_config::SdkConfig,
+    env: &Env,
+) -> Result<Function, ConfigError> {
+    let state = Arc::new(F::from_env(sdk, env)?);
+    Ok(Function::Proxy(Arc::new(move |request| {
+        let state = Arc::clone(&state);
+        Box::pin(async move { state.handle(request).await })
+    })))
+}
+
+/// The authorizer: `decide` gets the shared state and the TOKEN request.
+fn authorizer<S, F, Fut>(state: S, decide: F) -> Function
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, ApiGatewayCustomAuthorizerRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Decision, KeyError>> + Send + 'static,
+{
+    let state = Arc::new(state);
+    Function::Authorizer(Arc::new(move |request| {
+        Box::pin(decide(Arc::clone(&state), request))
+    }))
 }
 
 struct Route {
@@ -54,7 +114,7 @@ pub enum LocalApiError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("function {0}: {1}")]
-    Config(String, shared::config::ConfigError),
+    Config(String, ConfigError),
     #[error("template.yaml has function {0} with binary {1}, which the local API does not know")]
     UnknownBinary(String, String),
     #[error("the authorizer's ValidationExpression is not a valid regex: {0}")]
@@ -176,7 +236,7 @@ impl LocalApi {
         {
             return Err(unauthorized());
         }
-        let Some(Function::ValidateJwt(state)) = self.functions.get(&self.authorizer_function)
+        let Some(Function::Authorizer(decide)) = self.functions.get(&self.authorizer_function)
         else {
             return Err(self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", 500));
         };
@@ -186,9 +246,9 @@ impl LocalApi {
         request.type_ = Some("TOKEN".to_owned());
         request.authorization_token = Some(token.to_owned());
         request.method_arn = Some(method_arn.clone());
-        let answer = match validate_jwt::authorize(state, request).await {
-            Ok(answer) => answer,
-            Err(e) if e.to_string() == validate_jwt::UNAUTHORIZED => return Err(unauthorized()),
+        let answer = match decide(request).await {
+            Ok(Decision::Allow(answer)) => answer,
+            Ok(Decision::Denied) => return Err(unauthorized()),
             Err(e) => {
                 tracing::error!(error = %e, "the authorizer failed");
                 return Err(self.gateway_response("AUTHORIZER_FAILURE", 500));
@@ -219,32 +279,18 @@ impl LocalApi {
     }
 }
 
-/// A function's state, built the way its `main` builds it.
+/// The function `binary` of the template, built by its registry entry.
 fn build_function(
     logical_id: &str,
     binary: &str,
     sdk: &aws_config::SdkConfig,
     env: &Env,
 ) -> Result<Function, LocalApiError> {
-    let config_error = |e| LocalApiError::Config(logical_id.to_owned(), e);
-    Ok(match binary {
-        "authenticate" => {
-            Function::Authenticate(authenticate::State::from_env(sdk, env).map_err(config_error)?)
-        }
-        "validate-jwt" => {
-            Function::ValidateJwt(validate_jwt::State::from_env(sdk, env).map_err(config_error)?)
-        }
-        "products" => {
-            Function::Products(products::State::from_env(sdk, env).map_err(config_error)?)
-        }
-        "orders" => Function::Orders(orders::State::from_env(sdk, env).map_err(config_error)?),
-        _ => {
-            return Err(LocalApiError::UnknownBinary(
-                logical_id.to_owned(),
-                binary.to_owned(),
-            ));
-        }
-    })
+    let (_, build) = REGISTRY
+        .iter()
+        .find(|(name, _)| *name == binary)
+        .ok_or_else(|| LocalApiError::UnknownBinary(logical_id.to_owned(), binary.to_owned()))?;
+    build(sdk, env).map_err(|e| LocalApiError::Config(logical_id.to_owned(), e))
 }
 
 /// The environment variables the function `binary` reads when it starts,
@@ -317,13 +363,10 @@ async fn handle(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let response = match api.functions.get(&route.function) {
-        Some(Function::Authenticate(state)) => state.handle(request).await,
-        Some(Function::Products(state)) => state.handle(request).await,
-        Some(Function::Orders(state)) => state.handle(request).await,
-        _ => return api.gateway_response("DEFAULT_5XX", 502),
-    };
-    into_axum(response)
+    match api.functions.get(&route.function) {
+        Some(Function::Proxy(handler)) => into_axum(handler(request).await),
+        _ => api.gateway_response("DEFAULT_5XX", 502),
+    }
 }
 
 /// The API Gateway REST (v1) proxy event for this request.
@@ -417,7 +460,22 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::arn_matches;
+    use super::{REGISTRY, arn_matches};
+    use crate::template::Template;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_binary_of_the_template_has_exactly_one_registry_entry() {
+        let names: BTreeSet<&str> = REGISTRY.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names.len(), REGISTRY.len(), "a binary registered twice");
+        let template = Template::load(&Template::default_path()).unwrap();
+        for (logical_id, binary) in template.functions().unwrap() {
+            assert!(
+                names.contains(binary.as_str()),
+                "{logical_id} runs {binary}, which the registry does not know"
+            );
+        }
+    }
 
     #[test]
     fn wildcards_in_policy_resources_match_like_iam() {

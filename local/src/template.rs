@@ -388,4 +388,41 @@ mod tests {
         let missing: Value = serde_yaml::from_str("!Ref Nowhere").unwrap();
         assert!(refs.resolve(&missing).is_err());
     }
+
+    #[test]
+    fn cloudformation_short_tags_are_read_as_tagged_values() {
+        let yaml = "
+a: !Ref Name
+b: !Sub \"x-${Name}\"
+c: !GetAtt Function.Arn
+d: !If [IsProd, 1, 2]
+e: !Equals [!Ref Environment, prod]
+f: !Not [!Condition IsProd]
+g: !Join ['', [a, b]]
+h: !Select [0, !GetAZs '']
+";
+        let value: Value = serde_yaml::from_str(yaml).unwrap();
+        let tags: Vec<String> = value
+            .as_mapping()
+            .unwrap()
+            .values()
+            .map(|v| match v {
+                Value::Tagged(t) => t.tag.to_string(),
+                other => panic!("not tagged: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "!Ref", "!Sub", "!GetAtt", "!If", "!Equals", "!Not", "!Join", "!Select"
+            ]
+        );
+        let Value::Tagged(get_att) = &value["c"] else {
+            unreachable!()
+        };
+        assert!(get_att.tag == "GetAtt");
+        assert_eq!(get_att.value.as_str(), Some("Function.Arn"));
+        // Every tag of the project's template parses too.
+        assert!(!project().functions().unwrap().is_empty());
+    }
 }
