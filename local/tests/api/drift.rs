@@ -1,21 +1,21 @@
 //! One contract that cannot drift: the routes of template.yaml, openapi.yaml
 //! and the local API; the variables each function reads, template.yaml and
 //! env.json; the resources the local bootstrap creates and the template.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::helpers::{emulator_endpoint, spawn_app, template, unique_prefix, workspace_path};
+use aws_config::SdkConfig;
+use kiosk_local::bootstrap::LocalStack;
+use kiosk_local::template::Template;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 fn workspace_file(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap()
+    std::fs::read_to_string(workspace_path(name)).unwrap()
 }
 
 /// References resolved to placeholders: enough to read the environment
 /// without creating anything.
-fn placeholder_refs(template: &kiosk_local::template::Template) -> kiosk_local::template::Refs {
+fn placeholder_refs(template: &Template) -> kiosk_local::template::Refs {
     let mut refs = kiosk_local::template::Refs::default();
     let yaml: serde_yaml::Value = serde_yaml::from_str(&workspace_file("template.yaml")).unwrap();
     for (name, _) in yaml["Resources"].as_mapping().unwrap() {
@@ -40,7 +40,7 @@ fn placeholder_refs(template: &kiosk_local::template::Template) -> kiosk_local::
 
 #[tokio::test]
 async fn every_variable_a_function_reads_is_set_in_the_template_and_in_env_json() {
-    let template = support::template();
+    let template = template();
     let refs = placeholder_refs(&template);
     let env_json: BTreeMap<String, BTreeMap<String, String>> =
         serde_json::from_str(&workspace_file("env.json")).unwrap();
@@ -109,9 +109,9 @@ async fn the_local_bootstrap_creates_what_the_template_declares() {
         );
     }
 
-    let sdk = kiosk_local::emulator_sdk(&support::emulator_endpoint()).await;
-    let template = support::template();
-    let (stack, _) = kiosk_local::start(&sdk, &template, &support::unique_prefix(), &[])
+    let sdk = kiosk_local::emulator_sdk(&emulator_endpoint()).await;
+    let template = template();
+    let (stack, _) = kiosk_local::start(&sdk, &template, &unique_prefix(), &[])
         .await
         .unwrap();
     for (logical_id, _) in yaml["Resources"]
@@ -127,7 +127,13 @@ async fn the_local_bootstrap_creates_what_the_template_declares() {
         );
     }
 
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    assert_tables_as_declared(&sdk, &template, &stack).await;
+    assert_cognito_as_declared(&sdk, &template, &stack).await;
+}
+
+/// Each table of the local stack has the keys and indexes the template declares.
+async fn assert_tables_as_declared(sdk: &SdkConfig, template: &Template, stack: &LocalStack) {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     for (logical_id, table) in template.resources_of_type("AWS::DynamoDB::Table") {
         let described = dynamodb
             .describe_table()
@@ -186,8 +192,12 @@ async fn the_local_bootstrap_creates_what_the_template_declares() {
                 .unwrap_or_default();
         assert_eq!(local_indexes, declared_indexes, "{logical_id} indexes");
     }
+}
 
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+/// The local user pool has the groups and the client the auth flows the
+/// template declares.
+async fn assert_cognito_as_declared(sdk: &SdkConfig, template: &Template, stack: &LocalStack) {
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
     let pool = stack.user_pool_id().unwrap();
     let groups = cognito
         .list_groups()
@@ -252,7 +262,7 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn template_openapi_and_the_local_api_serve_the_same_routes() {
-    let template = support::template();
+    let template = template();
     let in_template: BTreeSet<(String, String)> = template
         .routes()
         .unwrap()
@@ -273,7 +283,7 @@ async fn template_openapi_and_the_local_api_serve_the_same_routes() {
 
     // The local API answers each route (a function or the authorizer), never
     // the gateway's route_not_found.
-    let app = support::spawn_app().await;
+    let app = spawn_app().await;
     let public: HashMap<(String, String), bool> = template
         .routes()
         .unwrap()
