@@ -4,7 +4,7 @@
 //! The moto server is the test's own, so that stopping it hurts no other test
 //! of the binary (they share the emulator of `with-emulator.sh`).
 
-use crate::helpers::{authorize, issue_guest_token, template, unique_prefix, workspace_path};
+use crate::helpers::{authorize, bare_stack, issue_guest_token, workspace_path};
 use kiosk::config::Env;
 use std::process::Stdio;
 use std::time::Duration;
@@ -50,11 +50,7 @@ async fn start_own_emulator() -> OwnEmulator {
 #[tokio::test]
 async fn a_warm_authorizer_allows_a_valid_token_with_the_emulator_gone() {
     let mut emulator = start_own_emulator().await;
-    let sdk = kiosk_local::emulator_sdk(&emulator.endpoint).await;
-    let template = template();
-    let (stack, _router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &[])
-        .await
-        .unwrap();
+    let (sdk, template, stack) = bare_stack(&emulator.endpoint).await;
     let env = |function: &str| Env::Map(template.function_env(function, &stack.refs).unwrap());
     let signer = authenticate::State::from_env(&sdk, &env("AuthenticateFunction")).unwrap();
     let first = issue_guest_token(&signer, "guest:first").await;

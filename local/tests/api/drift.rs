@@ -2,7 +2,7 @@
 //! and the local API; the variables each function reads, template.yaml and
 //! env.json; the resources the local bootstrap creates and the template.
 
-use crate::helpers::{emulator_endpoint, spawn_app, template, unique_prefix, workspace_path};
+use crate::helpers::{bare_stack, emulator_endpoint, spawn_app, template, workspace_path};
 use aws_config::SdkConfig;
 use kiosk_local::bootstrap::LocalStack;
 use kiosk_local::template::Template;
@@ -109,11 +109,7 @@ async fn the_local_bootstrap_creates_what_the_template_declares() {
         );
     }
 
-    let sdk = kiosk_local::emulator_sdk(&emulator_endpoint()).await;
-    let template = template();
-    let (stack, _) = kiosk_local::start(&sdk, &template, &unique_prefix(), &[])
-        .await
-        .unwrap();
+    let (sdk, template, stack) = bare_stack(&emulator_endpoint()).await;
     for (logical_id, _) in yaml["Resources"]
         .as_mapping()
         .unwrap()

@@ -71,6 +71,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_through(&emulator_endpoint()).await
 }
 
+/// A stack of its own (no staff users) whose AWS calls go to `endpoint`, for
+/// the tests that call the functions' code or the emulator without the local API.
+pub async fn bare_stack(endpoint: &str) -> (aws_config::SdkConfig, Template, LocalStack) {
+    let sdk = kiosk_local::emulator_sdk(endpoint).await;
+    let template = template();
+    let started = kiosk_local::start(&sdk, &template, &unique_prefix(), &[]).await;
+    (sdk, template, started.unwrap().0)
+}
+
 /// A stack and the local API whose AWS calls go to `endpoint`.
 async fn spawn_app_through(endpoint: &str) -> TestApp {
     let sdk = kiosk_local::emulator_sdk(endpoint).await;

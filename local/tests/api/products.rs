@@ -1,7 +1,7 @@
 //! The menu over HTTP: roles, validation, listing by category, pagination,
 //! soft delete, and no Scan on any path.
 
-use crate::helpers::{Page, TestApp, spawn_app, spawn_recorded_app};
+use crate::helpers::{Page, TestApp, open_shop, spawn_app, spawn_recorded_app};
 use kiosk::money::Money;
 use kiosk::product::Product;
 use reqwest::Method;
@@ -14,35 +14,29 @@ fn names(products: &[Product]) -> Vec<&str> {
 
 #[tokio::test]
 async fn only_admins_write_the_menu() {
-    let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let id = app
-        .create_product(&admin, "X-Burger", "sandwich", 2490)
-        .await;
-    app.signed_up("529.982.247-25", "Ana").await;
-    let others = [
-        app.kitchen_token().await,
-        app.guest_token().await,
-        app.customer_token("52998224725").await,
-    ];
+    let shop = open_shop().await;
+    let (admin, id) = (&shop.admin, &shop.burger);
+    shop.signed_up("529.982.247-25", "Ana").await;
+    let customer = shop.customer_token("52998224725").await;
     let body = json!({"name": "X-Egg", "category": "sandwich", "price_cents": 2590});
-    for token in &others {
+    for token in [&shop.kitchen, &shop.guest, &customer] {
         for answer in [
-            app.post_product(token, body.clone()).await,
-            app.put_product(token, &id, body.clone()).await,
-            app.delete_product(token, &id).await,
+            shop.post_product(token, body.clone()).await,
+            shop.put_product(token, id, body.clone()).await,
+            shop.delete_product(token, id).await,
         ] {
             answer.expect_error(403, "forbidden");
         }
         // Every role reads.
-        app.get_product(token, &id).await.expect::<Product>(200);
-        app.list_products(token, "")
-            .await
-            .expect::<Page<Product>>(200);
+        shop.get_product(token, id).await.expect::<Product>(200);
+        let listed = shop.list_products(token, "").await;
+        listed.expect::<Page<Product>>(200);
     }
-    let unchanged: Product = app.get_product(&admin, &id).await.json();
+    let unchanged: Product = shop.get_product(admin, id).await.json();
     assert_eq!(unchanged.name, "X-Burger", "refused writes changed nothing");
-    let anonymous = app.send(app.request(Method::GET, "/products", None)).await;
+    let anonymous = shop
+        .send(shop.request(Method::GET, "/products", None))
+        .await;
     assert_eq!(anonymous.status, 401);
 }
 
@@ -133,25 +127,22 @@ fn invalid_bodies() -> Vec<(Value, &'static str)> {
 
 #[tokio::test]
 async fn each_validation_rule_is_a_400_with_its_code() {
-    let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let id = app
-        .create_product(&admin, "X-Burger", "sandwich", 2490)
-        .await;
+    let shop = open_shop().await;
+    let (admin, id) = (&shop.admin, &shop.burger);
 
     for (body, code) in invalid_bodies() {
-        let created = app.post_product(&admin, body.clone()).await;
+        let created = shop.post_product(admin, body.clone()).await;
         created.expect_error(400, code);
-        let updated = app.put_product(&admin, &id, body).await;
+        let updated = shop.put_product(admin, id, body).await;
         updated.expect_error(400, code);
     }
-    let not_json = app.post_raw_as("/products", &admin, "{nope").await;
+    let not_json = shop.post_raw_as("/products", admin, "{nope").await;
     not_json.expect_error(400, "invalid_body");
 
-    let listed = app.walk_products(&admin, "limit=100").await;
+    let listed = shop.walk_products(admin, "limit=100").await;
     assert_eq!(listed.len(), 1, "no refused write landed");
     for price in [1, 1_000_000] {
-        let at_limit = app.post_product(&admin, burger_with("price_cents", json!(price)));
+        let at_limit = shop.post_product(admin, burger_with("price_cents", json!(price)));
         at_limit.await.expect::<Product>(201);
     }
 }

@@ -13,6 +13,13 @@ struct Keys {
     secret: String,
 }
 
+impl Keys {
+    /// A token of these claims, signed with this key.
+    fn sign(&self, claims: &Value) -> String {
+        sign(&self.kid, &self.secret, claims)
+    }
+}
+
 async fn current_key(app: &TestApp) -> Keys {
     let (kid, secret) = app.secret("JwtSigningKey").await;
     Keys { kid, secret }
@@ -46,7 +53,7 @@ fn with(claims: &Value, key: &str, value: Value) -> Value {
 async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
     let keys = current_key(app).await;
     let good = claims(app);
-    let valid = sign(&keys.kid, &keys.secret, &good);
+    let valid = keys.sign(&good);
     let parts: Vec<&str> = valid.split('.').collect();
     let header =
         |alg: &str| B64.encode(json!({"alg": alg, "typ": "JWT", "kid": keys.kid}).to_string());
@@ -81,43 +88,27 @@ async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
         ),
         (
             "expired",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(
-                    &with(&good, "exp", json!(now - 3600)),
-                    "iat",
-                    json!(now - 7200),
-                ),
-            ),
+            keys.sign(&with(
+                &with(&good, "exp", json!(now - 3600)),
+                "iat",
+                json!(now - 7200),
+            )),
         ),
         (
             "not yet valid",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(
-                    &with(&good, "nbf", json!(now + 3600)),
-                    "exp",
-                    json!(now + 7200),
-                ),
-            ),
+            keys.sign(&with(
+                &with(&good, "nbf", json!(now + 3600)),
+                "exp",
+                json!(now + 7200),
+            )),
         ),
         (
             "wrong iss",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(&good, "iss", json!("someone-else")),
-            ),
+            keys.sign(&with(&good, "iss", json!("someone-else"))),
         ),
         (
             "wrong aud",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(&good, "aud", json!("another-api")),
-            ),
+            keys.sign(&with(&good, "aud", json!("another-api"))),
         ),
         ("garbage", "not-a-token".to_owned()),
         ("12 KB token", format!("{valid}{}", "A".repeat(12 * 1024))),
@@ -157,7 +148,7 @@ async fn the_authorizer_refuses_every_hostile_token_in_front_of_a_protected_rout
     }
     // The same claims, properly signed, pass: the refusals above are the tokens' fault.
     let keys = current_key(&app).await;
-    let good = sign(&keys.kid, &keys.secret, &claims(&app));
+    let good = keys.sign(&claims(&app));
     assert_eq!(app.list_customers(&good, "").await.status, 200);
 }
 
@@ -204,11 +195,11 @@ async fn after_a_rotation_the_previous_key_still_verifies_and_an_older_one_does_
     // Verifiers that re-read the secret on every unknown kid, as after their cache expires.
     let fresh = [("JWT_KEY_CACHE_SECONDS", "0")];
     let first = current_key(&app).await;
-    let token_one = sign(&first.kid, &first.secret, &claims(&app));
+    let token_one = first.sign(&claims(&app));
     rotate(&app, "second-signing-key-that-is-long-enough-0123456789").await;
     let second = current_key(&app).await;
     assert_ne!(first.kid, second.kid);
-    let token_two = sign(&second.kid, &second.secret, &claims(&app));
+    let token_two = second.sign(&claims(&app));
 
     let verifier = authorizer(&app, &fresh).await;
     for token in [&token_one, &token_two] {
