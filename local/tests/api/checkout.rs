@@ -2,7 +2,7 @@
 //! snapshots of the menu at checkout, the limits of a checkout body, and who
 //! may check out.
 
-use crate::helpers::{is_rfc3339, open_shop, statuses, sub_of};
+use crate::helpers::{Shop, is_rfc3339, open_shop, statuses, sub_of};
 use kiosk::money::Money;
 use kiosk::order::OrderStatus::AwaitingPayment;
 use kiosk::order::PaymentStatus::Pending;
@@ -85,18 +85,21 @@ async fn checkout_totals_are_computed_from_the_menu_and_kept_when_the_menu_chang
     );
 }
 
+/// A line of one X-Burger, with the `extra` fields.
+fn burger_line(shop: &Shop, extra: Value) -> Value {
+    let mut line = json!({"product_id": shop.burger, "quantity": 1});
+    for (key, value) in extra.as_object().unwrap() {
+        line[key] = value.clone();
+    }
+    line
+}
+
 #[tokio::test]
 async fn a_price_sent_by_the_client_and_every_other_malformed_body_is_400_invalid_body() {
     // Arrange
     let shop = open_shop().await;
     let guest = &shop.guest;
-    let line = |extra: Value| {
-        let mut line = json!({"product_id": shop.burger, "quantity": 1});
-        for (key, value) in extra.as_object().unwrap() {
-            line[key] = value.clone();
-        }
-        line
-    };
+    let line = |extra: Value| burger_line(&shop, extra);
     let lines = |n: usize| Value::Array((0..n).map(|_| line(json!({}))).collect());
     let refused = [
         json!({"items": [line(json!({"unit_price_cents": 1}))]}),

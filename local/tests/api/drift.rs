@@ -259,49 +259,40 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn template_openapi_and_the_local_api_serve_the_same_routes() {
     let template = template();
-    let in_template: BTreeSet<(String, String)> = template
-        .routes()
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.method, r.path))
+    let routes = template.routes().unwrap();
+    let in_template: BTreeSet<(String, String)> = routes
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
     let in_openapi = openapi_routes();
+    let none = Vec::<&(String, String)>::new();
+    let missing_in_openapi: Vec<_> = in_template.difference(&in_openapi).collect();
     assert_eq!(
-        in_template.difference(&in_openapi).collect::<Vec<_>>(),
-        Vec::<&(String, String)>::new(),
+        missing_in_openapi, none,
         "routes of template.yaml missing from openapi.yaml"
     );
+    let missing_in_template: Vec<_> = in_openapi.difference(&in_template).collect();
     assert_eq!(
-        in_openapi.difference(&in_template).collect::<Vec<_>>(),
-        Vec::<&(String, String)>::new(),
+        missing_in_template, none,
         "routes of openapi.yaml missing from template.yaml"
     );
 
     // The local API answers each route (a function or the authorizer), never
     // the gateway's route_not_found.
     let app = spawn_app().await;
-    let public: HashMap<(String, String), bool> = template
-        .routes()
-        .unwrap()
+    let public: HashMap<(String, String), bool> = routes
         .into_iter()
         .map(|r| ((r.method, r.path), !r.authorized))
         .collect();
     for (method, path) in &in_template {
         let concrete = path.replace("{id}", "some-id");
-        let request = app.http.request(
-            method.parse().unwrap(),
-            format!("{}{concrete}", app.base_url),
-        );
+        let request = app.request(method.parse().unwrap(), &concrete, None);
         let answer = app.send_unchecked(request).await;
-        assert_ne!(
-            answer.body["error"]["code"], "route_not_found",
-            "{method} {path} is not served locally"
-        );
+        let served = answer.code() != Some("route_not_found");
+        assert!(served, "{method} {path} is not served locally");
         if !public[&(method.clone(), path.clone())] {
-            assert_eq!(
-                answer.status, 401,
-                "{method} {path} sits behind the authorizer"
-            );
+            let status = answer.status;
+            assert_eq!(status, 401, "{method} {path} sits behind the authorizer");
         }
     }
 }

@@ -25,6 +25,12 @@ impl Write for Captured {
     }
 }
 
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 /// Everything logged in this process since the first call, at DEBUG.
 fn capture_logs() -> Captured {
     static CAPTURED: OnceLock<Captured> = OnceLock::new();
@@ -56,13 +62,11 @@ async fn signup_and_sign_in_log_no_cpf_token_password_or_key() {
     let admin_token = app.admin_token().await;
     assert_eq!(app.list_customers(&admin_token, "").await.status, 200);
     assert_eq!(app.validate(&customer_token).await.status, 200);
-    assert_eq!(
-        app.staff_sign_in("admin", "Wrong-password-9").await.status,
-        401
-    );
+    let wrong_password = app.staff_sign_in("admin", "Wrong-password-9").await;
+    assert_eq!(wrong_password.status, 401);
 
     let (_, key) = app.secret("JwtSigningKey").await;
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     // The handlers' own lines for this test's customer were captured.
     let logged = |message: &str| {
         logs.lines()
