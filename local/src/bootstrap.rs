@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     AdminCreateUserConfigType, ExplicitAuthFlowsType, MessageActionType, PasswordPolicyType,
     PreventUserExistenceErrorTypes, UserPoolPolicyType,
 };
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

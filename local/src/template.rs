@@ -3,16 +3,16 @@
 //! Reading them from the template (not restating them) keeps local and deployed
 //! alike; a value the local stack cannot resolve is an error, not a guess.
 
-use serde_yaml::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use yaml_serde::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot read the template: {0}")]
     Read(#[from] std::io::Error),
     #[error("the template is not valid YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] yaml_serde::Error),
     #[error("template: {0}")]
     Shape(String),
 }
@@ -59,7 +59,7 @@ impl Template {
 
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
         Ok(Self {
-            root: serde_yaml::from_str(text)?,
+            root: yaml_serde::from_str(text)?,
         })
     }
 
@@ -383,9 +383,9 @@ mod tests {
     fn sub_and_ref_resolve_and_unknown_names_are_errors() {
         let mut refs = Refs::default();
         refs.insert("Environment", "local");
-        let sub: Value = serde_yaml::from_str("!Sub \"kiosk-${Environment}-x\"").unwrap();
+        let sub: Value = yaml_serde::from_str("!Sub \"kiosk-${Environment}-x\"").unwrap();
         assert_eq!(refs.resolve(&sub).unwrap(), "kiosk-local-x");
-        let missing: Value = serde_yaml::from_str("!Ref Nowhere").unwrap();
+        let missing: Value = yaml_serde::from_str("!Ref Nowhere").unwrap();
         assert!(refs.resolve(&missing).is_err());
     }
 
@@ -401,7 +401,7 @@ f: !Not [!Condition IsProd]
 g: !Join ['', [a, b]]
 h: !Select [0, !GetAZs '']
 ";
-        let value: Value = serde_yaml::from_str(yaml).unwrap();
+        let value: Value = yaml_serde::from_str(yaml).unwrap();
         let tags: Vec<String> = value
             .as_mapping()
             .unwrap()

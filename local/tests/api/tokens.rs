@@ -1,33 +1,28 @@
 //! Hostile tokens against both gates, `/validate` and the authorizer in front
 //! of a protected route; and key rotation against Secrets Manager.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::helpers::{TestApp, Validation, authorize, authorizer_request, spawn_app};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use shared::config::Env;
-use support::{TestApp, spawn_app};
 
 struct Keys {
     kid: String,
     secret: String,
 }
 
-async fn current_key(app: &TestApp) -> Keys {
-    let secrets = aws_sdk_secretsmanager::Client::new(&app.sdk);
-    let value = secrets
-        .get_secret_value()
-        .secret_id(app.jwt_secret_arn())
-        .send()
-        .await
-        .unwrap();
-    Keys {
-        kid: value.version_id().unwrap().to_owned(),
-        secret: value.secret_string().unwrap().to_owned(),
+impl Keys {
+    /// A token of these claims, signed with this key.
+    fn sign(&self, claims: &Value) -> String {
+        sign(&self.kid, &self.secret, claims)
     }
+}
+
+async fn current_key(app: &TestApp) -> Keys {
+    let (kid, secret) = app.secret("JwtSigningKey").await;
+    Keys { kid, secret }
 }
 
 fn claims(app: &TestApp) -> Value {
@@ -58,7 +53,7 @@ fn with(claims: &Value, key: &str, value: Value) -> Value {
 async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
     let keys = current_key(app).await;
     let good = claims(app);
-    let valid = sign(&keys.kid, &keys.secret, &good);
+    let valid = keys.sign(&good);
     let parts: Vec<&str> = valid.split('.').collect();
     let header =
         |alg: &str| B64.encode(json!({"alg": alg, "typ": "JWT", "kid": keys.kid}).to_string());
@@ -93,77 +88,68 @@ async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
         ),
         (
             "expired",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(
-                    &with(&good, "exp", json!(now - 3600)),
-                    "iat",
-                    json!(now - 7200),
-                ),
-            ),
+            keys.sign(&with(
+                &with(&good, "exp", json!(now - 3600)),
+                "iat",
+                json!(now - 7200),
+            )),
         ),
         (
             "not yet valid",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(
-                    &with(&good, "nbf", json!(now + 3600)),
-                    "exp",
-                    json!(now + 7200),
-                ),
-            ),
+            keys.sign(&with(
+                &with(&good, "nbf", json!(now + 3600)),
+                "exp",
+                json!(now + 7200),
+            )),
         ),
         (
             "wrong iss",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(&good, "iss", json!("someone-else")),
-            ),
+            keys.sign(&with(&good, "iss", json!("someone-else"))),
         ),
         (
             "wrong aud",
-            sign(
-                &keys.kid,
-                &keys.secret,
-                &with(&good, "aud", json!("another-api")),
-            ),
+            keys.sign(&with(&good, "aud", json!("another-api"))),
         ),
         ("garbage", "not-a-token".to_owned()),
         ("12 KB token", format!("{valid}{}", "A".repeat(12 * 1024))),
     ]
 }
 
+/// The authorizer of this stack, its environment changed by `overrides`.
+async fn authorizer(app: &TestApp, overrides: &[(&str, &str)]) -> validate_jwt::State {
+    let mut env = app.function_env("ValidateJwtFunction");
+    for (k, v) in overrides {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    validate_jwt::State::from_env(&app.sdk, &Env::Map(env)).unwrap()
+}
+
 #[tokio::test]
 async fn validate_refuses_every_hostile_token_with_a_401() {
     let app = spawn_app().await;
     for (name, token) in hostile_tokens(&app).await {
-        let answer = app.post("/validate", json!({"token": token})).await;
-        assert_eq!(answer.status, 401, "{name}: {}", answer.body);
-        assert_eq!(answer.body["valid"], false, "{name}");
+        let answer = app.validate(&token).await;
         let expected = if name == "expired" {
             "token_expired"
         } else {
             "token_invalid"
         };
-        assert_eq!(answer.body["error"]["code"], expected, "{name}");
+        answer.expect_error(401, expected);
+        assert!(!answer.json::<Validation>().valid, "{name}");
     }
 }
 
 #[tokio::test]
 async fn the_authorizer_refuses_every_hostile_token_in_front_of_a_protected_route() {
     let app = spawn_app().await;
-    for (name, token) in hostile_tokens(&app).await {
-        let answer = app.get_as("/customers", &token).await;
-        assert_eq!(answer.status, 401, "{name}: {}", answer.body);
-        assert_eq!(answer.body["error"]["code"], "unauthorized", "{name}");
+    for (_, token) in hostile_tokens(&app).await {
+        let answer = app.list_customers(&token, "").await;
+        answer.expect_error(401, "unauthorized");
     }
     // The same claims, properly signed, pass: the refusals above are the tokens' fault.
     let keys = current_key(&app).await;
-    let good = sign(&keys.kid, &keys.secret, &claims(&app));
-    assert_eq!(app.get_as("/customers", &good).await.status, 200);
+    let good = keys.sign(&claims(&app));
+    assert_eq!(app.list_customers(&good, "").await.status, 200);
 }
 
 #[tokio::test]
@@ -171,9 +157,7 @@ async fn the_authorizer_function_answers_unauthorized_and_never_fails_on_hostile
     let app = spawn_app().await;
     let state = authorizer(&app, &[]).await;
     for (name, token) in hostile_tokens(&app).await {
-        let error = validate_jwt::authorize(&state, authorizer_request(&format!("Bearer {token}")))
-            .await
-            .unwrap_err();
+        let error = authorize(&state, &token).await.unwrap_err();
         assert_eq!(error.to_string(), "Unauthorized", "{name}");
     }
     for header in ["", "Bearer", "Basic abc", "token-without-scheme"] {
@@ -184,31 +168,14 @@ async fn the_authorizer_function_answers_unauthorized_and_never_fails_on_hostile
     }
 }
 
-async fn authorizer(app: &TestApp, overrides: &[(&str, &str)]) -> validate_jwt::State {
-    let mut env = app.function_env("ValidateJwtFunction");
-    for (k, v) in overrides {
-        env.insert((*k).to_owned(), (*v).to_owned());
-    }
-    validate_jwt::State::from_env(&app.sdk, &Env::Map(env)).unwrap()
-}
-
-fn authorizer_request(header: &str) -> aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest {
-    let mut request = aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest::default();
-    request.type_ = Some("TOKEN".into());
-    request.authorization_token = Some(header.to_owned());
-    request.method_arn =
-        Some("arn:aws:execute-api:us-east-1:123456789012:api1/dev/GET/orders/42".into());
-    request
-}
-
 #[tokio::test]
 async fn a_valid_token_gets_an_allow_for_the_whole_stage_with_its_context() {
     let app = spawn_app().await;
     let state = authorizer(&app, &[]).await;
     let token = app.admin_token().await;
-    let answer = validate_jwt::authorize(&state, authorizer_request(&format!("Bearer {token}")))
-        .await
-        .unwrap();
+
+    let answer = authorize(&state, &token).await.unwrap();
+
     let answer = serde_json::to_value(answer).unwrap();
     assert_eq!(answer["principalId"], "admin");
     assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
@@ -225,62 +192,44 @@ async fn a_valid_token_gets_an_allow_for_the_whole_stage_with_its_context() {
 #[tokio::test]
 async fn after_a_rotation_the_previous_key_still_verifies_and_an_older_one_does_not() {
     let app = spawn_app().await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&app.sdk);
-    let rotate = |value: String| {
-        let secrets = secrets.clone();
-        let arn = app.jwt_secret_arn();
-        async move {
-            secrets
-                .put_secret_value()
-                .secret_id(arn)
-                .secret_string(value)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
     // Verifiers that re-read the secret on every unknown kid, as after their cache expires.
     let fresh = [("JWT_KEY_CACHE_SECONDS", "0")];
     let first = current_key(&app).await;
-    let token_one = sign(&first.kid, &first.secret, &claims(&app));
-    rotate("second-signing-key-that-is-long-enough-0123456789".into()).await;
+    let token_one = first.sign(&claims(&app));
+    rotate(&app, "second-signing-key-that-is-long-enough-0123456789").await;
     let second = current_key(&app).await;
     assert_ne!(first.kid, second.kid);
-    let token_two = sign(&second.kid, &second.secret, &claims(&app));
+    let token_two = second.sign(&claims(&app));
 
     let verifier = authorizer(&app, &fresh).await;
     for token in [&token_one, &token_two] {
-        assert!(
-            validate_jwt::authorize(&verifier, authorizer_request(&format!("Bearer {token}")))
-                .await
-                .is_ok()
-        );
+        assert!(authorize(&verifier, token).await.is_ok());
     }
-    let validated = app.post("/validate", json!({"token": token_one})).await;
+    let validated = app.validate(&token_one).await;
     assert_eq!(
         validated.status, 200,
         "a token of the previous key validates over HTTP: {}",
         validated.body
     );
 
-    rotate("third-signing-key-that-is-long-enough-0123456789".into()).await;
+    rotate(&app, "third-signing-key-that-is-long-enough-0123456789").await;
     let verifier = authorizer(&app, &fresh).await;
-    let refused = validate_jwt::authorize(
-        &verifier,
-        authorizer_request(&format!("Bearer {token_one}")),
-    )
-    .await;
+    let refused = authorize(&verifier, &token_one).await;
     assert_eq!(
         refused.unwrap_err().to_string(),
         "Unauthorized",
         "two rotations ago: refused"
     );
-    assert!(
-        validate_jwt::authorize(
-            &verifier,
-            authorizer_request(&format!("Bearer {token_two}"))
-        )
+    assert!(authorize(&verifier, &token_two).await.is_ok());
+}
+
+/// Puts a new current value into the JWT signing secret.
+async fn rotate(app: &TestApp, value: &str) {
+    aws_sdk_secretsmanager::Client::new(&app.sdk)
+        .put_secret_value()
+        .secret_id(app.jwt_secret_arn())
+        .secret_string(value)
+        .send()
         .await
-        .is_ok()
-    );
+        .unwrap();
 }

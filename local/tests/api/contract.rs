@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 fn openapi() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
-        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        let path = crate::helpers::workspace_path("openapi.yaml");
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     })
 }
 

@@ -1,9 +1,10 @@
 //! The authorizer's warm path makes no network call: with the emulator gone
 //! after the first invocation, a second valid token still gets Allow.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//!
+//! The moto server is the test's own, so that stopping it hurts no other test
+//! of the binary (they share the emulator of `with-emulator.sh`).
 
-mod support;
-
+use crate::helpers::{authorize, bare_stack, issue_guest_token, workspace_path};
 use shared::config::Env;
 use std::process::Stdio;
 use std::time::Duration;
@@ -15,7 +16,7 @@ struct OwnEmulator {
 }
 
 async fn start_own_emulator() -> OwnEmulator {
-    let moto = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    let moto = workspace_path(".venv/bin/moto_server");
     assert!(
         moto.exists(),
         "{} is missing: run `make venv`",
@@ -46,47 +47,22 @@ async fn start_own_emulator() -> OwnEmulator {
     panic!("moto did not start on port {port}");
 }
 
-fn request(token: &str) -> aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest {
-    let mut request = aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest::default();
-    request.type_ = Some("TOKEN".into());
-    request.authorization_token = Some(format!("Bearer {token}"));
-    request.method_arn =
-        Some("arn:aws:execute-api:us-east-1:123456789012:api1/dev/GET/products".into());
-    request
-}
-
 #[tokio::test]
 async fn a_warm_authorizer_allows_a_valid_token_with_the_emulator_gone() {
     let mut emulator = start_own_emulator().await;
-    let sdk = kiosk_local::emulator_sdk(&emulator.endpoint).await;
-    let template = support::template();
-    let (stack, _router) = kiosk_local::start(&sdk, &template, &support::unique_prefix(), &[])
-        .await
-        .unwrap();
+    let (sdk, template, stack) = bare_stack(&emulator.endpoint).await;
     let env = |function: &str| Env::Map(template.function_env(function, &stack.refs).unwrap());
     let signer = <authenticate::State as shared::lambda::Function>::from_env(
         &sdk,
         &env("AuthenticateFunction"),
     )
     .unwrap();
-    let first = signer
-        .tokens
-        .issue("guest:first", shared::Role::Guest, None)
-        .await
-        .unwrap()
-        .access_token;
-    let second = signer
-        .tokens
-        .issue("guest:second", shared::Role::Guest, None)
-        .await
-        .unwrap()
-        .access_token;
+    let first = issue_guest_token(&signer, "guest:first").await;
+    let second = issue_guest_token(&signer, "guest:second").await;
 
     let authorizer = validate_jwt::State::from_env(&sdk, &env("ValidateJwtFunction")).unwrap();
     assert!(
-        validate_jwt::authorize(&authorizer, request(&first))
-            .await
-            .is_ok(),
+        authorize(&authorizer, &first).await.is_ok(),
         "cold: keys fetched"
     );
 
@@ -102,8 +78,6 @@ async fn a_warm_authorizer_allows_a_valid_token_with_the_emulator_gone() {
         "the emulator is really gone"
     );
 
-    let warm = validate_jwt::authorize(&authorizer, request(&second))
-        .await
-        .unwrap();
+    let warm = authorize(&authorizer, &second).await.unwrap();
     assert_eq!(warm.principal_id.as_deref(), Some("guest:second"));
 }

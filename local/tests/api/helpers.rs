@@ -1,0 +1,793 @@
+//! `spawn_app`: an isolated stack in the emulator and the local API on a free
+//! port, driven over HTTP like a client would. `TestApp` has one method per
+//! route the tests call, `Shop` builds the usual arrangements (a menu, the
+//! staff signed in, orders placed, paid and moved), and `Answer` reads every
+//! response into the API's types.
+
+use kiosk_local::bootstrap::{LocalStack, StaffUser};
+use kiosk_local::template::Template;
+use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use shared::domain::OrderId;
+use shared::domain::order::{Order, OrderStatus};
+use shared::domain::product::Product;
+
+pub const ADMIN_PASSWORD: &str = "AdminTest1234";
+pub const KITCHEN_PASSWORD: &str = "KitchenTest1234";
+/// A user with a password but in no staff group.
+pub const OUTSIDER_PASSWORD: &str = "OutsiderTest1234";
+
+pub struct TestApp {
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub stack: LocalStack,
+    pub sdk: aws_config::SdkConfig,
+    pub template: Template,
+}
+
+pub fn emulator_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: these tests need the emulator (run them with `make test`)",
+    )
+}
+
+pub fn template() -> Template {
+    Template::load(&Template::default_path()).unwrap()
+}
+
+pub fn unique_prefix() -> String {
+    format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// A file of the workspace (template.yaml, openapi.yaml, events/...).
+pub fn workspace_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+}
+
+pub fn staff_users() -> Vec<StaffUser> {
+    vec![
+        StaffUser {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            group: Some("admin".into()),
+        },
+        StaffUser {
+            username: "kitchen".into(),
+            password: KITCHEN_PASSWORD.into(),
+            group: Some("kitchen".into()),
+        },
+        StaffUser {
+            username: "outsider".into(),
+            password: OUTSIDER_PASSWORD.into(),
+            group: None,
+        },
+    ]
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_through(&emulator_endpoint()).await
+}
+
+/// A stack of its own (no staff users) whose AWS calls go to `endpoint`, for
+/// the tests that call the functions' code or the emulator without the local API.
+pub async fn bare_stack(endpoint: &str) -> (aws_config::SdkConfig, Template, LocalStack) {
+    let sdk = kiosk_local::emulator_sdk(endpoint).await;
+    let template = template();
+    let started = kiosk_local::start(&sdk, &template, &unique_prefix(), &[]).await;
+    (sdk, template, started.unwrap().0)
+}
+
+/// A stack and the local API whose AWS calls go to `endpoint`.
+async fn spawn_app_through(endpoint: &str) -> TestApp {
+    let sdk = kiosk_local::emulator_sdk(endpoint).await;
+    let template = template();
+    let (stack, router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &staff_users())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    TestApp {
+        base_url,
+        http: reqwest::Client::new(),
+        stack,
+        sdk,
+        template,
+    }
+}
+
+/// A response's status and JSON body (Null when empty), and the request it
+/// answers (for the failure messages).
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    request: String,
+}
+
+impl Answer {
+    /// Sends the request and reads its answer.
+    async fn of(request: reqwest::RequestBuilder) -> Answer {
+        let (client, request) = request.build_split();
+        let request = request.unwrap();
+        let sent: String = request
+            .body()
+            .and_then(|body| body.as_bytes())
+            .map(|bytes| String::from_utf8_lossy(bytes).chars().take(300).collect())
+            .unwrap_or_default();
+        let query = request.url().query().map(|q| format!("?{q}"));
+        let request_line = format!(
+            "{} {}{} {sent}",
+            request.method(),
+            request.url().path(),
+            query.unwrap_or_default()
+        );
+        let response = client.execute(request).await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Answer {
+            status,
+            body,
+            request: request_line,
+        }
+    }
+
+    /// The contract's error code, if the body is an error.
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
+    /// Asserts the answer is the contract's error `code` with `status`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, Some(code)),
+            "{} -> {}",
+            self.request,
+            self.body
+        );
+    }
+
+    /// Asserts the status and reads the body as a `T`.
+    #[track_caller]
+    pub fn expect<T: DeserializeOwned>(&self, status: u16) -> T {
+        assert_eq!(self.status, status, "{} -> {}", self.request, self.body);
+        self.json()
+    }
+
+    /// The body as a `T`.
+    #[track_caller]
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        match serde_json::from_value(self.body.clone()) {
+            Ok(value) => value,
+            Err(e) => panic!("{} -> {}: {e}", self.request, self.body),
+        }
+    }
+}
+
+/// Each answer's status and body, for the failure messages.
+pub fn summary(answers: &[Answer]) -> Vec<String> {
+    answers
+        .iter()
+        .map(|a| format!("{} {}", a.status, a.body))
+        .collect()
+}
+
+/// One page of a list.
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A customer as the API shows it (the CPF masked).
+#[derive(Debug, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub cpf: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// The answer of a sign-in.
+#[derive(Debug, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+/// The answer of `POST /validate`.
+#[derive(Debug, Deserialize)]
+pub struct Validation {
+    pub valid: bool,
+    pub claims: Option<shared::domain::token::Claims>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A request to `path`, bearing `token` when there is one.
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Sends the request; the answer must be one openapi.yaml documents for
+    /// the route (status and body schema), or the test fails.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let answer = self.send_unchecked(request).await;
+        let (method, path) = answer.request.split_once(' ').unwrap();
+        let path = path.split(['?', ' ']).next().unwrap();
+        super::contract::check(method, path, answer.status, &answer.body);
+        answer
+    }
+
+    /// Sends the request without the contract check (for requests the
+    /// contract does not describe, such as unknown routes).
+    pub async fn send_unchecked(&self, request: reqwest::RequestBuilder) -> Answer {
+        Answer::of(request).await
+    }
+
+    /// Sends `n` copies of the request at once, unchecked; their answers.
+    pub async fn send_concurrently(
+        &self,
+        n: usize,
+        request: reqwest::RequestBuilder,
+    ) -> Vec<Answer> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            tasks.spawn(Answer::of(request.try_clone().unwrap()));
+        }
+        tasks.join_all().await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(self.request(Method::POST, path, None).json(&body))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str) -> Answer {
+        self.send(self.request(Method::POST, path, None).body(body.to_owned()))
+            .await
+    }
+
+    pub async fn post_raw_as(&self, path: &str, token: &str, body: &str) -> Answer {
+        let request = self.request(Method::POST, path, Some(token));
+        self.send(request.body(body.to_owned())).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request(Method::GET, path, Some(token)))
+            .await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.request(Method::POST, path, Some(token)).json(&body))
+            .await
+    }
+
+    pub async fn put_as(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.request(Method::PUT, path, Some(token)).json(&body))
+            .await
+    }
+
+    pub async fn delete_as(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request(Method::DELETE, path, Some(token)))
+            .await
+    }
+
+    /// Every page of the list at `path` (with its query), cursor after cursor.
+    pub async fn pages<T: DeserializeOwned>(&self, token: &str, path: &str) -> Vec<Page<T>> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut pages: Vec<Page<T>> = Vec::new();
+        for _ in 0..100 {
+            let url = match pages.last() {
+                Some(Page {
+                    next_cursor: Some(cursor),
+                    ..
+                }) => format!("{path}{separator}cursor={cursor}"),
+                Some(_) => return pages,
+                None => path.to_owned(),
+            };
+            pages.push(self.get_as(&url, token).await.expect(200));
+        }
+        panic!("the listing of {path} never ended");
+    }
+
+    /// Every item of the list at `path`, all pages walked.
+    pub async fn walk<T: DeserializeOwned>(&self, token: &str, path: &str) -> Vec<T> {
+        let pages = self.pages(token, path).await;
+        pages.into_iter().flat_map(|page| page.items).collect()
+    }
+
+    // Identity.
+
+    /// `POST /customers`.
+    pub async fn sign_up(&self, cpf: &str, name: &str) -> Answer {
+        self.post(
+            "/customers",
+            json!({"cpf": cpf, "name": name, "email": "cliente@example.com"}),
+        )
+        .await
+    }
+
+    /// Signs a customer up, which must succeed.
+    pub async fn signed_up(&self, cpf: &str, name: &str) -> Customer {
+        self.sign_up(cpf, name).await.expect(201)
+    }
+
+    /// `POST /auth`.
+    pub async fn auth(&self, cpf: &str) -> Answer {
+        self.post("/auth", json!({ "cpf": cpf })).await
+    }
+
+    /// `POST /auth/staff`.
+    pub async fn staff_sign_in(&self, username: &str, password: &str) -> Answer {
+        self.post(
+            "/auth/staff",
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// `POST /validate` with the token in the body.
+    pub async fn validate(&self, token: &str) -> Answer {
+        self.post("/validate", json!({ "token": token })).await
+    }
+
+    /// The claims `/validate` reads from a valid token.
+    pub async fn claims_of(&self, token: &str) -> shared::domain::token::Claims {
+        let validated: Validation = self.validate(token).await.expect(200);
+        assert!(validated.valid);
+        validated.claims.unwrap()
+    }
+
+    /// `GET /customers?{query}`.
+    pub async fn list_customers(&self, token: &str, query: &str) -> Answer {
+        self.get_as(&with_query("/customers", query), token).await
+    }
+
+    pub async fn admin_token(&self) -> String {
+        token_of(self.staff_sign_in("admin", ADMIN_PASSWORD).await)
+    }
+
+    pub async fn kitchen_token(&self) -> String {
+        token_of(self.staff_sign_in("kitchen", KITCHEN_PASSWORD).await)
+    }
+
+    pub async fn guest_token(&self) -> String {
+        token_of(self.post("/auth/guest", Value::Null).await)
+    }
+
+    pub async fn customer_token(&self, cpf: &str) -> String {
+        token_of(self.auth(cpf).await)
+    }
+
+    /// The environment template.yaml gives `function`, resolved for this stack.
+    pub fn function_env(&self, function: &str) -> std::collections::HashMap<String, String> {
+        self.template
+            .function_env(function, &self.stack.refs)
+            .unwrap()
+    }
+
+    pub fn jwt_secret_arn(&self) -> String {
+        self.stack.get("JwtSigningKey").unwrap().to_owned()
+    }
+
+    /// The current version id and value of the stack's secret `logical_id`.
+    pub async fn secret(&self, logical_id: &str) -> (String, String) {
+        let value = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .get_secret_value()
+            .secret_id(self.stack.get(logical_id).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (
+            value.version_id().unwrap().to_owned(),
+            value.secret_string().unwrap().to_owned(),
+        )
+    }
+
+    // The menu.
+
+    /// `POST /products`.
+    pub async fn post_product(&self, token: &str, body: Value) -> Answer {
+        self.post_as("/products", token, body).await
+    }
+
+    /// Creates a product as admin and returns its id.
+    pub async fn create_product(
+        &self,
+        admin: &str,
+        name: &str,
+        category: &str,
+        price_cents: i64,
+    ) -> String {
+        let body = json!({"name": name, "category": category, "price_cents": price_cents});
+        self.post_product(admin, body)
+            .await
+            .expect::<Product>(201)
+            .id
+            .to_string()
+    }
+
+    /// `GET /products/{id}`.
+    pub async fn get_product(&self, token: &str, id: impl std::fmt::Display) -> Answer {
+        self.get_as(&format!("/products/{id}"), token).await
+    }
+
+    /// `PUT /products/{id}`.
+    pub async fn put_product(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        body: Value,
+    ) -> Answer {
+        self.put_as(&format!("/products/{id}"), token, body).await
+    }
+
+    /// `DELETE /products/{id}`.
+    pub async fn delete_product(&self, token: &str, id: impl std::fmt::Display) -> Answer {
+        self.delete_as(&format!("/products/{id}"), token).await
+    }
+
+    /// `GET /products?{query}`.
+    pub async fn list_products(&self, token: &str, query: &str) -> Answer {
+        self.get_as(&with_query("/products", query), token).await
+    }
+
+    /// Every product of `GET /products?{query}`, all pages walked.
+    pub async fn walk_products(&self, token: &str, query: &str) -> Vec<Product> {
+        self.walk(token, &with_query("/products", query)).await
+    }
+
+    // Orders.
+
+    /// `POST /orders` with `{"items": items}`.
+    pub async fn checkout(&self, token: &str, items: Value) -> Answer {
+        self.post_as("/orders", token, json!({ "items": items }))
+            .await
+    }
+
+    /// `POST /orders` with an `Idempotency-Key` header.
+    pub async fn checkout_with_key(&self, token: &str, key: &str, items: Value) -> Answer {
+        let request = self.request(Method::POST, "/orders", Some(token));
+        self.send(
+            request
+                .header("Idempotency-Key", key)
+                .json(&json!({ "items": items })),
+        )
+        .await
+    }
+
+    /// Checks out, which must succeed, and returns the new order.
+    pub async fn place(&self, token: &str, items: Value) -> Order {
+        self.checkout(token, items).await.expect(201)
+    }
+
+    /// `GET /orders/{id}`.
+    pub async fn get_order(&self, token: &str, id: impl std::fmt::Display) -> Answer {
+        self.get_as(&format!("/orders/{id}"), token).await
+    }
+
+    /// `PATCH /orders/{id}` to `status`.
+    pub async fn move_order(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        status: &str,
+    ) -> Answer {
+        let request = self.request(Method::PATCH, &format!("/orders/{id}"), Some(token));
+        self.send(request.json(&json!({ "status": status }))).await
+    }
+
+    /// `GET /orders?{query}`.
+    pub async fn list_orders(&self, token: &str, query: &str) -> Answer {
+        self.get_as(&with_query("/orders", query), token).await
+    }
+
+    /// The ids of every page of `GET /orders?{query}`, cursor after cursor.
+    pub async fn walk_orders(&self, token: &str, query: &str) -> Vec<OrderId> {
+        let orders: Vec<Order> = self.walk(token, &with_query("/orders", query)).await;
+        orders.into_iter().map(|order| order.id).collect()
+    }
+
+    /// Every order `token` lists, walked 100 at a time.
+    pub async fn my_orders(&self, token: &str) -> Vec<OrderId> {
+        self.walk_orders(token, "limit=100").await
+    }
+
+    /// `POST /webhooks/payment` with this raw body and `X-Signature` header (none when `None`).
+    pub async fn notify(&self, body: &str, signature: Option<&str>) -> Answer {
+        let mut request = self
+            .request(Method::POST, "/webhooks/payment", None)
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("X-Signature", signature);
+        }
+        self.send(request).await
+    }
+}
+
+/// `path?query`, or `path` when the query is empty.
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// The payment notification for `order_id`; one payment id per (order, outcome).
+pub fn notification(order_id: impl std::fmt::Display, status: &str) -> String {
+    json!({"order_id": order_id.to_string(), "payment_id": format!("pay-{status}-{order_id}"), "status": status})
+        .to_string()
+}
+
+/// The access token of a sign-in, which must have succeeded.
+#[track_caller]
+pub fn token_of(answer: Answer) -> String {
+    answer.expect::<Tokens>(200).access_token
+}
+
+/// The `sub` claim of a token (read, not verified).
+pub fn sub_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+/// An order's status and payment status.
+pub fn statuses(order: &Order) -> (OrderStatus, shared::domain::order::PaymentStatus) {
+    (order.status, order.payment_status)
+}
+
+/// Valid CPFs, generated: tests that need many distinct customers.
+pub fn cpf_from(seed: u32) -> String {
+    shared::domain::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
+}
+
+/// A stack with X-Burger on the menu, the staff and a guest signed in, and the
+/// webhook secret at hand.
+pub struct Shop {
+    pub app: TestApp,
+    pub admin: String,
+    pub kitchen: String,
+    pub guest: String,
+    pub burger: String,
+    pub secret: String,
+}
+
+impl std::ops::Deref for Shop {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+pub async fn open_shop() -> Shop {
+    stock(spawn_app().await).await
+}
+
+/// Puts X-Burger on `app`'s menu and signs the staff and a guest in.
+pub async fn stock(app: TestApp) -> Shop {
+    let admin = app.admin_token().await;
+    let kitchen = app.kitchen_token().await;
+    let guest = app.guest_token().await;
+    let burger = app
+        .create_product(&admin, "X-Burger", "sandwich", 2490)
+        .await;
+    let (_, secret) = app.secret("WebhookSecret").await;
+    Shop {
+        app,
+        admin,
+        kitchen,
+        guest,
+        burger,
+        secret,
+    }
+}
+
+impl Shop {
+    /// One line: `quantity` X-Burgers.
+    pub fn burgers(&self, quantity: u32) -> Value {
+        json!([{"product_id": self.burger, "quantity": quantity}])
+    }
+
+    /// The order as its owner, the shop's guest, reads it.
+    pub async fn order(&self, id: impl std::fmt::Display) -> Order {
+        self.get_order(&self.guest, id).await.expect(200)
+    }
+
+    /// An order of one X-Burger, awaiting payment.
+    pub async fn placed_order(&self, token: &str) -> Order {
+        self.place(token, self.burgers(1)).await
+    }
+
+    /// The correctly signed payment notification.
+    pub async fn pay(&self, order_id: impl std::fmt::Display, status: &str) -> Answer {
+        let body = notification(order_id, status);
+        let signature = shared::payments::webhook::sign(self.secret.as_bytes(), body.as_bytes());
+        self.notify(&body, Some(&signature)).await
+    }
+
+    /// Pays the order, which is then received.
+    pub async fn pay_approved(&self, order_id: impl std::fmt::Display) -> Order {
+        let paid: Order = self.pay(order_id, "approved").await.expect(200);
+        assert_eq!(paid.status, OrderStatus::Received, "{paid:?}");
+        paid
+    }
+
+    /// Moves the order, which must succeed.
+    pub async fn moved(&self, token: &str, id: impl std::fmt::Display, status: &str) -> Order {
+        let moved: Order = self.move_order(token, id, status).await.expect(200);
+        assert_eq!(moved.status.as_str(), status, "{moved:?}");
+        moved
+    }
+
+    /// An order of `token`'s for one X-Burger, brought to `status` the way
+    /// the kitchen does (the owner cancels).
+    pub async fn order_in(&self, token: &str, status: OrderStatus) -> Order {
+        let order = self.placed_order(token).await;
+        let steps: &[OrderStatus] = match status {
+            OrderStatus::AwaitingPayment => return order,
+            OrderStatus::Cancelled => return self.moved(token, &order.id, "cancelled").await,
+            OrderStatus::Received => &[],
+            OrderStatus::InPreparation => &[OrderStatus::InPreparation],
+            OrderStatus::Ready => &[OrderStatus::InPreparation, OrderStatus::Ready],
+            OrderStatus::Completed => &[
+                OrderStatus::InPreparation,
+                OrderStatus::Ready,
+                OrderStatus::Completed,
+            ],
+        };
+        let mut order = self.pay_approved(&order.id).await;
+        for step in steps {
+            order = self.moved(&self.kitchen, &order.id, step.as_str()).await;
+        }
+        order
+    }
+}
+
+/// The AWS operations the app sends, as seen on the wire (the `X-Amz-Target`
+/// header of the JSON protocols: `DynamoDB_20120810.Query`, ...): all of them,
+/// and how many were taken already.
+#[derive(Clone, Default)]
+pub struct Recorder(std::sync::Arc<std::sync::Mutex<(Vec<String>, usize)>>);
+
+impl Recorder {
+    fn push(&self, operation: String) {
+        self.0.lock().unwrap().0.push(operation);
+    }
+
+    /// The operations sent since the last take.
+    pub fn take(&self) -> Vec<String> {
+        let mut recorded = self.0.lock().unwrap();
+        let (all, taken) = &mut *recorded;
+        let new = all[*taken..].to_vec();
+        *taken = all.len();
+        new
+    }
+
+    /// The DynamoDB operations sent since the last take, and all of those.
+    pub fn take_dynamodb(&self) -> (Vec<String>, Vec<String>) {
+        let all = self.take();
+        let dynamodb = all
+            .iter()
+            .filter(|o| o.starts_with("DynamoDB"))
+            .cloned()
+            .collect();
+        (dynamodb, all)
+    }
+
+    /// Every operation sent since the app was spawned.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().0.clone()
+    }
+}
+
+/// A pass-through proxy in front of the emulator that records every call.
+async fn start_recording_proxy(upstream: String) -> (String, Recorder) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
+    let recorder = Recorder::default();
+    let seen = recorder.clone();
+    let client = reqwest::Client::new();
+    let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream, seen) = (client.clone(), upstream.clone(), seen.clone());
+        async move {
+            let target = headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no target)")
+                .to_owned();
+            seen.push(target);
+            let url = format!(
+                "{upstream}{}",
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            );
+            let mut request = client.request(method, url).body(body);
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap();
+            let mut answer = axum::response::Response::new(axum::body::Body::from(body));
+            *answer.status_mut() = status;
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    answer.headers_mut().insert(name, value.clone());
+                }
+            }
+            answer
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
+    (endpoint, recorder)
+}
+
+/// `spawn_app`, with every AWS call of the functions (and of the bootstrap)
+/// going through a recording proxy.
+pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
+    let (endpoint, recorder) = start_recording_proxy(emulator_endpoint()).await;
+    (spawn_app_through(&endpoint).await, recorder)
+}
+
+/// A TOKEN authorizer request carrying this `Authorization` header.
+pub fn authorizer_request(
+    header: &str,
+) -> aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest {
+    let mut request = aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest::default();
+    request.type_ = Some("TOKEN".into());
+    request.authorization_token = Some(header.to_owned());
+    request.method_arn =
+        Some("arn:aws:execute-api:us-east-1:123456789012:api1/dev/GET/orders/42".into());
+    request
+}
+
+/// The authorizer function's answer to `Bearer {token}`.
+pub async fn authorize(
+    state: &validate_jwt::State,
+    token: &str,
+) -> Result<aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
+    validate_jwt::authorize(state, authorizer_request(&format!("Bearer {token}"))).await
+}
+
+/// A guest token issued by the authenticate function's own state, for `sub`.
+pub async fn issue_guest_token(signer: &authenticate::State, sub: &str) -> String {
+    let issued = signer.tokens.issue(sub, shared::Role::Guest, None).await;
+    issued.unwrap().access_token
+}

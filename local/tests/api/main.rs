@@ -1,0 +1,22 @@
+//! The end-to-end tests: one binary, so that the AWS SDKs are linked once.
+//! Each test spawns a stack of its own (a unique prefix in the emulator) and
+//! the local API on a free port, so that the tests run in parallel threads.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod authorizer_warm;
+mod checkout;
+mod contract;
+mod drift;
+mod events;
+mod helpers;
+mod idempotency;
+mod identity;
+mod kitchen_queue;
+mod logs;
+mod ownership;
+mod payment;
+mod products;
+mod resilience;
+mod round_trips;
+mod status;
+mod tokens;

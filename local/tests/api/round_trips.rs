@@ -1,0 +1,52 @@
+//! Round trips: checkout, a status move and the kitchen queue cost a few AWS
+//! calls each, as recorded on the wire, and no request path ever scans.
+
+use crate::helpers::{Page, spawn_recorded_app, stock};
+use serde_json::json;
+use shared::domain::order::Order;
+
+#[tokio::test]
+async fn checkout_moves_and_the_queue_cost_few_round_trips_and_never_scan() {
+    // Arrange
+    let (app, recorder) = spawn_recorded_app().await;
+    let shop = stock(app).await;
+    let (admin, kitchen, guest) = (&shop.admin, &shop.kitchen, &shop.guest);
+    let soda = shop.create_product(admin, "Coca-Cola", "drink", 650).await;
+    let items =
+        json!([{"product_id": shop.burger, "quantity": 2}, {"product_id": soda, "quantity": 1}]);
+    let warm = shop.place(guest, items.clone()).await;
+    shop.pay_approved(&warm.id).await;
+    let queue = shop.list_orders(kitchen, "").await;
+    queue.expect::<Page<Order>>(200);
+    recorder.take();
+
+    // Act, Assert: a warm checkout.
+    let order = shop.place(guest, items).await;
+    let calls = recorder.take();
+    let few = calls.len() <= 3;
+    assert!(few, "a checkout is at most 3 AWS calls: {calls:?}");
+    shop.pay_approved(&order.id).await;
+    recorder.take();
+
+    // A status move.
+    shop.moved(kitchen, &order.id, "in_preparation").await;
+    let (dynamodb, calls) = recorder.take_dynamodb();
+    let one_update = ["DynamoDB_20120810.UpdateItem"];
+    assert_eq!(dynamodb, one_update, "a move is one UpdateItem: {calls:?}");
+
+    // The kitchen queue.
+    let queue: Page<Order> = shop.list_orders(kitchen, "").await.expect(200);
+    let (dynamodb, calls) = recorder.take_dynamodb();
+    assert_eq!(queue.items.len(), 2, "{queue:?}");
+    let queries = dynamodb.iter().all(|o| o == "DynamoDB_20120810.Query");
+    let few = !dynamodb.is_empty() && dynamodb.len() <= 3;
+    assert!(few && queries, "the queue is at most 3 Queries: {calls:?}");
+
+    // The other reads.
+    assert_eq!(shop.list_orders(guest, "").await.status, 200);
+    assert_eq!(shop.get_order(guest, &order.id).await.status, 200);
+    assert_eq!(shop.list_orders(admin, "status=ready").await.status, 200);
+    let everything = recorder.all();
+    let scans = everything.iter().any(|o| o.contains("Scan"));
+    assert!(!scans, "{everything:?}");
+}

@@ -1,0 +1,78 @@
+//! The status machine per role: who may set which status from which, the
+//! owner's and the admin's cancellations, and concurrent moves.
+
+use crate::helpers::{Answer, open_shop, summary};
+use reqwest::Method;
+use serde_json::json;
+use shared::domain::order::{Order, OrderStatus};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_identical_moves_succeed_exactly_once() {
+    // Arrange
+    let shop = open_shop().await;
+    let guest = &shop.guest;
+    let id = shop.order_in(guest, OrderStatus::Received).await.id;
+    let request = shop.request(Method::PATCH, &format!("/orders/{id}"), Some(&shop.kitchen));
+
+    // Act
+    let answers = shop
+        .send_concurrently(20, request.json(&json!({"status": "in_preparation"})))
+        .await;
+
+    // Assert
+    let won: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+    let lost = answers
+        .iter()
+        .filter(|a| (a.status, a.code()) == (409, Some("invalid_transition")))
+        .count();
+    let summary = summary(&answers);
+    assert_eq!((won.len(), lost), (1, 19), "{summary:?}");
+    assert_eq!(won[0].json::<Order>().status, OrderStatus::InPreparation);
+    assert_eq!(shop.get_order(&shop.kitchen, &id).await.body, won[0].body);
+}
+
+#[tokio::test]
+async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
+    // Arrange
+    let shop = open_shop().await;
+    let (admin, kitchen, guest) = (&shop.admin, &shop.kitchen, &shop.guest);
+    let unpaid = shop.placed_order(guest).await.id;
+    let paid = shop.order_in(guest, OrderStatus::Received).await.id;
+
+    // Act, Assert: the owner cancels while awaiting payment, not after.
+    shop.moved(guest, &unpaid, "cancelled").await;
+    let again = shop.move_order(guest, &unpaid, "cancelled").await;
+    again.expect_error(409, "invalid_transition");
+    let late_payment = shop.pay(&unpaid, "approved").await;
+    late_payment.expect_error(409, "invalid_transition");
+    let too_late = shop.move_order(guest, &paid, "cancelled").await;
+    too_late.expect_error(409, "invalid_transition");
+
+    // Targets a role may never set are 403, whatever the order's status.
+    for (token, target) in [
+        (kitchen, "cancelled"),
+        (guest, "in_preparation"),
+        (guest, "ready"),
+        (guest, "completed"),
+        (guest, "received"),
+        (kitchen, "received"),
+        (admin, "awaiting_payment"),
+    ] {
+        let answer = shop.move_order(token, &paid, target).await;
+        answer.expect_error(403, "forbidden");
+    }
+    // A permitted target from the wrong status is 409.
+    let skip = shop.move_order(kitchen, &paid, "completed").await;
+    skip.expect_error(409, "invalid_transition");
+    assert_eq!(shop.order(&paid).await.status, OrderStatus::Received);
+
+    // The admin cancels a received order, and nothing after it is started.
+    shop.moved(admin, &paid, "cancelled").await;
+    let started = shop.move_order(admin, &paid, "in_preparation").await;
+    started.expect_error(409, "invalid_transition");
+
+    // Not once it is in preparation.
+    let cooking = shop.order_in(guest, OrderStatus::InPreparation).await.id;
+    let too_late = shop.move_order(admin, &cooking, "cancelled").await;
+    too_late.expect_error(409, "invalid_transition");
+}
