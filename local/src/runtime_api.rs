@@ -491,16 +491,16 @@ mod tests {
         }
     }
 
+    /// The error of running `binary` on an empty event.
+    async fn failure_of(binary: &str) -> InvokeError {
+        invoke(Path::new(binary), &json!({}), &[], Duration::from_secs(30))
+            .await
+            .unwrap_err()
+    }
+
     #[tokio::test]
     async fn a_binary_that_exits_without_answering_is_an_error() {
-        let error = invoke(
-            Path::new("/bin/true"),
-            &json!({}),
-            &[],
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_err();
+        let error = failure_of("/bin/true").await;
         assert!(
             matches!(&error, InvokeError::Exited { status, .. } if status.success()),
             "{error}"
@@ -509,14 +509,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_binary_cannot_be_spawned() {
-        let error = invoke(
-            Path::new("/nonexistent/bootstrap"),
-            &json!({}),
-            &[],
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_err();
+        let error = failure_of("/nonexistent/bootstrap").await;
         assert!(
             matches!(&error, InvokeError::Spawn { binary, .. } if binary == Path::new("/nonexistent/bootstrap")),
             "{error}"

@@ -1,21 +1,21 @@
 //! AWS SDK failures as domain errors, for every adapter.
 
 use crate::Error;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What every SDK operation's error is: a service error with metadata (the
+/// error code) and a raw response.
+pub trait ServiceError: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static {}
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static> ServiceError for E {}
 
 /// An AWS SDK failure as a domain error: throttling, time-outs and unreachable
 /// endpoints are `Unavailable` (503, worth a retry); the rest is `Internal`.
 /// Adapters first pick out the service errors they expect (conditional check
 /// failed, user not found, ...) and hand the rest here.
-pub fn from_sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_smithy_runtime_api::client::result::SdkError;
+pub fn from_sdk<E: ServiceError, R: std::fmt::Debug + Send + Sync + 'static>(
+    e: SdkError<E, R>,
+) -> Error {
     let throttled = matches!(
         e.as_service_error().and_then(|s| s.code()),
         Some(
@@ -39,19 +39,10 @@ where
 /// A failed list Query. With a start key from the client's cursor, a
 /// ValidationException means DynamoDB could not place it: 400. Without one it
 /// is a fault of ours (a missing index, say) and stays a 5xx.
-pub fn query_failed<E, R>(
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+pub fn query_failed<E: ServiceError, R: std::fmt::Debug + Send + Sync + 'static>(
+    e: SdkError<E, R>,
     with_cursor: bool,
-) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+) -> Error {
     if with_cursor
         && e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ValidationException")
     {
