@@ -43,10 +43,10 @@ pub async fn start_with_secrets(
 }
 
 /// The SDK configuration for the emulator at `endpoint`, with moto's dummy
-/// credentials: the same config path the functions use, pointed elsewhere.
+/// credentials: the same loader the functions use (its client and its bounds
+/// on every call, [`shared::config::sdk_bounds`]), pointed elsewhere.
 pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(shared::config::https_client())
+    shared::config::sdk_loader()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
             "testing",

@@ -55,15 +55,76 @@ impl Env {
     }
 }
 
-/// The SDK configuration from the standard chain (region, credentials and
-/// `AWS_ENDPOINT_URL`, which is how the functions reach the local emulator).
-/// Loading it makes no network call.
+/// How long the SDK waits to open a connection. An endpoint in the region (or
+/// the local emulator) connects in milliseconds; one that does not within a
+/// second is black-holed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one attempt of an AWS call may take, sending to last byte read.
+/// DynamoDB, Cognito and Secrets Manager answer in tens of milliseconds; the
+/// slowest call we make, a 1 MB Query page, takes up to about 2.4 s on the
+/// emulator during a full test run on two cores.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one AWS call may take, retries and backoff included: what a hung
+/// or dead dependency costs a request before it answers 503.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(3500);
+/// Attempts of one call (standard retry mode): a refused connection, a 5xx or
+/// throttling is tried again while the operation timeout allows.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Backoff between attempts: jittered, doubling, at most this much.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The bounds of every AWS call, so that a hung or failing dependency is a
+/// fast 503 instead of a request that waits for the Lambda timeout.
+///
+/// The budget: a client should have an answer within 5 s, and template.yaml
+/// gives the HTTP functions 10 s and the authorizer 5 s. A call that fails
+/// ends its request (checkout's menu read, ticket and transaction stop at the
+/// first that fails), so a dead dependency costs a request one
+/// [`OPERATION_TIMEOUT`], 3.5 s, plus the calls that succeeded before it. The
+/// one path that goes on after a failed call is a key ring whose cached keys
+/// are due by age: it waits for the refresh at most
+/// [`crate::domain::keys::DUE_REFRESH_PATIENCE`] (0.5 s) and then serves the
+/// cached keys, so the authorizer (or the payment webhook) then the function's
+/// own call cost 4 s at worst. Within one call a hung attempt is cut at
+/// [`ATTEMPT_TIMEOUT`] (3 s, above the emulator's slowest legitimate answer)
+/// and its retry at the operation timeout; quick failures (refused, 5xx,
+/// throttled) get up to [`MAX_ATTEMPTS`] attempts with short backoffs.
 #[cfg(feature = "aws")]
-pub async fn aws() -> aws_config::SdkConfig {
+pub fn sdk_bounds() -> (
+    aws_config::timeout::TimeoutConfig,
+    aws_config::retry::RetryConfig,
+) {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(MAX_BACKOFF);
+    (timeouts, retries)
+}
+
+/// The loader of every SDK configuration the functions run with (in Lambda,
+/// and in the local API): latest behaviour, the one HTTPS client and the
+/// bounds of [`sdk_bounds`]. Callers add what differs (region, endpoint,
+/// credentials) and load.
+#[cfg(feature = "aws")]
+pub fn sdk_loader() -> aws_config::ConfigLoader {
+    let (timeouts, retries) = sdk_bounds();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client())
-        .load()
-        .await
+        .timeout_config(timeouts)
+        .retry_config(retries)
+}
+
+/// The SDK configuration from the standard chain (region, credentials and
+/// `AWS_ENDPOINT_URL`, which is how the functions reach the local emulator),
+/// with the bounds of [`sdk_bounds`]. Loading it makes no network call.
+#[cfg(feature = "aws")]
+pub async fn aws() -> aws_config::SdkConfig {
+    sdk_loader().load().await
 }
 
 /// The one HTTPS client of every SDK client: hyper 1 and rustls on ring

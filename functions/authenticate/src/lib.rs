@@ -159,7 +159,10 @@ async fn issue(
         .tokens
         .issue(sub, role, name)
         .await
-        .map_err(Error::internal)
+        .map_err(|e| match e {
+            TokenError::Keys(e) => Error::from(e),
+            e => Error::internal(e),
+        })
 }
 
 #[derive(Serialize)]
@@ -203,7 +206,7 @@ async fn validate(state: &State, request: &Request) -> Response<Body> {
                 error: None,
             },
         ),
-        Err(TokenError::Keys(e)) => Error::internal(e).into_response(),
+        Err(TokenError::Keys(e)) => Error::from(e).into_response(),
         Err(e) => {
             tracing::info!(reason = e.code(), "token refused");
             let message = e.to_string();

@@ -4,7 +4,9 @@
 //! Gateway caches the answer per token (300 s) and applies it to every route;
 //! the functions check roles themselves. Anything else is [`Decision::Denied`],
 //! which the Lambda answers with the `Unauthorized` error API Gateway turns
-//! into a 401. Keys that cannot be read are a failure (500), not a denial.
+//! into a 401. Keys that cannot be read are a failure, not a denial: API
+//! Gateway answers it with the template's authorizer gateway response (503
+//! `service_unavailable`).
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
@@ -54,7 +56,7 @@ pub async fn handle(
 
 /// What the Lambda answers API Gateway: the policy on Allow, the
 /// `Unauthorized` error on Denied (API Gateway's 401), any other error on a
-/// failure (API Gateway's 500).
+/// failure (API Gateway's authorizer failure, 503 in the template).
 pub async fn authorize(
     state: &State,
     request: ApiGatewayCustomAuthorizerRequest,

@@ -81,6 +81,112 @@ pub async fn bare_stack(endpoint: &str) -> (aws_config::SdkConfig, Template, Loc
     (sdk, template, started.unwrap().0)
 }
 
+/// A moto server of a test's own, so that pausing or stopping it hurts no
+/// other test (they share the emulator of `with-emulator.sh`).
+pub struct OwnEmulator {
+    child: tokio::process::Child,
+    pub endpoint: String,
+}
+
+impl OwnEmulator {
+    pub async fn start() -> OwnEmulator {
+        let moto = workspace_path(".venv/bin/moto_server");
+        assert!(
+            moto.exists(),
+            "{} is missing: run `make venv`",
+            moto.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = tokio::process::Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return OwnEmulator { child, endpoint };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("moto did not start on port {port}");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Freezes the emulator (SIGSTOP): connections still open, nothing answers.
+    pub fn pause(&self) {
+        signal(self.pid(), "-STOP");
+    }
+
+    /// Thaws it (SIGCONT): what it had received is answered now.
+    pub fn resume(&self) {
+        signal(self.pid(), "-CONT");
+    }
+
+    /// Kills it: connections are refused from now on.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// A stack on this emulator and the local API in front of it.
+    pub async fn spawn_app(&self) -> TestApp {
+        spawn_app_through(&self.endpoint).await
+    }
+
+    /// [`Self::spawn_app`], its AWS calls through a tripwire: once armed, the
+    /// first call of `operation` (`TransactWriteItems`, ...) pauses the
+    /// emulator just before it is forwarded, so that it stalls in flight.
+    pub async fn spawn_app_with_tripwire(&self, operation: &'static str) -> (TestApp, Tripwire) {
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (pid, trip) = (self.pid(), armed.clone());
+        let on_call = move |target: &str| {
+            if target.ends_with(operation) && trip.swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                signal(pid, "-STOP");
+            }
+            Relay::Forward
+        };
+        let endpoint = start_proxy(self.endpoint.clone(), on_call).await;
+        (spawn_app_through(&endpoint).await, Tripwire(armed))
+    }
+}
+
+/// See [`OwnEmulator::spawn_app_with_tripwire`].
+pub struct Tripwire(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Tripwire {
+    pub fn arm(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// Runs `request`; its answer and how long it took.
+pub async fn timed(request: impl Future<Output = Answer>) -> (Answer, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let answer = request.await;
+    (answer, started.elapsed())
+}
+
 /// A stack and the local API whose AWS calls go to `endpoint`.
 async fn spawn_app_through(endpoint: &str) -> TestApp {
     let sdk = kiosk_local::emulator_sdk(endpoint).await;
@@ -715,20 +821,48 @@ impl Recorder {
 
 /// A pass-through proxy in front of the emulator that records every call.
 async fn start_recording_proxy(upstream: String) -> (String, Recorder) {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, Uri};
     let recorder = Recorder::default();
     let seen = recorder.clone();
+    let endpoint = start_proxy(upstream, move |target: &str| {
+        seen.push(target.to_owned());
+        Relay::Forward
+    })
+    .await;
+    (endpoint, recorder)
+}
+
+/// What the proxy does with a call.
+enum Relay {
+    Forward,
+    /// Answers 500 with an HTML page, as a broken emulator or load balancer
+    /// does, instead of forwarding.
+    ServerErrorPage,
+}
+
+/// A proxy in front of the emulator that shows `on_call` each call's
+/// operation (its `X-Amz-Target`) and relays the call as it says; its endpoint.
+async fn start_proxy(
+    upstream: String,
+    on_call: impl Fn(&str) -> Relay + Clone + Send + Sync + 'static,
+) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
     let client = reqwest::Client::new();
     let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (client, upstream, seen) = (client.clone(), upstream.clone(), seen.clone());
+        let (client, upstream, on_call) = (client.clone(), upstream.clone(), on_call.clone());
         async move {
             let target = headers
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("(no target)")
-                .to_owned();
-            seen.push(target);
+                .unwrap_or("(no target)");
+            if let Relay::ServerErrorPage = on_call(target) {
+                let page = "<html><body><h1>500 Internal Server Error</h1></body></html>";
+                let mut answer = axum::response::Response::new(axum::body::Body::from(page));
+                *answer.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                let html = axum::http::HeaderValue::from_static("text/html");
+                answer.headers_mut().insert("content-type", html);
+                return answer;
+            }
             let url = format!(
                 "{upstream}{}",
                 uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
@@ -756,7 +890,7 @@ async fn start_recording_proxy(upstream: String) -> (String, Recorder) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
-    (endpoint, recorder)
+    endpoint
 }
 
 /// `spawn_app`, with every AWS call of the functions (and of the bootstrap)
@@ -764,6 +898,16 @@ async fn start_recording_proxy(upstream: String) -> (String, Recorder) {
 pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
     let (endpoint, recorder) = start_recording_proxy(emulator_endpoint()).await;
     (spawn_app_through(&endpoint).await, recorder)
+}
+
+/// `spawn_app`, with every call of `operation` (`Query`, ...) answered 500
+/// with an HTML page instead of reaching the emulator.
+pub async fn spawn_app_failing(operation: &'static str) -> TestApp {
+    let on_call = move |target: &str| match target.ends_with(operation) {
+        true => Relay::ServerErrorPage,
+        false => Relay::Forward,
+    };
+    spawn_app_through(&start_proxy(emulator_endpoint(), on_call).await).await
 }
 
 /// A TOKEN authorizer request carrying this `Authorization` header.

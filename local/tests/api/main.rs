@@ -8,6 +8,7 @@ mod checkout;
 mod contract;
 mod drift;
 mod events;
+mod faults;
 mod helpers;
 mod idempotency;
 mod identity;

@@ -14,6 +14,12 @@ use tokio::sync::Mutex;
 /// HMAC keys shorter than this are refused (HS256 wants at least 256 bits).
 pub const MIN_KEY_BYTES: usize = 32;
 
+/// How long a request waits for a refresh that the cached keys could answer
+/// without (they are only due by age). Past it the cached keys serve, as after
+/// a failed refresh, so a slow Secrets Manager costs a request at most this
+/// before its own calls (see `shared::config::sdk_bounds`).
+pub const DUE_REFRESH_PATIENCE: Duration = Duration::from_millis(500);
+
 #[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
@@ -65,8 +71,23 @@ pub enum KeyError {
     TooShort,
     #[error("the signing key secret has no current version")]
     NoCurrentVersion,
+    /// Secrets Manager is down, slow or throttling: worth a retry (503).
     #[error("could not read the signing key secret")]
     Unavailable(#[source] BoxError),
+    /// Any other failure to read or use the key (access denied, say): ours (500).
+    #[error("could not read or use the signing key")]
+    Failed(#[source] BoxError),
+}
+
+/// A key that cannot be had answers like any dependency: 503 when Secrets
+/// Manager is unavailable, 500 otherwise.
+impl From<KeyError> for crate::Error {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Unavailable(_) => crate::Error::Unavailable(Box::new(e)),
+            _ => crate::Error::internal(e),
+        }
+    }
 }
 
 /// Where the keys come from.
@@ -97,7 +118,8 @@ struct Cached {
 /// The keys, fetched lazily (never at init) and cached for `ttl`. A token whose
 /// `kid` is not cached triggers a refresh at most once per `min_refresh`, so a
 /// rotation is picked up at once while forged key ids cannot hammer the secret.
-/// If a refresh fails, the cached keys keep serving.
+/// If a refresh fails, the cached keys keep serving; if cached keys that could
+/// answer are only due by age, the refresh gets [`DUE_REFRESH_PATIENCE`].
 pub struct KeyRing {
     source: KeySource,
     ttl: Duration,
@@ -118,7 +140,7 @@ impl KeyRing {
     /// The key to sign with.
     pub async fn signing_key(&self) -> Result<SigningKey, KeyError> {
         let mut cache = self.cache.lock().await;
-        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl)
+        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl, |_| true)
             .await?;
         match cache.as_ref() {
             Some(cached) => Ok(cached.keys.current.clone()),
@@ -130,7 +152,7 @@ impl KeyRing {
     /// no key id, like the payment webhook's).
     pub async fn current_and_previous(&self) -> Result<KeySet, KeyError> {
         let mut cache = self.cache.lock().await;
-        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl)
+        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.ttl, |_| true)
             .await?;
         cache
             .as_ref()
@@ -144,8 +166,12 @@ impl KeyRing {
     /// the secret.
     pub async fn refreshed(&self) -> Result<KeySet, KeyError> {
         let mut cache = self.cache.lock().await;
-        self.refresh_if(&mut cache, |c| c.fetched_at.elapsed() >= self.min_refresh)
-            .await?;
+        self.refresh_if(
+            &mut cache,
+            |c| c.fetched_at.elapsed() >= self.min_refresh,
+            |_| false,
+        )
+        .await?;
         cache
             .as_ref()
             .map(|c| c.keys.clone())
@@ -155,23 +181,38 @@ impl KeyRing {
     /// The key named `kid`, if it is the current or the previous one.
     pub async fn verification_key(&self, kid: &str) -> Result<Option<SigningKey>, KeyError> {
         let mut cache = self.cache.lock().await;
-        self.refresh_if(&mut cache, |c| {
-            let age = c.fetched_at.elapsed();
-            age >= self.ttl || (c.keys.find(kid).is_none() && age >= self.min_refresh)
-        })
+        self.refresh_if(
+            &mut cache,
+            |c| {
+                let age = c.fetched_at.elapsed();
+                age >= self.ttl || (c.keys.find(kid).is_none() && age >= self.min_refresh)
+            },
+            |c| c.keys.find(kid).is_some(),
+        )
         .await?;
         Ok(cache.as_ref().and_then(|c| c.keys.find(kid).cloned()))
     }
 
+    /// Re-reads the keys if there are none or the cached ones are `stale`;
+    /// when the cached ones `serve` this request anyway, waits for the read at
+    /// most [`DUE_REFRESH_PATIENCE`].
     async fn refresh_if(
         &self,
         cache: &mut Option<Cached>,
         stale: impl Fn(&Cached) -> bool,
+        serve: impl Fn(&Cached) -> bool,
     ) -> Result<(), KeyError> {
         if cache.as_ref().is_some_and(|c| !stale(c)) {
             return Ok(());
         }
-        match (self.source.fetch().await, cache.as_mut()) {
+        let fetched = if cache.as_ref().is_some_and(serve) {
+            tokio::time::timeout(DUE_REFRESH_PATIENCE, self.source.fetch())
+                .await
+                .unwrap_or_else(|elapsed| Err(KeyError::Unavailable(Box::new(elapsed))))
+        } else {
+            self.source.fetch().await
+        };
+        match (fetched, cache.as_mut()) {
             (Ok(keys), _) => {
                 *cache = Some(Cached {
                     keys,
@@ -189,5 +230,19 @@ impl KeyRing {
             (Err(e), None) => return Err(e),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyError;
+
+    #[test]
+    fn an_unreadable_secret_is_503_and_a_broken_one_500() {
+        let status = |e: KeyError| crate::Error::from(e).status_code();
+        assert_eq!(status(KeyError::Unavailable("timed out".into())), 503);
+        assert_eq!(status(KeyError::Failed("access denied".into())), 500);
+        assert_eq!(status(KeyError::NoCurrentVersion), 500);
+        assert_eq!(status(KeyError::TooShort), 500);
     }
 }

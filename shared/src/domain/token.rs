@@ -78,6 +78,7 @@ impl TokenError {
             TokenError::Missing => "token_missing",
             TokenError::Expired => "token_expired",
             TokenError::Invalid => "token_invalid",
+            TokenError::Keys(KeyError::Unavailable(_)) => "service_unavailable",
             TokenError::Keys(_) => "internal_error",
         }
     }
@@ -176,7 +177,7 @@ pub fn sign(key: &SigningKey, claims: &Claims) -> Result<String, TokenError> {
     let mut header = Header::new(ALGORITHM);
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key.secret()))
-        .map_err(|e| TokenError::Keys(KeyError::Unavailable(Box::new(e))))
+        .map_err(|e| TokenError::Keys(KeyError::Failed(Box::new(e))))
 }
 
 #[cfg(test)]

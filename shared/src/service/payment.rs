@@ -31,14 +31,11 @@ pub async fn confirm_payment(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<Order> {
-    let keys = webhook_keys
-        .current_and_previous()
-        .await
-        .map_err(Error::internal)?;
+    let keys = webhook_keys.current_and_previous().await?;
     let mut valid = signature_is_valid(body, signature, &keys);
     if !valid && signature.is_some() {
         // The secret may have been rotated since it was cached.
-        let keys = webhook_keys.refreshed().await.map_err(Error::internal)?;
+        let keys = webhook_keys.refreshed().await?;
         valid = signature_is_valid(body, signature, &keys);
     }
     if !valid {

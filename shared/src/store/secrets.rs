@@ -47,7 +47,10 @@ impl SecretVersions {
             {
                 return Ok(None);
             }
-            Err(e) => return Err(KeyError::Unavailable(Box::new(e))),
+            Err(e) if crate::store::sdk::is_unavailable(&e) => {
+                return Err(KeyError::Unavailable(Box::new(e)));
+            }
+            Err(e) => return Err(KeyError::Failed(Box::new(e))),
         };
         let (Some(kid), Some(secret)) = (output.version_id(), output.secret_string()) else {
             return Ok(None);
