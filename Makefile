@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint e2e cfn-lint build deploy invoke bench clean
+.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint build deploy invoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,10 +38,13 @@ test: toolchain ## Every check: fmt, clippy, unit, integration and end-to-end te
 	$(MAKE) --no-print-directory -j2 venv check
 	$(MAKE) --no-print-directory e2e cfn-lint
 
-check: fmt lint ## Formatting and clippy (warnings denied)
+check: fmt lint deps ## Formatting, clippy (warnings denied), what each function links
 
 fmt:
 	cargo fmt --all -- --check
+
+deps:
+	scripts/check-deps.sh
 
 lint:
 	cargo clippy --locked --workspace --all-targets -- -D warnings
