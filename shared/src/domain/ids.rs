@@ -8,6 +8,11 @@ use std::fmt;
 /// The longest id or key a client may send, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
+/// The one size rule of ids and keys: 1 to [`MAX_ID_BYTES`] bytes.
+fn fits(raw: &str) -> bool {
+    (1..=MAX_ID_BYTES).contains(&raw.len())
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -23,7 +28,7 @@ macro_rules! id_type {
 
             /// `raw` if it can name one: 1 to [`MAX_ID_BYTES`] bytes.
             pub fn parse(raw: &str) -> Option<Self> {
-                (1..=MAX_ID_BYTES).contains(&raw.len()).then(|| Self(raw.to_owned()))
+                fits(raw).then(|| Self(raw.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -34,7 +39,7 @@ macro_rules! id_type {
         impl TryFrom<String> for $name {
             type Error = String;
             fn try_from(raw: String) -> Result<Self, String> {
-                if (1..=MAX_ID_BYTES).contains(&raw.len()) {
+                if fits(&raw) {
                     Ok(Self(raw))
                 } else {
                     Err(format!("{} has 1 to {MAX_ID_BYTES} bytes", stringify!($name)))
@@ -99,8 +104,7 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Option<Self> {
-        ((1..=MAX_ID_BYTES).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()))
-            .then(|| Self(raw.to_owned()))
+        (fits(raw) && raw.bytes().all(|b| b.is_ascii_graphic())).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
