@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint build deploy invoke bench clean
+.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint build deploy keys rotate-keys invoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ build: venv ## sam build: arm64 release bootstraps of every function into .aws-s
 
 deploy: build ## sam deploy to ENV (dev by default; prod asks to confirm the change set)
 	sam deploy --config-env $(ENV)
+
+keys: ## Create ENV's token key pair, once before its first deploy (make keys ENV=dev)
+	cargo run --locked --quiet -p kiosk-local -- keys generate $(ENV)
+
+rotate-keys: ## New token signing key for ENV, the old one kept as previous; deploy ENV afterwards
+	cargo run --locked --quiet -p kiosk-local -- keys rotate $(ENV)
 
 invoke: ## Run one function on one event without Docker: make invoke FN=OrdersFunction EVENT=events/orders/get-orders.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function logical id> EVENT=<events/...json>"; exit 2; }

@@ -52,6 +52,7 @@ pub async fn bootstrap(
 
     create_user_pool(sdk, template, prefix, &mut refs).await?;
     create_secrets(sdk, template, prefix, secret_values, &mut refs).await?;
+    create_token_keys(sdk, template, prefix, &mut refs).await?;
     create_tables(sdk, template, prefix, &mut refs).await?;
     let stack = LocalStack {
         prefix: prefix.to_owned(),
@@ -204,6 +205,45 @@ async fn create_secrets(
             logical_id,
             created.arn().ok_or("CreateSecret returned no ARN")?,
         );
+    }
+    Ok(())
+}
+
+/// The token key pair, made by the same code as `kiosk-local keys generate`
+/// under this stack's prefix, then every `AWS::SSM::Parameter::Value`
+/// parameter read from SSM, as CloudFormation reads them at deploy time.
+async fn create_token_keys(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    refs: &mut Refs,
+) -> Result<(), BoxError> {
+    let names = crate::keys::KeyNames::under(prefix);
+    crate::keys::generate(sdk, &names).await?;
+    refs.insert(SIGNING_KEY_PARAMETER, names.secret);
+    refs.insert(PUBLIC_KEYS_PARAMETER, names.parameter);
+    resolve_ssm_parameters(sdk, template, refs).await
+}
+
+/// The template parameters that name the token keys (their defaults are the
+/// dev environment's names; the bootstrap points them at its own).
+pub const SIGNING_KEY_PARAMETER: &str = "TokenSigningKeyName";
+pub const PUBLIC_KEYS_PARAMETER: &str = "TokenPublicKeys";
+
+/// Replaces each SSM-typed parameter's name with the parameter's value.
+pub async fn resolve_ssm_parameters(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    refs: &mut Refs,
+) -> Result<(), BoxError> {
+    for name in template.ssm_parameters() {
+        let parameter = refs
+            .values
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| format!("parameter {name} has no value"))?;
+        let value = crate::keys::parameter(sdk, &parameter).await?;
+        refs.insert(name, value);
     }
     Ok(())
 }

@@ -36,8 +36,10 @@ async fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: kiosk-local serve                   (settings from the environment; see README)
-       kiosk-local invoke FUNCTION EVENT_FILE  (FUNCTION: a function's logical id in template.yaml)";
+const USAGE: &str =
+    "usage: kiosk-local serve                   (settings from the environment; see README)
+       kiosk-local invoke FUNCTION EVENT_FILE  (FUNCTION: a function's logical id in template.yaml)
+       kiosk-local keys generate|rotate ENV    (an environment's token keys; deploy/README.md)";
 
 async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,8 +51,44 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     {
         ["serve"] => serve().await,
         ["invoke", function, event] => invoke(function, event).await,
+        ["keys", command @ ("generate" | "rotate"), environment] => {
+            keys(command, environment).await
+        }
         _ => Err(USAGE.into()),
     }
+}
+
+/// `keys generate ENV` / `keys rotate ENV` against the account and region of
+/// the standard AWS settings (profile, `AWS_REGION`, ...).
+async fn keys(
+    command: &str,
+    environment: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if !environment
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || environment.is_empty()
+    {
+        return Err(format!("{environment:?} is not an environment name (dev, prod)").into());
+    }
+    let names = kiosk_local::keys::KeyNames::for_environment(environment);
+    let sdk = shared::config::aws().await;
+    let public = if command == "generate" {
+        kiosk_local::keys::generate(&sdk, &names).await?
+    } else {
+        kiosk_local::keys::rotate(&sdk, &names).await?
+    };
+    let kids: Vec<&str> = public.keys().iter().map(|k| k.kid.as_str()).collect();
+    println!(
+        "{command}: {} now holds the signing key {}; {} publishes {}.\n\
+         Deploy {environment} now (make deploy ENV={environment}): the verifiers learn the new key at deploy time,\n\
+         and until then tokens keep being signed with the key they know.",
+        names.secret,
+        kids[0],
+        names.parameter,
+        kids.join(", ")
+    );
+    Ok(())
 }
 
 /// The Docker-free twin of `sam local invoke FUNCTION --event EVENT_FILE

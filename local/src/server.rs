@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use shared::config::{ConfigError, Env};
-use shared::domain::keys::KeyError;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -37,11 +36,7 @@ type ProxyHandler = Arc<
 >;
 
 /// The TOKEN authorizer: its request in, its decision (or failure) out.
-type AuthorizerHandler = Arc<
-    dyn Fn(ApiGatewayCustomAuthorizerRequest) -> BoxFuture<Result<Decision, KeyError>>
-        + Send
-        + Sync,
->;
+type AuthorizerHandler = Arc<dyn Fn(ApiGatewayCustomAuthorizerRequest) -> Decision + Send + Sync>;
 
 /// A function of the template, running in this process.
 enum Function {
@@ -59,11 +54,12 @@ const REGISTRY: &[(&str, Build)] = &[
     ("authenticate", proxy::<authenticate::State>),
     ("products", proxy::<products::State>),
     ("orders", proxy::<orders::State>),
-    ("validate-jwt", |sdk, env| {
-        let state = validate_jwt::State::from_env(sdk, env)?;
-        Ok(authorizer(state, |state, request| async move {
-            validate_jwt::decide(&state, request).await
-        }))
+    ("validate-jwt", |_, env| {
+        // Verifies with the public keys of its environment: no SDK client.
+        let state = validate_jwt::State::from_env(env)?;
+        Ok(Function::Authorizer(Arc::new(move |request| {
+            validate_jwt::decide(&state, request)
+        })))
     }),
 ];
 
@@ -77,19 +73,6 @@ fn proxy<F: shared::lambda::Function + Send + 'static>(
         let state = Arc::clone(&state);
         Box::pin(async move { state.handle(request).await })
     })))
-}
-
-/// The authorizer: `decide` gets the shared state and the TOKEN request.
-fn authorizer<S, F, Fut>(state: S, decide: F) -> Function
-where
-    S: Send + Sync + 'static,
-    F: Fn(Arc<S>, ApiGatewayCustomAuthorizerRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Decision, KeyError>> + Send + 'static,
-{
-    let state = Arc::new(state);
-    Function::Authorizer(Arc::new(move |request| {
-        Box::pin(decide(Arc::clone(&state), request))
-    }))
 }
 
 struct Route {
@@ -246,13 +229,9 @@ impl LocalApi {
         request.type_ = Some("TOKEN".to_owned());
         request.authorization_token = Some(token.to_owned());
         request.method_arn = Some(method_arn.clone());
-        let answer = match decide(request).await {
-            Ok(Decision::Allow(answer)) => answer,
-            Ok(Decision::Denied) => return Err(unauthorized()),
-            Err(e) => {
-                tracing::error!(error = %e, "the authorizer failed");
-                return Err(self.gateway_response("AUTHORIZER_FAILURE", 500));
-            }
+        let answer = match decide(request) {
+            Decision::Allow(answer) => answer,
+            Decision::Denied => return Err(unauthorized()),
         };
         let allowed = answer.policy_document.statement.iter().any(|s| {
             s.effect == IamPolicyEffect::Allow

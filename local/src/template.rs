@@ -270,6 +270,25 @@ impl Template {
         })
     }
 
+    /// The parameters CloudFormation reads from SSM at deploy time (type
+    /// `AWS::SSM::Parameter::Value<...>`): their value is a parameter name.
+    pub fn ssm_parameters(&self) -> Vec<String> {
+        let parameters = self
+            .root
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten();
+        parameters
+            .filter(|(_, p)| {
+                p.get("Type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("AWS::SSM::Parameter::Value<"))
+            })
+            .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Default values of the template's parameters.
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
         let parameters = self

@@ -8,6 +8,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is not a valid number of seconds")]
     Invalid(&'static str),
+    #[error("environment variable {0}: {1}")]
+    Malformed(&'static str, crate::domain::jwk::MalformedKey),
 }
 
 /// Where a function's settings come from: the process environment in Lambda,
@@ -139,36 +141,46 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         .build_https()
 }
 
-/// What both token services (signing and verifying) read from the environment.
+/// The verifying half of the token settings, all a verifier reads:
+/// `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_PUBLIC_KEYS` (a JWKS of the current
+/// and previous public keys). Reading it makes no network call.
+pub fn token_verifier(env: &Env) -> Result<crate::domain::token::Verifier, ConfigError> {
+    let keys = crate::domain::jwk::PublicKeys::from_jwks(&env.required("JWT_PUBLIC_KEYS")?)
+        .map_err(|e| ConfigError::Malformed("JWT_PUBLIC_KEYS", e))?;
+    Ok(crate::domain::token::Verifier::new(
+        keys,
+        &env.required("JWT_ISSUER")?,
+        &env.required("JWT_AUDIENCE")?,
+    ))
+}
+
+/// What the signing service reads from the environment.
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
-    /// `JWT_SECRET_ID`: name or ARN of the secret holding the signing key.
+    /// `JWT_SECRET_ID`: name or ARN of the secret holding the private key.
     pub secret_id: String,
+    /// `JWT_PUBLIC_KEYS`: what the verifiers accept, so also what may sign.
+    pub public_keys: crate::domain::jwk::PublicKeys,
     pub settings: crate::domain::token::TokenSettings,
-    /// `JWT_KEY_CACHE_SECONDS` (300): how long fetched keys are trusted.
+    /// `JWT_KEY_CACHE_SECONDS` (300): how long a fetched private key is trusted.
     pub key_cache_ttl: Duration,
 }
 
 impl TokenConfig {
-    /// For a service that signs and verifies: also reads the token lifetimes
-    /// (`CUSTOMER_TOKEN_TTL_SECONDS`, 3600; `STAFF_TOKEN_TTL_SECONDS`, 28800).
+    /// Also reads the token lifetimes (`CUSTOMER_TOKEN_TTL_SECONDS`, 3600;
+    /// `STAFF_TOKEN_TTL_SECONDS`, 28800).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let mut config = Self::for_verifying(env)?;
-        config.settings.customer_ttl = env.seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 3600)?;
-        config.settings.staff_ttl = env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?;
-        Ok(config)
-    }
-
-    /// For a service that only verifies (the authorizer): lifetimes are not
-    /// read and stay zero, so a token it signed would be born expired.
-    pub fn for_verifying(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             secret_id: env.required("JWT_SECRET_ID")?,
+            public_keys: crate::domain::jwk::PublicKeys::from_jwks(
+                &env.required("JWT_PUBLIC_KEYS")?,
+            )
+            .map_err(|e| ConfigError::Malformed("JWT_PUBLIC_KEYS", e))?,
             settings: crate::domain::token::TokenSettings {
                 issuer: env.required("JWT_ISSUER")?,
                 audience: env.required("JWT_AUDIENCE")?,
-                customer_ttl: Duration::ZERO,
-                staff_ttl: Duration::ZERO,
+                customer_ttl: env.seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 3600)?,
+                staff_ttl: env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?,
             },
             key_cache_ttl: env.seconds_or("JWT_KEY_CACHE_SECONDS", 300)?,
         })
@@ -185,6 +197,7 @@ impl TokenConfig {
         );
         crate::domain::token::TokenService::new(
             crate::domain::keys::KeyRing::new(source, self.key_cache_ttl),
+            self.public_keys.clone(),
             self.settings.clone(),
         )
     }

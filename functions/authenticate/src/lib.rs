@@ -36,7 +36,8 @@ impl shared::lambda::Function for State {
             ("POST", "/auth") => authenticate_customer(self, &request).await,
             ("POST", "/auth/guest") => authenticate_guest(self).await,
             ("POST", "/auth/staff") => authenticate_staff(self, &request).await,
-            ("POST", "/validate") => return validate(self, &request).await,
+            ("POST", "/validate") => return validate(self, &request),
+            ("GET", "/.well-known/jwks.json") => return jwks(self),
             _ => Err(route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
@@ -67,7 +68,9 @@ struct StaffCredentials {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ValidateBody {
-    token: String,
+    /// Absent (`{}`) is a missing token: 401 `token_missing`, like no body.
+    #[serde(default)]
+    token: Option<String>,
 }
 
 fn parse_cpf(raw: &str) -> Result<Cpf> {
@@ -102,7 +105,7 @@ async fn authenticate_customer(state: &State, request: &Request) -> Result<Respo
             "this customer is disabled",
         ));
     }
-    let token = issue(state, &customer.id, Role::Customer, Some(&customer.name)).await?;
+    let token = issue(state, &customer.id, Role::Customer).await?;
     tracing::info!(customer_id = %customer.id, "customer authenticated");
     Ok(json_response(200, &token))
 }
@@ -111,7 +114,7 @@ async fn authenticate_customer(state: &State, request: &Request) -> Result<Respo
 async fn authenticate_guest(state: &State) -> Result<Response<Body>> {
     // Every guest session is its own subject: guests never share orders.
     let sub = format!("guest:{}", uuid::Uuid::new_v4());
-    let token = issue(state, &sub, Role::Guest, None).await?;
+    let token = issue(state, &sub, Role::Guest).await?;
     tracing::info!(sub = %sub, "guest authenticated");
     Ok(json_response(200, &token))
 }
@@ -133,7 +136,7 @@ async fn authenticate_staff(state: &State, request: &Request) -> Result<Response
         .await?
     {
         StaffSignIn::SignedIn(staff) => {
-            let token = issue(state, &staff.username, staff.role, Some(&staff.username)).await?;
+            let token = issue(state, &staff.username, staff.role).await?;
             tracing::info!(username = %staff.username, role = %staff.role, "staff authenticated");
             Ok(json_response(200, &token))
         }
@@ -149,15 +152,10 @@ async fn authenticate_staff(state: &State, request: &Request) -> Result<Response
     }
 }
 
-async fn issue(
-    state: &State,
-    sub: &str,
-    role: Role,
-    name: Option<&str>,
-) -> Result<shared::domain::token::IssuedToken> {
+async fn issue(state: &State, sub: &str, role: Role) -> Result<shared::domain::token::IssuedToken> {
     state
         .tokens
-        .issue(sub, role, name)
+        .issue(sub, role, None)
         .await
         .map_err(|e| match e {
             TokenError::Keys(e) => Error::from(e),
@@ -174,14 +172,32 @@ struct Validation<'a, C: Serialize> {
     error: Option<shared::http::error::ErrorBody<'a>>,
 }
 
+/// `GET /.well-known/jwks.json`: the public keys tokens verify with (current
+/// and previous), from the function's own configuration: no network call.
+fn jwks(state: &State) -> Response<Body> {
+    let mut response = Response::new(Body::from(state.tokens.verifier().public_keys().to_jwks()));
+    *response.status_mut() = http::StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    // Keys change only with a deploy; verifiers elsewhere may cache them a while.
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
 /// `POST /validate`: the token from the body, else from `Authorization`.
 #[tracing::instrument(skip_all)]
-async fn validate(state: &State, request: &Request) -> Response<Body> {
+fn validate(state: &State, request: &Request) -> Response<Body> {
     let from_body = if request.body().as_ref().iter().all(u8::is_ascii_whitespace) {
         None
     } else {
         match json_body::<ValidateBody>(request) {
-            Ok(body) => Some(body.token),
+            Ok(body) => body.token,
             Err(e) => return e.into_response(),
         }
     };
@@ -194,7 +210,7 @@ async fn validate(state: &State, request: &Request) -> Response<Body> {
             .map(str::to_owned)
     });
     let verified = match token {
-        Some(token) => state.tokens.verify(&token).await,
+        Some(token) => state.tokens.verify(&token),
         None => Err(TokenError::Missing),
     };
     match verified {

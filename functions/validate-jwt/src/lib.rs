@@ -4,31 +4,32 @@
 //! Gateway caches the answer per token (300 s) and applies it to every route;
 //! the functions check roles themselves. Anything else is [`Decision::Denied`],
 //! which the Lambda answers with the `Unauthorized` error API Gateway turns
-//! into a 401. Keys that cannot be read are a failure, not a denial: API
-//! Gateway answers it with the template's authorizer gateway response (503
-//! `service_unavailable`).
+//! into a 401.
+//!
+//! It verifies with the public keys it was deployed with (`JWT_PUBLIC_KEYS`)
+//! and makes no network call at all, so it links no AWS SDK, no HTTP client
+//! and no async runtime: [`runtime`] speaks the Lambda Runtime API itself.
+
+pub mod runtime;
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
     ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value};
-use shared::config::{ConfigError, Env, TokenConfig};
-use shared::domain::keys::KeyError;
-use shared::domain::token::{TokenError, TokenService};
+use shared::config::{ConfigError, Env};
+use shared::domain::token::{TokenError, Verifier};
 
 pub struct State {
-    pub tokens: TokenService,
+    pub tokens: Verifier,
 }
 
 impl State {
-    /// Reads the token settings; the keys are fetched on first use, not here.
-    pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+    /// Reads the issuer, audience and public keys from the environment.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            tokens: TokenConfig::for_verifying(env)?
-                .service(aws_sdk_secretsmanager::Client::new(sdk)),
+            tokens: shared::config::token_verifier(env)?,
         })
     }
 }
@@ -44,54 +45,40 @@ pub enum Decision {
 
 /// The exact error message API Gateway turns into a 401. Only the Lambda's
 /// answer ([`authorize`]) uses it; callers in Rust match on [`Decision`].
-const UNAUTHORIZED: &str = "Unauthorized";
-
-/// The Lambda handler (`service_fn` in main.rs).
-pub async fn handle(
-    state: &State,
-    event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>,
-) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
-    authorize(state, event.payload).await
-}
+pub const UNAUTHORIZED: &str = "Unauthorized";
 
 /// What the Lambda answers API Gateway: the policy on Allow, the
-/// `Unauthorized` error on Denied (API Gateway's 401), any other error on a
-/// failure (API Gateway's authorizer failure, 503 in the template).
-pub async fn authorize(
+/// `Unauthorized` error on Denied (API Gateway's 401).
+pub fn authorize(
     state: &State,
     request: ApiGatewayCustomAuthorizerRequest,
-) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
-    match decide(state, request).await? {
+) -> Result<ApiGatewayCustomAuthorizerResponse, runtime::FunctionError> {
+    match decide(state, request) {
         Decision::Allow(response) => Ok(response),
-        Decision::Denied => Err(UNAUTHORIZED.into()),
+        Decision::Denied => Err(runtime::FunctionError::new(UNAUTHORIZED, UNAUTHORIZED)),
     }
 }
 
-/// The authorizer's decision; `Err` only when the signing keys cannot be read,
-/// since then nothing can be verified.
-pub async fn decide(
-    state: &State,
-    request: ApiGatewayCustomAuthorizerRequest,
-) -> Result<Decision, KeyError> {
+/// The authorizer's decision. Nothing can fail: the keys are in memory.
+pub fn decide(state: &State, request: ApiGatewayCustomAuthorizerRequest) -> Decision {
     let token = request
         .authorization_token
         .as_deref()
         .and_then(shared::http::bearer);
     let claims = match token {
-        Some(token) => state.tokens.verify(token).await,
+        Some(token) => state.tokens.verify(token),
         None => Err(TokenError::Missing),
     };
     let claims = match claims {
         Ok(claims) => claims,
-        Err(TokenError::Keys(e)) => return Err(e),
         Err(e) => {
             tracing::info!(reason = e.code(), "token refused");
-            return Ok(Decision::Denied);
+            return Decision::Denied;
         }
     };
     let Some(resource) = request.method_arn.as_deref().and_then(whole_api_arn) else {
         tracing::warn!("methodArn is not an execute-api ARN");
-        return Ok(Decision::Denied);
+        return Decision::Denied;
     };
 
     let mut statement = IamPolicyStatement::default();
@@ -108,60 +95,58 @@ pub async fn decide(
         "role".into(),
         Value::String(claims.role.as_str().to_owned()),
     );
-    if let Some(name) = &claims.name {
-        context.insert("name".into(), Value::String(name.clone()));
+    if let Some(kiosk_id) = &claims.kiosk_id {
+        context.insert("kiosk_id".into(), Value::String(kiosk_id.clone()));
     }
     let mut response = ApiGatewayCustomAuthorizerResponse::default();
     response.principal_id = Some(claims.sub);
     response.policy_document = policy;
     response.context = Value::Object(context);
-    Ok(Decision::Allow(response))
+    Decision::Allow(response)
 }
 
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{method}/{path}` →
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/*`.
+///
+/// Read by position: the ARN has exactly five `:` before the resource, and a
+/// path may hold more (`/orders/a:b`), so it is never split from the right.
 pub fn whole_api_arn(method_arn: &str) -> Option<String> {
-    let (prefix, path) = method_arn.rsplit_once(':')?;
-    let mut segments = path.split('/');
+    let mut fields = method_arn.splitn(6, ':');
+    let [arn, partition, service, region, account, resource] =
+        std::array::from_fn(|_| fields.next().unwrap_or_default());
+    let mut segments = resource.split('/');
     let (api, stage) = (segments.next()?, segments.next()?);
-    let well_formed = prefix.starts_with("arn:")
-        && prefix.contains(":execute-api:")
+    let well_formed = arn == "arn"
+        && !partition.is_empty()
+        && service == "execute-api"
+        && !region.is_empty()
+        && !account.is_empty()
         && !api.is_empty()
         && !stage.is_empty();
-    well_formed.then(|| format!("{prefix}:{api}/{stage}/*"))
+    well_formed.then(|| format!("arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/*"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::domain::keys::{KeyRing, KeySet, KeySource, SigningKey};
-    use shared::domain::token::{TokenService, TokenSettings};
-    use shared::store::secrets::SecretVersions;
-    use std::time::Duration;
+    use shared::Role;
+    use shared::domain::jwk::{PrivateKey, PublicKeys};
+    use shared::domain::token::{Claims, sign};
 
     const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/dev/GET/orders/42";
 
-    fn settings() -> TokenSettings {
-        TokenSettings {
-            issuer: "kiosk-test".into(),
-            audience: "kiosk-api".into(),
-            customer_ttl: Duration::from_secs(3600),
-            staff_ttl: Duration::from_secs(3600),
-        }
-    }
-
-    fn state_with(source: KeySource) -> State {
-        State {
-            tokens: TokenService::new(KeyRing::new(source, Duration::from_secs(300)), settings()),
-        }
+    fn key() -> PrivateKey {
+        PrivateKey::from_seed([1; 32])
     }
 
     fn state() -> State {
-        let current = SigningKey::new("v1", "a-test-signing-key-of-at-least-32-bytes!").unwrap();
-        state_with(KeySource::Fixed(KeySet {
-            current,
-            previous: None,
-        }))
+        State {
+            tokens: Verifier::new(
+                PublicKeys::new(vec![key().public()]).unwrap(),
+                "kiosk-test",
+                "kiosk-api",
+            ),
+        }
     }
 
     fn request(header: &str, method_arn: &str) -> ApiGatewayCustomAuthorizerRequest {
@@ -172,21 +157,26 @@ mod tests {
         request
     }
 
-    async fn bearer(state: &State) -> String {
-        let issued = state
-            .tokens
-            .issue("guest:1", shared::Role::Guest, Some("Ana"))
-            .await
-            .unwrap();
-        format!("Bearer {}", issued.access_token)
+    fn bearer(kiosk_id: Option<&str>) -> String {
+        let now = shared::clock::now_unix();
+        let claims = Claims {
+            iss: "kiosk-test".into(),
+            aud: "kiosk-api".into(),
+            sub: "guest:1".into(),
+            role: Role::Guest,
+            kiosk_id: kiosk_id.map(str::to_owned),
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            jti: "j".into(),
+        };
+        format!("Bearer {}", sign(&key(), &claims).unwrap())
     }
 
-    #[tokio::test]
-    async fn a_valid_token_is_allowed_on_the_whole_stage_with_its_claims_as_context() {
-        let state = state();
-        let header = bearer(&state).await;
-        let Decision::Allow(answer) = decide(&state, request(&header, METHOD_ARN)).await.unwrap()
-        else {
+    #[test]
+    fn a_valid_token_is_allowed_on_the_whole_stage_with_its_claims_as_context() {
+        let header = bearer(Some("kiosk-7"));
+        let Decision::Allow(answer) = decide(&state(), request(&header, METHOD_ARN)) else {
             panic!("a valid token was denied");
         };
         assert_eq!(answer.principal_id.as_deref(), Some("guest:1"));
@@ -198,21 +188,21 @@ mod tests {
         );
         assert_eq!(
             answer.context,
-            serde_json::json!({"sub": "guest:1", "role": "guest", "name": "Ana"})
+            serde_json::json!({"sub": "guest:1", "role": "guest", "kiosk_id": "kiosk-7"})
         );
     }
 
-    #[tokio::test]
-    async fn bad_tokens_and_foreign_method_arns_are_denied_not_failures() {
-        let state = state();
-        let header = bearer(&state).await;
+    #[test]
+    fn bad_tokens_and_foreign_method_arns_are_denied() {
+        let header = bearer(None);
         for (header, method_arn) in [
             ("", METHOD_ARN),
             ("Basic abc", METHOD_ARN),
             ("Bearer not.a.jwt", METHOD_ARN),
             (header.as_str(), "arn:aws:s3:::bucket/key"),
+            (header.as_str(), "arn:aws:execute-api:us-east-1:123:api1"),
         ] {
-            let decision = decide(&state, request(header, method_arn)).await.unwrap();
+            let decision = decide(&state(), request(header, method_arn));
             assert!(
                 matches!(decision, Decision::Denied),
                 "{header:.20} on {method_arn}"
@@ -220,36 +210,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_lambda_answers_denied_with_the_error_api_gateway_turns_into_a_401() {
-        let error = authorize(&state(), request("Bearer not.a.jwt", METHOD_ARN))
-            .await
-            .unwrap_err();
-        assert_eq!(error.to_string(), "Unauthorized");
-    }
-
-    #[tokio::test]
-    async fn unreadable_keys_are_a_failure_not_a_denial() {
-        use aws_sdk_secretsmanager::config::{Credentials, Region, retry::RetryConfig};
-        // Nothing listens on the discard port: the secret cannot be read.
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .retry_config(RetryConfig::disabled())
-            .http_client(shared::config::https_client())
-            .build();
-        let state = state_with(KeySource::SecretsManager(SecretVersions::new(
-            aws_sdk_secretsmanager::Client::from_conf(config),
-            "jwt",
-        )));
-        let token = bearer(&self::state()).await;
-        assert!(decide(&state, request(&token, METHOD_ARN)).await.is_err());
-        let error = authorize(&state, request(&token, METHOD_ARN))
-            .await
-            .unwrap_err();
-        assert_ne!(error.to_string(), "Unauthorized");
+    #[test]
+    fn the_lambda_answers_denied_with_the_error_api_gateway_turns_into_a_401() {
+        let error = authorize(&state(), request("Bearer not.a.jwt", METHOD_ARN)).unwrap_err();
+        assert_eq!(error.message, "Unauthorized");
     }
 
     #[test]
@@ -261,5 +225,19 @@ mod tests {
         );
         assert_eq!(whole_api_arn("not-an-arn"), None);
         assert_eq!(whole_api_arn("arn:aws:s3:::bucket/key"), None);
+    }
+
+    #[test]
+    fn a_colon_in_the_path_does_not_move_the_policy() {
+        // Split from the right, this would allow `.../prod/GET/orders/a/*`
+        // (or nothing) and cache that for every route for five minutes.
+        for path in ["orders/a:b", "products/x:y:z", ":"] {
+            let arn = format!("arn:aws:execute-api:sa-east-1:123456789012:abc123/prod/GET/{path}");
+            assert_eq!(
+                whole_api_arn(&arn).as_deref(),
+                Some("arn:aws:execute-api:sa-east-1:123456789012:abc123/prod/*"),
+                "{arn}"
+            );
+        }
     }
 }

@@ -26,6 +26,12 @@ fn placeholder_refs(template: &Template) -> kiosk_local::template::Refs {
     for (name, value) in template.parameter_defaults() {
         refs.insert(name, value);
     }
+    // What CloudFormation reads from SSM: the public keys, a valid JWKS.
+    let key = shared::domain::jwk::PrivateKey::from_seed([1; 32]);
+    let jwks = shared::domain::jwk::PublicKeys::new(vec![key.public()]).unwrap();
+    for name in template.ssm_parameters() {
+        refs.insert(name, jwks.to_jwks());
+    }
     for pseudo in [
         "AWS::Region",
         "AWS::AccountId",

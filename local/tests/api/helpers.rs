@@ -496,8 +496,35 @@ impl TestApp {
             .unwrap()
     }
 
-    pub fn jwt_secret_arn(&self) -> String {
-        self.stack.get("JwtSigningKey").unwrap().to_owned()
+    /// Where this stack's token keys are (`kiosk-local keys` names).
+    pub fn key_names(&self) -> kiosk_local::keys::KeyNames {
+        kiosk_local::keys::KeyNames::under(&self.stack.prefix)
+    }
+
+    /// The private key the signing secret holds now (`AWSCURRENT`).
+    pub async fn signing_key(&self) -> shared::domain::jwk::PrivateKey {
+        let value = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .get_secret_value()
+            .secret_id(self.key_names().secret)
+            .send()
+            .await
+            .unwrap();
+        shared::domain::jwk::PrivateKey::from_jwk(value.secret_string().unwrap().as_bytes())
+            .unwrap()
+    }
+
+    /// `function`'s environment as a deploy made now would resolve it: the
+    /// SSM-typed parameters (the public keys) read again.
+    pub async fn redeployed_env(&self, function: &str) -> shared::config::Env {
+        let mut refs = self.stack.refs.clone();
+        refs.insert(
+            kiosk_local::bootstrap::PUBLIC_KEYS_PARAMETER,
+            self.key_names().parameter,
+        );
+        kiosk_local::bootstrap::resolve_ssm_parameters(&self.sdk, &self.template, &mut refs)
+            .await
+            .unwrap();
+        shared::config::Env::Map(self.template.function_env(function, &refs).unwrap())
     }
 
     /// The current version id and value of the stack's secret `logical_id`.
@@ -923,11 +950,14 @@ pub fn authorizer_request(
 }
 
 /// The authorizer function's answer to `Bearer {token}`.
-pub async fn authorize(
+pub fn authorize(
     state: &validate_jwt::State,
     token: &str,
-) -> Result<aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
-    validate_jwt::authorize(state, authorizer_request(&format!("Bearer {token}"))).await
+) -> Result<
+    aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse,
+    validate_jwt::runtime::FunctionError,
+> {
+    validate_jwt::authorize(state, authorizer_request(&format!("Bearer {token}")))
 }
 
 /// A guest token issued by the authenticate function's own state, for `sub`.

@@ -65,7 +65,9 @@ async fn signup_and_sign_in_log_no_cpf_token_password_or_key() {
     let wrong_password = app.staff_sign_in("admin", "Wrong-password-9").await;
     assert_eq!(wrong_password.status, 401);
 
-    let (_, key) = app.secret("JwtSigningKey").await;
+    let private_jwk: serde_json::Value =
+        serde_json::from_str(&app.signing_key().await.to_jwk()).unwrap();
+    let key = private_jwk["d"].as_str().unwrap().to_owned();
     let logs = captured.text();
     // The handlers' own lines for this test's customer were captured.
     let logged = |message: &str| {

@@ -1,28 +1,39 @@
 //! Hostile tokens against both gates, `/validate` and the authorizer in front
-//! of a protected route; and key rotation against Secrets Manager.
+//! of a protected route; the JWKS; and key rotation with `kiosk-local keys`.
+//!
+//! The tokens are put together here by hand (base64url, Ed25519, HMAC), not by
+//! the code under test, so a bug in our signer cannot hide one in our verifier.
 
 use crate::helpers::{TestApp, Validation, authorize, authorizer_request, spawn_app};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ed25519_dalek::Signer;
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use shared::config::Env;
+use shared::domain::jwk::PrivateKey;
 
-struct Keys {
-    kid: String,
-    secret: String,
+/// `header.payload.signature`, Ed25519-signed with `seed`.
+fn eddsa(seed: &[u8; 32], header: &Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let signature = ed25519_dalek::SigningKey::from_bytes(seed).sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(signature.to_bytes()))
 }
 
-impl Keys {
-    /// A token of these claims, signed with this key.
-    fn sign(&self, claims: &Value) -> String {
-        sign(&self.kid, &self.secret, claims)
-    }
+/// The seed of a private key, from its JWK (what the secret holds).
+fn seed_of(key: &PrivateKey) -> [u8; 32] {
+    let jwk: Value = serde_json::from_str(&key.to_jwk()).unwrap();
+    B64.decode(jwk["d"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
-async fn current_key(app: &TestApp) -> Keys {
-    let (kid, secret) = app.secret("JwtSigningKey").await;
-    Keys { kid, secret }
+fn header(kid: &str) -> Value {
+    json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid})
 }
 
 fn claims(app: &TestApp) -> Value {
@@ -30,17 +41,6 @@ fn claims(app: &TestApp) -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     json!({"iss": env["JWT_ISSUER"], "aud": env["JWT_AUDIENCE"], "sub": "guest:x", "role": "admin",
            "iat": now, "nbf": now, "exp": now + 600, "jti": "j1"})
-}
-
-fn sign(kid: &str, secret: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
 }
 
 fn with(claims: &Value, key: &str, value: Value) -> Value {
@@ -51,19 +51,41 @@ fn with(claims: &Value, key: &str, value: Value) -> Value {
 
 /// Every token that must be refused, named.
 async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
-    let keys = current_key(app).await;
+    let key = app.signing_key().await;
+    let seed = seed_of(&key);
     let good = claims(app);
-    let valid = keys.sign(&good);
+    let sign = |claims: &Value| eddsa(&seed, &header(&key.kid), claims);
+    let valid = sign(&good);
     let parts: Vec<&str> = valid.split('.').collect();
-    let header =
-        |alg: &str| B64.encode(json!({"alg": alg, "typ": "JWT", "kid": keys.kid}).to_string());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // HS256 keyed with the public key, as a verifier that lets the header pick
+    // the algorithm would check it.
+    let jwks: Value =
+        serde_json::from_str(&app.function_env("ValidateJwtFunction")["JWT_PUBLIC_KEYS"]).unwrap();
+    let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
+    let hs_input = format!(
+        "{}.{}",
+        B64.encode(json!({"alg": "HS256", "typ": "at+jwt", "kid": key.kid}).to_string()),
+        parts[1]
+    );
+    let hs256 = |secret: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(hs_input.as_bytes());
+        format!("{hs_input}.{}", B64.encode(mac.finalize().into_bytes()))
+    };
+    let none_header =
+        B64.encode(json!({"alg": "none", "typ": "at+jwt", "kid": key.kid}).to_string());
     vec![
-        ("alg none", format!("{}.{}.", header("none"), parts[1])),
         (
-            "RS256 header on an HS token",
-            format!("{}.{}.{}", header("RS256"), parts[1], parts[2]),
+            "HS256 keyed with the public key (base64url)",
+            hs256(public_x.as_bytes()),
         ),
+        (
+            "HS256 keyed with the public key (raw)",
+            hs256(&B64.decode(&public_x).unwrap()),
+        ),
+        ("alg none", format!("{none_header}.{}.", parts[1])),
         (
             "tampered payload",
             format!(
@@ -74,21 +96,34 @@ async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
             ),
         ),
         ("stripped signature", format!("{}.{}.", parts[0], parts[1])),
+        ("no signature part", format!("{}.{}", parts[0], parts[1])),
         (
-            "foreign signature",
-            sign(
-                &keys.kid,
-                "a-key-that-is-not-ours-but-is-long-enough",
+            "foreign key, our kid",
+            eddsa(&[9; 32], &header(&key.kid), &good),
+        ),
+        (
+            "unknown kid",
+            eddsa(&seed, &header("not-one-of-our-keys"), &good),
+        ),
+        (
+            "no kid",
+            eddsa(&seed, &json!({"alg": "EdDSA", "typ": "at+jwt"}), &good),
+        ),
+        (
+            "typ JWT",
+            eddsa(
+                &seed,
+                &json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid}),
                 &good,
             ),
         ),
         (
-            "unknown kid",
-            sign("not-a-version-of-the-secret", &keys.secret, &good),
+            "no typ",
+            eddsa(&seed, &json!({"alg": "EdDSA", "kid": key.kid}), &good),
         ),
         (
             "expired",
-            keys.sign(&with(
+            sign(&with(
                 &with(&good, "exp", json!(now - 3600)),
                 "iat",
                 json!(now - 7200),
@@ -96,7 +131,7 @@ async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
         ),
         (
             "not yet valid",
-            keys.sign(&with(
+            sign(&with(
                 &with(&good, "nbf", json!(now + 3600)),
                 "exp",
                 json!(now + 7200),
@@ -104,24 +139,13 @@ async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
         ),
         (
             "wrong iss",
-            keys.sign(&with(&good, "iss", json!("someone-else"))),
+            sign(&with(&good, "iss", json!("someone-else"))),
         ),
-        (
-            "wrong aud",
-            keys.sign(&with(&good, "aud", json!("another-api"))),
-        ),
+        ("wrong aud", sign(&with(&good, "aud", json!("another-api")))),
+        ("unknown role", sign(&with(&good, "role", json!("root")))),
         ("garbage", "not-a-token".to_owned()),
         ("12 KB token", format!("{valid}{}", "A".repeat(12 * 1024))),
     ]
-}
-
-/// The authorizer of this stack, its environment changed by `overrides`.
-async fn authorizer(app: &TestApp, overrides: &[(&str, &str)]) -> validate_jwt::State {
-    let mut env = app.function_env("ValidateJwtFunction");
-    for (k, v) in overrides {
-        env.insert((*k).to_owned(), (*v).to_owned());
-    }
-    validate_jwt::State::from_env(&app.sdk, &Env::Map(env)).unwrap()
 }
 
 #[tokio::test]
@@ -137,6 +161,11 @@ async fn validate_refuses_every_hostile_token_with_a_401() {
         answer.expect_error(401, expected);
         assert!(!answer.json::<Validation>().valid, "{name}");
     }
+    // No token at all, in either place: 401 token_missing, as the contract says.
+    for body in ["{}", ""] {
+        let answer = app.post_raw("/validate", body).await;
+        answer.expect_error(401, "token_missing");
+    }
 }
 
 #[tokio::test]
@@ -146,90 +175,115 @@ async fn the_authorizer_refuses_every_hostile_token_in_front_of_a_protected_rout
         let answer = app.list_customers(&token, "").await;
         answer.expect_error(401, "unauthorized");
     }
-    // The same claims, properly signed, pass: the refusals above are the tokens' fault.
-    let keys = current_key(&app).await;
-    let good = keys.sign(&claims(&app));
+    // The same claims, signed the same way with our key, pass: the refusals
+    // above are the tokens' fault, and the hand-made tokens are well made.
+    let key = app.signing_key().await;
+    let good = eddsa(&seed_of(&key), &header(&key.kid), &claims(&app));
     assert_eq!(app.list_customers(&good, "").await.status, 200);
 }
 
 #[tokio::test]
 async fn the_authorizer_function_answers_unauthorized_and_never_fails_on_hostile_tokens() {
     let app = spawn_app().await;
-    let state = authorizer(&app, &[]).await;
+    let state =
+        validate_jwt::State::from_env(&app.redeployed_env("ValidateJwtFunction").await).unwrap();
     for (name, token) in hostile_tokens(&app).await {
-        let error = authorize(&state, &token).await.unwrap_err();
-        assert_eq!(error.to_string(), "Unauthorized", "{name}");
+        let error = authorize(&state, &token).unwrap_err();
+        assert_eq!(error.message, "Unauthorized", "{name}");
     }
     for header in ["", "Bearer", "Basic abc", "token-without-scheme"] {
-        let error = validate_jwt::authorize(&state, authorizer_request(header))
-            .await
-            .unwrap_err();
-        assert_eq!(error.to_string(), "Unauthorized", "{header:?}");
+        let error = validate_jwt::authorize(&state, authorizer_request(header)).unwrap_err();
+        assert_eq!(error.message, "Unauthorized", "{header:?}");
     }
 }
 
 #[tokio::test]
 async fn a_valid_token_gets_an_allow_for_the_whole_stage_with_its_context() {
     let app = spawn_app().await;
-    let state = authorizer(&app, &[]).await;
+    let state =
+        validate_jwt::State::from_env(&app.redeployed_env("ValidateJwtFunction").await).unwrap();
     let token = app.admin_token().await;
 
-    let answer = authorize(&state, &token).await.unwrap();
+    let answer = serde_json::to_value(authorize(&state, &token).unwrap()).unwrap();
 
-    let answer = serde_json::to_value(answer).unwrap();
-    assert_eq!(answer["principalId"], "admin");
+    let sub = app.claims_of(&token).await.sub;
+    assert_eq!(answer["principalId"], sub.as_str());
     assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert_eq!(
         answer["policyDocument"]["Statement"][0]["Resource"][0],
         "arn:aws:execute-api:us-east-1:123456789012:api1/dev/*"
     );
-    assert_eq!(
-        answer["context"],
-        json!({"sub": "admin", "role": "admin", "name": "admin"})
-    );
+    assert_eq!(answer["context"], json!({"sub": sub, "role": "admin"}));
 }
 
 #[tokio::test]
-async fn after_a_rotation_the_previous_key_still_verifies_and_an_older_one_does_not() {
+async fn the_jwks_publishes_the_verification_keys_and_nothing_private() {
     let app = spawn_app().await;
-    // Verifiers that re-read the secret on every unknown kid, as after their cache expires.
-    let fresh = [("JWT_KEY_CACHE_SECONDS", "0")];
-    let first = current_key(&app).await;
-    let token_one = first.sign(&claims(&app));
-    rotate(&app, "second-signing-key-that-is-long-enough-0123456789").await;
-    let second = current_key(&app).await;
-    assert_ne!(first.kid, second.kid);
-    let token_two = second.sign(&claims(&app));
-
-    let verifier = authorizer(&app, &fresh).await;
-    for token in [&token_one, &token_two] {
-        assert!(authorize(&verifier, token).await.is_ok());
-    }
-    let validated = app.validate(&token_one).await;
+    let answer = app
+        .send(app.request(reqwest::Method::GET, "/.well-known/jwks.json", None))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let jwks: Value = answer.json();
+    let key = app.signing_key().await;
     assert_eq!(
-        validated.status, 200,
-        "a token of the previous key validates over HTTP: {}",
-        validated.body
+        jwks,
+        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": key.kid, "x": serde_json::from_str::<Value>(&key.to_jwk()).unwrap()["x"], "alg": "EdDSA", "use": "sig"}]})
     );
-
-    rotate(&app, "third-signing-key-that-is-long-enough-0123456789").await;
-    let verifier = authorizer(&app, &fresh).await;
-    let refused = authorize(&verifier, &token_one).await;
-    assert_eq!(
-        refused.unwrap_err().to_string(),
-        "Unauthorized",
-        "two rotations ago: refused"
-    );
-    assert!(authorize(&verifier, &token_two).await.is_ok());
+    // What a third party would do with it: verify one of our tokens.
+    let token = app.guest_token().await;
+    let x = B64.decode(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&x.try_into().unwrap()).unwrap();
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(&B64.decode(signature).unwrap()).unwrap();
+    verifying
+        .verify_strict(input.as_bytes(), &signature)
+        .unwrap();
 }
 
-/// Puts a new current value into the JWT signing secret.
-async fn rotate(app: &TestApp, value: &str) {
-    aws_sdk_secretsmanager::Client::new(&app.sdk)
-        .put_secret_value()
-        .secret_id(app.jwt_secret_arn())
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap();
+#[tokio::test]
+async fn after_a_rotation_the_previous_key_still_verifies_and_the_one_before_does_not() {
+    let app = spawn_app().await;
+    let names = app.key_names();
+    let first = app.signing_key().await;
+    let token_one = app.guest_token().await;
+
+    kiosk_local::keys::rotate(&app.sdk, &names).await.unwrap();
+    let second = app.signing_key().await;
+    assert_ne!(first.kid, second.kid);
+
+    // Not deployed yet: the running functions know only the first key, so
+    // the signer keeps signing with it and nobody is locked out.
+    let before_deploy = app.guest_token().await;
+    assert_eq!(kid_of(&before_deploy), first.kid);
+    assert_eq!(app.validate(&before_deploy).await.status, 200);
+
+    // Deployed: the new key signs, and both verify.
+    let signer = <authenticate::State as shared::lambda::Function>::from_env(
+        &app.sdk,
+        &app.redeployed_env("AuthenticateFunction").await,
+    )
+    .unwrap();
+    let token_two = crate::helpers::issue_guest_token(&signer, "guest:two").await;
+    assert_eq!(kid_of(&token_two), second.kid);
+    let verifier =
+        validate_jwt::State::from_env(&app.redeployed_env("ValidateJwtFunction").await).unwrap();
+    for token in [&token_one, &token_two] {
+        assert!(authorize(&verifier, token).is_ok());
+    }
+
+    kiosk_local::keys::rotate(&app.sdk, &names).await.unwrap();
+    let verifier =
+        validate_jwt::State::from_env(&app.redeployed_env("ValidateJwtFunction").await).unwrap();
+    let refused = authorize(&verifier, &token_one).unwrap_err();
+    assert_eq!(
+        refused.message, "Unauthorized",
+        "two rotations ago: refused"
+    );
+    assert!(authorize(&verifier, &token_two).is_ok());
+}
+
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(&B64.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
 }

@@ -1,9 +1,10 @@
-//! The JWT signing keys, kept in Secrets Manager (see `store::secrets`) and
-//! cached in the function.
+//! Keys kept in Secrets Manager (see `store::secrets`) and cached in the
+//! function: the token signing key (a private JWK, `domain::jwk`) and the
+//! payment webhook's HMAC key.
 //!
-//! The secret's version id is the key id (`kid`). Tokens are signed with the
-//! `AWSCURRENT` version and verified against `AWSCURRENT` or `AWSPREVIOUS`, so a
-//! rotation never logs anyone out; a version older than that is refused.
+//! A secret's `AWSCURRENT` and `AWSPREVIOUS` versions are both kept, so a
+//! rotation never breaks what the previous version signed; a version older
+//! than that is gone.
 
 use crate::http::error::BoxError;
 use std::fmt;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// HMAC keys shorter than this are refused (HS256 wants at least 256 bits).
+/// Secret values shorter than this are refused (an HMAC key wants at least
+/// 256 bits; a private JWK is about 150 bytes).
 pub const MIN_KEY_BYTES: usize = 32;
 
 /// How long a request waits for a refresh that the cached keys could answer
@@ -71,6 +73,12 @@ pub enum KeyError {
     TooShort,
     #[error("the signing key secret has no current version")]
     NoCurrentVersion,
+    #[error(transparent)]
+    Malformed(#[from] crate::domain::jwk::MalformedKey),
+    /// Neither the current nor the previous private key is among the public
+    /// keys the verifiers were deployed with (a rotation without its deploy).
+    #[error("no signing key is published to the verifiers")]
+    Unpublished,
     /// Secrets Manager is down, slow or throttling: worth a retry (503).
     #[error("could not read the signing key secret")]
     Unavailable(#[source] BoxError),

@@ -4,6 +4,7 @@
 pub mod cpf;
 pub mod email;
 pub mod ids;
+pub mod jwk;
 pub mod keys;
 pub mod money;
 pub mod order;
