@@ -5,6 +5,8 @@
 //! - [`signature`]: the `x-signature` check of Mercado Pago's webhooks.
 //! - [`credentials`]: the access token and webhook secrets (one Secrets
 //!   Manager secret).
+//! - `mercadopago` (feature `mercadopago`): the HTTPS adapter of the Orders
+//!   API.
 //! - [`webhook`]: the previous, body-signed notification scheme (to be
 //!   removed once the orders function moves to Mercado Pago's).
 //!
@@ -56,6 +58,8 @@
 //!   an idempotency key on every POST.
 
 pub mod credentials;
+#[cfg(feature = "mercadopago")]
+pub mod mercadopago;
 pub mod signature;
 pub mod webhook;
 
