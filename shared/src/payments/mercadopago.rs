@@ -28,6 +28,16 @@
 //! (creation and refund take the caller's key, cancellation one derived from
 //! the order). A dead or hung Mercado Pago is [`PaymentError::Unavailable`]
 //! within 3.5 s.
+//!
+//! # Idempotency of the creation
+//!
+//! Within one call every attempt sends the same bytes. A later call for the
+//! same order (our client retrying after a lost answer) recomputes
+//! `expiration_time` from the deadline; it is sent in whole minutes, so it
+//! only differs when a minute boundary passed in between. Whether Mercado
+//! Pago then answers the first order or 409 (like the local stand-in) is not
+//! documented: the caller should store the Mercado Pago order id as soon as
+//! it has it and answer a repeat from its own store.
 
 use super::credentials::AccessToken;
 use super::{
@@ -530,10 +540,19 @@ fn create_body(
     let total = format_amount(request.total)
         .filter(|_| request.total.as_cents() > 0)
         .ok_or_else(|| refused("invalid_amount", "the total must be positive"))?;
-    let lifetime = Duration::try_from(request.expires_at - now)
-        .ok()
-        .filter(|d| d.as_secs() >= 1)
-        .ok_or_else(|| refused("expired", "the order's payment deadline has passed"))?;
+    // Whole minutes, rounded down: the form of Mercado Pago's examples
+    // (`PT15M`), never past our deadline, and the same text for a retry a
+    // few seconds later (a different body under the same idempotency key
+    // may be refused).
+    let minutes = Duration::try_from(request.expires_at - now)
+        .map(|d| d.as_secs() / 60)
+        .unwrap_or(0);
+    if minutes == 0 {
+        return Err(refused(
+            "expired",
+            "less than a minute is left before the payment deadline",
+        ));
+    }
     let items = request
         .items
         .iter()
@@ -552,7 +571,7 @@ fn create_body(
         kind: "qr",
         external_reference: request.order_id.as_str(),
         total_amount: total.clone(),
-        expiration_time: iso8601_duration(lifetime),
+        expiration_time: iso8601_duration(Duration::from_secs(minutes * 60)),
         config: CreateConfig {
             qr: QrConfig {
                 external_pos_id,
@@ -749,10 +768,7 @@ mod tests {
 
     #[test]
     fn the_creation_body_has_the_documented_shape() {
-        let (request, now) = request(
-            4980,
-            time::Duration::seconds(900) + time::Duration::milliseconds(700),
-        );
+        let (request, now) = request(4980, time::Duration::seconds(959));
         let body: serde_json::Value =
             serde_json::from_slice(&create_body(&request, "KIOSK001POS001", now).unwrap()).unwrap();
         assert_eq!(
@@ -780,7 +796,7 @@ mod tests {
         };
         assert!(rejected(0, time::Duration::minutes(15)));
         assert!(rejected(-100, time::Duration::minutes(15)));
-        assert!(rejected(100, time::Duration::milliseconds(900)));
+        assert!(rejected(100, time::Duration::seconds(59)));
         assert!(rejected(100, time::Duration::minutes(-1)));
     }
 

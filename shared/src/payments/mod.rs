@@ -124,8 +124,9 @@ pub struct QrOrderRequest {
     /// The amount to collect; must be positive.
     pub total: Money,
     /// When the QR stops being payable (aligned with our order's expiry).
-    /// Sent as a duration from now, rounded down to the second, so Mercado
-    /// Pago never takes a payment after our deadline.
+    /// Sent as a duration from now in whole minutes, rounded down, so Mercado
+    /// Pago never takes a payment after our deadline; with less than a minute
+    /// left the order is not created.
     pub expires_at: OffsetDateTime,
     /// Derived from our order id by the caller, so that a retry (ours or
     /// the adapter's) never creates a second Mercado Pago order.
