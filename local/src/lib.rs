@@ -3,6 +3,7 @@
 //! handlers. Used by `make dev` and by the end-to-end tests.
 
 pub mod bootstrap;
+pub mod mercadopago;
 pub mod runtime_api;
 pub mod server;
 pub mod template;
