@@ -15,7 +15,8 @@
 //!   `idempotency_key_already_used` (errors are not remembered, so a request
 //!   refused for the order's state may be tried again under its key);
 //! - amounts must be strings with exactly two decimals, the payment's amount
-//!   must equal `total_amount`; `expiration_time` is an ISO 8601 duration
+//!   must equal `total_amount`, `external_reference` has 1 to 64 characters
+//!   (the stand-in's own limit); `expiration_time` is an ISO 8601 duration
 //!   (`P1DT2H3M4S` forms; 15 minutes when absent) and is honoured: an order
 //!   still `created` then becomes `expired` (and is notified);
 //! - statuses and details: `created`/`created`, `processed`/`accredited`,
@@ -92,6 +93,33 @@ impl StandInConfig {
             webhook_secret: DEFAULT_WEBHOOK_SECRET.to_owned(),
             webhook_url,
         }
+    }
+
+    /// What `kiosk-local serve` runs: 127.0.0.1:$MERCADOPAGO_PORT (3001),
+    /// signing with $DEV_MERCADOPAGO_WEBHOOK_SECRET, notifying the local
+    /// API's `POST /webhooks/mercadopago` on `api_port`.
+    pub fn for_local_api(api_port: u16) -> Result<Self, String> {
+        let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let port = match setting("MERCADOPAGO_PORT") {
+            Some(port) => port
+                .parse()
+                .map_err(|_| "MERCADOPAGO_PORT is not a port number".to_owned())?,
+            None => DEFAULT_PORT,
+        };
+        Ok(Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            access_token: LOCAL_ACCESS_TOKEN.to_owned(),
+            webhook_secret: setting("DEV_MERCADOPAGO_WEBHOOK_SECRET")
+                .unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.to_owned()),
+            webhook_url: Some(format!("http://127.0.0.1:{api_port}/webhooks/mercadopago")),
+        })
+    }
+
+    /// The Secrets Manager secret string that gives the orders function
+    /// these credentials (`shared::payments::credentials`).
+    pub fn secret_string(&self) -> String {
+        json!({"access_token": self.access_token, "webhook_secret": self.webhook_secret})
+            .to_string()
     }
 }
 
@@ -172,29 +200,16 @@ pub async fn spawn(config: StandInConfig) -> std::io::Result<(SocketAddr, StandI
     ))
 }
 
-/// What `kiosk-local serve` starts: 127.0.0.1:$MERCADOPAGO_PORT (3001),
-/// signing with $DEV_MERCADOPAGO_WEBHOOK_SECRET, notifying the local API's
-/// `POST /webhooks/mercadopago` on `api_port`.
+/// [`spawn`] with [`StandInConfig::for_local_api`]: what `kiosk-local
+/// serve` starts.
 pub async fn spawn_for_local_api(
     api_port: u16,
 ) -> Result<(SocketAddr, StandIn), Box<dyn std::error::Error + Send + Sync>> {
-    let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let port = match setting("MERCADOPAGO_PORT") {
-        Some(port) => port
-            .parse()
-            .map_err(|_| "MERCADOPAGO_PORT is not a port number")?,
-        None => DEFAULT_PORT,
-    };
-    let config = StandInConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        access_token: LOCAL_ACCESS_TOKEN.to_owned(),
-        webhook_secret: setting("DEV_MERCADOPAGO_WEBHOOK_SECRET")
-            .unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.to_owned()),
-        webhook_url: Some(format!("http://127.0.0.1:{api_port}/webhooks/mercadopago")),
-    };
-    spawn(config).await.map_err(|e| {
-        format!("cannot start the Mercado Pago stand-in on 127.0.0.1:{port}: {e}").into()
-    })
+    let config = StandInConfig::for_local_api(api_port)?;
+    let addr = config.addr;
+    spawn(config)
+        .await
+        .map_err(|e| format!("cannot start the Mercado Pago stand-in on {addr}: {e}").into())
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -875,6 +890,22 @@ mod tests {
         ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_local_secret_string_is_what_the_credentials_read() {
+        let config = StandInConfig::local(None);
+        let credentials =
+            shared::payments::credentials::MercadoPagoCredentials::from_secret_strings(
+                &config.secret_string(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(credentials.access_token.expose(), LOCAL_ACCESS_TOKEN);
+        assert_eq!(
+            credentials.webhook_secrets[0].expose(),
+            DEFAULT_WEBHOOK_SECRET.as_bytes()
+        );
     }
 
     #[test]
