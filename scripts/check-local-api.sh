@@ -9,8 +9,10 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/kiosk-local"
 [[ -x "$bin" ]] || { echo "$bin is not built" >&2; exit 1; }
 : "${AWS_ENDPOINT_URL:?run me through scripts/with-emulator.sh}"
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-PORT="$port" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+# The Mercado Pago stand-in on a free port too, beside any `make dev`.
+PORT="$port" MERCADOPAGO_PORT="$(free_port)" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
 api_pid=$!
 trap 'kill $api_pid 2>/dev/null || true; wait $api_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do

@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod keys;
+pub mod mercadopago;
 pub mod runtime_api;
 pub mod server;
 pub mod template;

@@ -142,6 +142,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .parse()
         .map_err(|_| "PORT is not a port number")?;
     let template = Template::load(&Template::default_path())?;
+    let (mercadopago, _stand_in) = kiosk_local::mercadopago::spawn_for_local_api(port).await?;
     let staff = [
         StaffUser {
             username: "admin".into(),
@@ -169,6 +170,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tracing::info!(
         url = %format!("http://127.0.0.1:{port}"),
         emulator = %endpoint,
+        mercadopago = %format!("http://{mercadopago}"),
         user_pool = stack.user_pool_id()?,
         demo_products = menu,
         "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"

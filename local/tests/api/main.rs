@@ -14,6 +14,7 @@ mod idempotency;
 mod identity;
 mod kitchen_queue;
 mod logs;
+mod mercadopago;
 mod ownership;
 mod payment;
 mod products;

@@ -1,3 +1,411 @@
-//! The payment provider's side: how its notifications are authenticated.
+//! The payment provider's side: Mercado Pago QR orders behind a small port
+//! ([`PaymentGateway`]), the credentials they need, and the signature of
+//! its notifications.
+//!
+//! - [`signature`]: the `x-signature` check of Mercado Pago's webhooks.
+//! - [`credentials`]: the access token and webhook secrets (one Secrets
+//!   Manager secret).
+//! - `mercadopago` (feature `mercadopago`): the HTTPS adapter of the Orders
+//!   API.
+//! - [`webhook`]: the previous, body-signed notification scheme (to be
+//!   removed once the orders function moves to Mercado Pago's).
+//!
+//! # What Mercado Pago's Orders API does (the facts this port relies on)
+//!
+//! Sources: the Orders API reference and guides for QR Code
+//! (<https://www.mercadopago.com.br/developers/en/docs/qr-code/payment-processing>,
+//! `.../reference/in-person-payments/qr-code/orders/create-order/post`,
+//! `.../docs/qr-code/resources/status-order-transaction`,
+//! `.../docs/order/status-errors/order-status`), and the official SDKs read
+//! 2026-08: sdk-nodejs `src/clients/order/{create,get,cancel,refund}`,
+//! `src/clients/order/commonTypes.ts`, `src/utils/restClient`,
+//! `src/utils/errors`; sdk-python `mercadopago/resources/order.py`.
+//!
+//! - `POST /v1/orders`, `Authorization: Bearer <access token>`,
+//!   `X-Idempotency-Key` required, body
+//!   `{"type": "qr", "external_reference", "total_amount": "24.90",
+//!   "expiration_time": "PT15M", "config": {"qr": {"external_pos_id",
+//!   "mode": "dynamic"}}, "transactions": {"payments": [{"amount"}]},
+//!   "items": [{"title", "unit_price", "quantity", "unit_measure",
+//!   "external_code"}], "description"}`. Amounts are strings with exactly two
+//!   decimals; `expiration_time` is an ISO 8601 duration (15 minutes when
+//!   absent). `mode: dynamic` gives a QR for this order alone, answered in
+//!   `type_response.qr_data` (an EMVCo string the kiosk renders). Answer 201
+//!   with the order.
+//! - The order: `id` (`ORD01...`), `type`, `status`, `status_detail`,
+//!   `external_reference`, `total_amount`, `total_paid_amount`,
+//!   `transactions.payments[{id, amount, paid_amount, status,
+//!   status_detail}]`, `transactions.refunds[...]`, `type_response.qr_data`.
+//! - `GET /v1/orders/{id}`: the order (404 when unknown).
+//! - `POST /v1/orders/{id}/cancel`: cancels an order not yet paid (answer:
+//!   the order, `canceled`).
+//! - `POST /v1/orders/{id}/refund`, its own `X-Idempotency-Key`: no body is a
+//!   full refund (answer: the order, `refunded`).
+//! - Order statuses for QR: `created` -> `processed` (paid, detail
+//!   `accredited`) -> `refunded`; `created` -> `canceled` (by the API) or
+//!   `expired`. The Orders API at large also has `processing`,
+//!   `action_required`, `at_terminal` (in progress), `failed` (payment
+//!   refused) and `processed`/`refunded` or `partially_refunded` as a detail
+//!   (Checkout Pro orders keep `processed` when refunded). Mercado Pago spells
+//!   it `canceled`.
+//! - Errors: 400 invalid request, 401 bad token, 404 unknown order, 409
+//!   idempotency key reused with another body or a move the order's state
+//!   forbids, 422 business rule, 423 idempotency key locked (a request with it
+//!   is in flight; retryable), 429 throttled, 5xx. Error bodies come as
+//!   `{"errors": [{"code", "message", "details"}]}` or, from older APIs,
+//!   `{"error", "message", "status", "cause"}`; the adapter reads both.
+//! - The SDKs retry 429 and 5xx (and connection errors) with backoff and send
+//!   an idempotency key on every POST.
 
+pub mod credentials;
+#[cfg(feature = "mercadopago")]
+pub mod mercadopago;
+pub mod signature;
 pub mod webhook;
+
+use crate::domain::{IdempotencyKey, Money, OrderId};
+use std::fmt;
+use std::future::Future;
+use time::OffsetDateTime;
+
+/// Mercado Pago's id of an order (`ORD01JQ4S4KY8HWQ6NA5PXB65B3D3`): 1 to 64
+/// ASCII letters, digits, `-` or `_`. It arrives from webhooks (untrusted
+/// query strings) and goes into URL paths, so nothing else is let in.
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProviderOrderId(String);
+
+impl ProviderOrderId {
+    pub const MAX_BYTES: usize = 64;
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        ((1..=Self::MAX_BYTES).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProviderOrderId {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| format!("{raw:?} is not a Mercado Pago order id"))
+    }
+}
+
+impl From<ProviderOrderId> for String {
+    fn from(id: ProviderOrderId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for ProviderOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ProviderOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProviderOrderId({:?})", self.0)
+    }
+}
+
+/// What a QR order is created from.
+#[derive(Debug, Clone)]
+pub struct QrOrderRequest {
+    /// Our order: Mercado Pago keeps it as `external_reference`.
+    pub order_id: OrderId,
+    /// The amount to collect; must be positive.
+    pub total: Money,
+    /// When the QR stops being payable (aligned with our order's expiry).
+    /// Sent as a duration from now in whole minutes, rounded down, so Mercado
+    /// Pago never takes a payment after our deadline; with less than a minute
+    /// left the order is not created.
+    pub expires_at: OffsetDateTime,
+    /// Derived from our order id by the caller, so that a retry (ours or
+    /// the adapter's) never creates a second Mercado Pago order.
+    pub idempotency_key: IdempotencyKey,
+    /// Shown to the payer; may be empty.
+    pub items: Vec<QrItem>,
+}
+
+/// One line of a QR order, as the payer's app shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QrItem {
+    pub title: String,
+    pub unit_price: Money,
+    pub quantity: u32,
+}
+
+/// A Mercado Pago order as read back from the API: what the webhook, the
+/// expiry job and the payment route act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpOrder {
+    pub id: ProviderOrderId,
+    pub status: MpOrderStatus,
+    /// The status and detail as sent, for the log.
+    pub raw_status: String,
+    pub status_detail: String,
+    /// Our order id, as we sent it (`None` when absent or not an id of ours).
+    pub external_reference: Option<OrderId>,
+    /// `total_amount`, to the cent.
+    pub total: Money,
+    /// `total_paid_amount`, when Mercado Pago sends it.
+    pub paid: Option<Money>,
+    /// `type_response.qr_data`: the EMVCo text of the QR to show.
+    pub qr_data: Option<String>,
+    pub payments: Vec<MpPayment>,
+}
+
+/// A payment transaction of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpPayment {
+    pub id: String,
+    pub status: String,
+    pub status_detail: String,
+    pub amount: Option<Money>,
+    pub paid_amount: Option<Money>,
+}
+
+/// An order's status, reduced to what we act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MpOrderStatus {
+    /// `processed` (detail `accredited`, or any but the refund details): the
+    /// money is collected.
+    Paid,
+    /// `created`, `processing`, `action_required`, `at_terminal`: no outcome
+    /// yet.
+    Pending,
+    /// `failed`: the payment was refused.
+    Failed,
+    /// `canceled` (by us, through the API).
+    Cancelled,
+    /// `expired`: not paid in time.
+    Expired,
+    /// `refunded`, or `processed` with detail `refunded`.
+    Refunded,
+    /// Anything else, `processed`/`partially_refunded` included (we never
+    /// refund in part): logged, never acted on.
+    Unknown,
+}
+
+impl MpOrderStatus {
+    pub fn from_wire(status: &str, detail: &str) -> Self {
+        match (status, detail) {
+            ("processed", "refunded") | ("refunded", _) => Self::Refunded,
+            ("processed", "partially_refunded") => Self::Unknown,
+            ("processed", _) => Self::Paid,
+            ("created" | "processing" | "action_required" | "at_terminal", _) => Self::Pending,
+            ("failed", _) => Self::Failed,
+            ("canceled" | "cancelled", _) => Self::Cancelled,
+            ("expired", _) => Self::Expired,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// What can go wrong talking to the provider, as callers branch on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// Timed out, refused, reset, throttled (429), locked (423), failing
+    /// (5xx) or answering something unreadable: nothing is known to have
+    /// changed; worth a retry later (503 to our client).
+    #[error("the payment provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request (a 4xx other than 404 and the
+    /// retryable ones), or we refused to send it: `status` is `None` then.
+    #[error("the payment provider refused the request ({status:?} {code}): {message}")]
+    Rejected {
+        status: Option<u16>,
+        code: String,
+        message: String,
+    },
+    /// No such order at the provider.
+    #[error("the payment provider has no such order")]
+    NotFound,
+}
+
+/// The port: Mercado Pago's Orders API as the orders function needs it.
+pub trait PaymentGateway: Sync {
+    /// Creates a dynamic QR order for one of ours. A repeat with the same
+    /// idempotency key answers the order the first call created.
+    fn create_qr_order(
+        &self,
+        request: &QrOrderRequest,
+    ) -> impl Future<Output = Result<MpOrder, PaymentError>> + Send;
+
+    fn get_order(
+        &self,
+        id: &ProviderOrderId,
+    ) -> impl Future<Output = Result<MpOrder, PaymentError>> + Send;
+
+    /// Cancels an order not yet paid.
+    fn cancel_order(
+        &self,
+        id: &ProviderOrderId,
+    ) -> impl Future<Output = Result<MpOrder, PaymentError>> + Send;
+
+    /// Refunds a paid order in full.
+    fn refund_order(
+        &self,
+        id: &ProviderOrderId,
+        idempotency_key: &IdempotencyKey,
+    ) -> impl Future<Output = Result<MpOrder, PaymentError>> + Send;
+}
+
+/// An amount as the Orders API writes it: reais with two decimals
+/// (`2490` cents is `"24.90"`). `None` for a negative amount.
+pub fn format_amount(amount: Money) -> Option<String> {
+    let cents = amount.as_cents();
+    (cents >= 0).then(|| format!("{}.{:02}", cents / 100, cents % 100))
+}
+
+/// An amount the Orders API sent, to the cent and without floating point:
+/// digits, optionally a `.` and decimals beyond the second of which must be
+/// zeros (`"24.90"`, `"24.9"`, `"24"`, `"24.900"`). Signs, exponents,
+/// spaces, a third significant decimal or an overflow are `None`.
+pub fn parse_amount(text: &str) -> Option<Money> {
+    let (units, decimals) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if units.is_empty() || !digits(units) || !digits(decimals) || text.ends_with('.') {
+        return None;
+    }
+    let (cents_part, rest) = decimals.split_at(decimals.len().min(2));
+    if rest.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let units: i64 = units.parse().ok()?;
+    let cents: i64 = format!("{cents_part:0<2}").parse().ok()?;
+    units.checked_mul(100)?.checked_add(cents).map(Money::cents)
+}
+
+/// A duration as ISO 8601 (`PT15M`, `PT1H30M`, `PT45S`), whole seconds.
+pub fn iso8601_duration(duration: std::time::Duration) -> String {
+    let total = duration.as_secs();
+    if total == 0 {
+        return "PT0S".to_owned();
+    }
+    let (hours, minutes, seconds) = (total / 3600, total % 3600 / 60, total % 60);
+    let mut text = String::from("PT");
+    for (value, unit) in [(hours, 'H'), (minutes, 'M'), (seconds, 'S')] {
+        if value > 0 {
+            text.push_str(&value.to_string());
+            text.push(unit);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn amounts_are_parsed_to_the_cent_without_floats() {
+        let cases = [
+            ("24.90", Some(2490)),
+            ("24.9", Some(2490)),
+            ("24", Some(2400)),
+            ("0.01", Some(1)),
+            ("24.900", Some(2490)),
+            ("1000000.00", Some(100_000_000)),
+            ("92233720368547758.07", Some(i64::MAX)),
+        ];
+        for (text, cents) in cases {
+            assert_eq!(parse_amount(text), cents.map(Money::cents), "{text}");
+        }
+        for bad in [
+            "",
+            ".",
+            "24.",
+            ".90",
+            "24.901",
+            "-1.00",
+            "+1.00",
+            "1e3",
+            " 1.00",
+            "1.00 ",
+            "1,00",
+            "24.9O",
+            "92233720368547758.08",
+            "0x10",
+            "NaN",
+            "1..0",
+        ] {
+            assert_eq!(parse_amount(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn amounts_are_written_with_two_decimals() {
+        assert_eq!(format_amount(Money::cents(2490)).as_deref(), Some("24.90"));
+        assert_eq!(format_amount(Money::cents(5)).as_deref(), Some("0.05"));
+        assert_eq!(format_amount(Money::cents(100)).as_deref(), Some("1.00"));
+        assert_eq!(format_amount(Money::cents(-1)), None);
+        for cents in [0, 1, 99, 100, 2490, 123_456_789] {
+            let text = format_amount(Money::cents(cents)).unwrap();
+            assert_eq!(parse_amount(&text), Some(Money::cents(cents)));
+        }
+    }
+
+    #[test]
+    fn durations_are_iso_8601() {
+        let cases = [
+            (900, "PT15M"),
+            (960, "PT16M"),
+            (45, "PT45S"),
+            (5400, "PT1H30M"),
+            (3661, "PT1H1M1S"),
+            (0, "PT0S"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(iso8601_duration(Duration::from_secs(seconds)), text);
+        }
+        assert_eq!(iso8601_duration(Duration::from_millis(59_999)), "PT59S");
+    }
+
+    #[test]
+    fn statuses_map_to_what_we_act_on() {
+        use MpOrderStatus::*;
+        let cases = [
+            ("processed", "accredited", Paid),
+            ("processed", "processed", Paid),
+            ("processed", "refunded", Refunded),
+            ("processed", "partially_refunded", Unknown),
+            ("refunded", "refunded", Refunded),
+            ("created", "created", Pending),
+            ("processing", "in_process", Pending),
+            ("action_required", "waiting_payment", Pending),
+            ("at_terminal", "at_terminal", Pending),
+            ("failed", "rejected_by_issuer", Failed),
+            ("canceled", "canceled", Cancelled),
+            ("expired", "expired", Expired),
+            ("charged_back", "", Unknown),
+            ("", "", Unknown),
+        ];
+        for (status, detail, expected) in cases {
+            assert_eq!(
+                MpOrderStatus::from_wire(status, detail),
+                expected,
+                "{status}/{detail}"
+            );
+        }
+    }
+
+    #[test]
+    fn provider_order_ids_are_plain_tokens() {
+        assert!(ProviderOrderId::parse("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3").is_some());
+        assert!(ProviderOrderId::parse("pay_01-x").is_some());
+        assert!(ProviderOrderId::parse(&"A".repeat(64)).is_some());
+        for bad in ["", "a/b", "a?b", "a b", "../x", "ç", &"A".repeat(65)] {
+            assert!(ProviderOrderId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}
