@@ -12,7 +12,8 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/kiosk-local"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 # The Mercado Pago stand-in on a free port too, beside any `make dev`.
-PORT="$port" MERCADOPAGO_PORT="$(free_port)" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
+mp_port="$(free_port)"
+PORT="$port" MERCADOPAGO_PORT="$mp_port" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
 api_pid=$!
 trap 'kill $api_pid 2>/dev/null || true; wait $api_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do
@@ -25,6 +26,7 @@ done
 script="$(awk '/^## Walkthrough/{w=1} w&&/^```bash/{b=1;next} b&&/^```/{exit} b' "$root/README.md")"
 [[ -n "$script" ]] || { echo "README.md has no walkthrough block" >&2; exit 1; }
 script="${script//http:\/\/127.0.0.1:3000/http://127.0.0.1:$port}"
+script="${script//http:\/\/127.0.0.1:3001/http://127.0.0.1:$mp_port}"
 output="$(bash -euo pipefail -c "$script")"
 echo "$output"
 
@@ -41,7 +43,7 @@ expect '^204$' "204 for the delete"
 expect '"product_not_found".* 404$' "404 for the deleted product"
 expect '"forbidden".* 403$' "403 for a non-admin delete"
 expect '"status":"awaiting_payment"' "an order awaiting payment"
-expect '"status":"received","payment_status":"approved"' "the order paid by the webhook"
+expect '"status":"received","payment_status":"approved"' "the order paid through Mercado Pago"
 expect '"status":"in_preparation"' "the order in preparation"
 expect '"status":"completed"' "the order completed"
 echo "README walkthrough: ok"

@@ -39,11 +39,14 @@ pub async fn bootstrap(
     template: &Template,
     prefix: &str,
     staff: &[StaffUser],
-    secret_values: &std::collections::HashMap<String, String>,
+    overrides: &crate::Overrides,
 ) -> Result<LocalStack, BoxError> {
     let mut refs = Refs::default();
     for (name, value) in template.parameter_defaults() {
         refs.insert(name, value);
+    }
+    for (name, value) in &overrides.parameters {
+        refs.insert(name.clone(), value.clone());
     }
     refs.insert("Environment", "local");
     refs.insert("AWS::Region", REGION);
@@ -51,7 +54,7 @@ pub async fn bootstrap(
     refs.insert("AWS::URLSuffix", "amazonaws.com");
 
     create_user_pool(sdk, template, prefix, &mut refs).await?;
-    create_secrets(sdk, template, prefix, secret_values, &mut refs).await?;
+    create_secrets(sdk, template, prefix, &overrides.secrets, &mut refs).await?;
     create_token_keys(sdk, template, prefix, &mut refs).await?;
     create_tables(sdk, template, prefix, &mut refs).await?;
     let stack = LocalStack {

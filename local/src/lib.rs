@@ -20,26 +20,41 @@ pub async fn start(
     prefix: &str,
     staff: &[StaffUser],
 ) -> Result<(LocalStack, axum::Router), BoxError> {
-    start_with_secrets(
-        sdk,
-        template,
-        prefix,
-        staff,
-        &std::collections::HashMap::new(),
-    )
-    .await
+    start_with(sdk, template, prefix, staff, &Overrides::default()).await
 }
 
-/// [`start`], with the values of some secrets (by logical id) chosen rather
-/// than generated.
-pub async fn start_with_secrets(
+/// What a local stack sets rather than takes from the template: the values of
+/// some secrets (by logical id) and of some parameters (by name).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub secrets: std::collections::HashMap<String, String>,
+    pub parameters: std::collections::HashMap<String, String>,
+}
+
+impl Overrides {
+    /// The Mercado Pago stand-in at `base_url` as the stack's Mercado Pago:
+    /// its URL and the credentials it checks and signs with.
+    pub fn mercadopago(config: &mercadopago::StandInConfig, base_url: &str) -> Self {
+        let mut overrides = Self::default();
+        overrides
+            .secrets
+            .insert("MercadoPagoSecret".into(), config.secret_string());
+        overrides
+            .parameters
+            .insert("MercadoPagoApiUrl".into(), base_url.to_owned());
+        overrides
+    }
+}
+
+/// [`start`], with [`Overrides`].
+pub async fn start_with(
     sdk: &aws_config::SdkConfig,
     template: &Template,
     prefix: &str,
     staff: &[StaffUser],
-    secret_values: &std::collections::HashMap<String, String>,
+    overrides: &Overrides,
 ) -> Result<(LocalStack, axum::Router), BoxError> {
-    let stack = bootstrap::bootstrap(sdk, template, prefix, staff, secret_values).await?;
+    let stack = bootstrap::bootstrap(sdk, template, prefix, staff, overrides).await?;
     let api = server::LocalApi::new(template, &stack, sdk)?;
     Ok((stack, api.router()))
 }

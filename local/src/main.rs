@@ -11,7 +11,6 @@ use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADMIN_PASSWORD: &str = "AdminLocal123";
 const DEFAULT_KITCHEN_PASSWORD: &str = "KitchenLocal123";
-const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret-change-me-0123456789";
 
 fn setting(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -157,12 +156,17 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     ];
     let sdk = kiosk_local::emulator_sdk(&endpoint).await;
     let prefix = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let secrets = std::collections::HashMap::from([(
-        "WebhookSecret".to_owned(),
-        setting("DEV_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
-    )]);
+    let mut overrides = kiosk_local::Overrides::mercadopago(
+        &kiosk_local::mercadopago::StandInConfig::for_local_api(port)?,
+        &format!("http://{mercadopago}"),
+    );
+    if let Ok(timeout) = std::env::var("ORDER_PAYMENT_TIMEOUT_SECONDS") {
+        overrides
+            .parameters
+            .insert("OrderPaymentTimeoutSeconds".into(), timeout);
+    }
     let (stack, router) =
-        kiosk_local::start_with_secrets(&sdk, &template, &prefix, &staff, &secrets).await?;
+        kiosk_local::start_with(&sdk, &template, &prefix, &staff, &overrides).await?;
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

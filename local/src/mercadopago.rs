@@ -143,7 +143,7 @@ impl StandIn {
 
     /// Stops listening, closes idle connections, waits for the requests in
     /// flight (at most 5 s) and cancels the pending expiries.
-    pub async fn stop(mut self) {
+    pub async fn stop(&mut self) {
         self.signal_stop();
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;

@@ -1,4 +1,5 @@
-//! `orders`: checkout, the payment webhook, the status machine and the kitchen queue.
+//! `orders`: checkout, the Mercado Pago payment and its webhook, the status
+//! machine and the kitchen queue.
 //!
 //! Each handler parses the request, checks the role, calls the domain crate
 //! (`service::checkout`, `service::payment`, the order store) and answers.
@@ -13,8 +14,14 @@ use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
 use shared::http::{
     Caller, json_body, json_response, path_param, query_param, route, route_not_found,
 };
+use shared::payments::ProviderOrderId;
+use shared::payments::credentials::MercadoPagoCredentials;
+use shared::payments::mercadopago::{MercadoPago, MercadoPagoSettings};
+use shared::payments::signature;
 use shared::service::checkout::{Placed, place_order};
-use shared::service::payment::confirm_payment;
+use shared::service::payment::{
+    PaymentStore, provider_error, refund_key, request_payment, settle_provider_order,
+};
 use shared::store::orders::{OrderStore, OwnCursor, QueueCursor};
 use shared::store::products::ProductStore;
 use shared::store::secrets::SecretVersions;
@@ -22,26 +29,81 @@ use shared::{Error, Result, Role};
 
 pub struct State {
     pub orders: OrderStore,
-    /// The payment webhook's HMAC secret (current and previous version).
-    pub webhook_keys: KeyRing,
+    pub mercadopago: Payments,
+    /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900): how long an order may await
+    /// its payment (the QR expires with it).
+    pub payment_timeout: std::time::Duration,
+}
+
+/// Mercado Pago: where it is, and its credentials secret (`{"access_token",
+/// "webhook_secret"}`, current and previous versions, cached).
+pub struct Payments {
+    settings: MercadoPagoSettings,
+    credentials: KeyRing,
+    /// One HTTPS client (and connection pool) per execution environment,
+    /// built on first use; the token is swapped in per request.
+    client: std::sync::Mutex<Option<MercadoPago>>,
+}
+
+impl Payments {
+    /// The credentials; `refreshed` re-reads the secret (rate-limited), for a
+    /// signature that matched none of the cached webhook secrets.
+    async fn credentials(&self, refreshed: bool) -> Result<MercadoPagoCredentials> {
+        let keys = if refreshed {
+            self.credentials.refreshed().await?
+        } else {
+            self.credentials.current_and_previous().await?
+        };
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        MercadoPagoCredentials::from_secret_strings(
+            &text(keys.current.secret()),
+            keys.previous.as_ref().map(|k| text(k.secret())).as_deref(),
+        )
+        .map_err(Error::internal)
+    }
+
+    /// The client with the current access token.
+    async fn gateway(&self) -> Result<MercadoPago> {
+        let token = self.credentials(false).await?.access_token;
+        let mut client = self
+            .client
+            .lock()
+            .map_err(|_| Error::internal("the Mercado Pago client lock is poisoned"))?;
+        if let Some(client) = client.as_ref() {
+            return Ok(client.with_access_token(token));
+        }
+        let built = MercadoPago::new(self.settings.clone(), token).map_err(Error::internal)?;
+        *client = Some(built.clone());
+        Ok(built)
+    }
 }
 
 impl shared::lambda::Function for State {
-    /// From `ORDERS_TABLE`, `PRODUCTS_TABLE`, `WEBHOOK_SECRET_ID` (and
-    /// `WEBHOOK_SECRET_CACHE_SECONDS`, 300); no network call.
+    /// From `ORDERS_TABLE`, `PRODUCTS_TABLE`, `MERCADOPAGO_SECRET_ID`,
+    /// `MERCADOPAGO_API_URL`, `MERCADOPAGO_EXTERNAL_POS_ID`,
+    /// `MERCADOPAGO_SECRET_CACHE_SECONDS` (300) and
+    /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900); no network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let products = ProductStore::new(dynamodb.clone(), env.required("PRODUCTS_TABLE")?);
-        let webhook_secret = SecretVersions::new(
+        let secret = SecretVersions::new(
             aws_sdk_secretsmanager::Client::new(sdk),
-            env.required("WEBHOOK_SECRET_ID")?,
+            env.required("MERCADOPAGO_SECRET_ID")?,
         );
+        let settings = MercadoPagoSettings::from_env(env).map_err(|_| {
+            ConfigError::Invalid("MERCADOPAGO_API_URL or MERCADOPAGO_EXTERNAL_POS_ID")
+        })?;
         Ok(Self {
             orders: OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?, products),
-            webhook_keys: KeyRing::new(
-                KeySource::SecretsManager(webhook_secret),
-                env.seconds_or("WEBHOOK_SECRET_CACHE_SECONDS", 300)?,
-            ),
+            mercadopago: Payments {
+                settings,
+                credentials: KeyRing::new(
+                    KeySource::SecretsManager(secret),
+                    env.seconds_or("MERCADOPAGO_SECRET_CACHE_SECONDS", 300)?,
+                ),
+                client: std::sync::Mutex::new(None),
+            },
+            payment_timeout: env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)?,
         })
     }
 
@@ -51,7 +113,8 @@ impl shared::lambda::Function for State {
             ("GET", "/orders") => list(self, &request).await,
             ("GET", "/orders/{id}") => get(self, &request).await,
             ("PATCH", "/orders/{id}") => move_status(self, &request).await,
-            ("POST", "/webhooks/payment") => payment_notification(self, &request).await,
+            ("POST", "/orders/{id}/payment") => pay(self, &request).await,
+            ("POST", "/webhooks/mercadopago") => mercadopago_notification(self, &request).await,
             _ => Err(route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
@@ -175,6 +238,9 @@ async fn move_status(state: &State, request: &Request) -> Result<Response<Body>>
     let id = order_id(request)?;
     let to: OrderStatus = json_body::<StatusChange>(request)?.status.parse()?;
     let owner = is_owner_role(caller.role).then_some(caller.sub.as_str());
+    if caller.role == Role::Admin && to == OrderStatus::Cancelled {
+        refund_before_cancel(state, &id).await?;
+    }
     let order = state
         .orders
         .move_status(&id, Actor::for_role(caller.role), to, owner)
@@ -183,19 +249,92 @@ async fn move_status(state: &State, request: &Request) -> Result<Response<Body>>
     Ok(json_response(200, &order))
 }
 
-/// `POST /webhooks/payment`.
+/// An admin's cancel of a paid order gives the money back first: the refund
+/// (idempotent: one key per order) must succeed, or the answer is 503 and
+/// the order stays as it is.
+async fn refund_before_cancel(state: &State, id: &OrderId) -> Result<()> {
+    let Some(stored) = state.orders.order_with_payment(id).await? else {
+        return Err(order_not_found());
+    };
+    if stored.order.status != OrderStatus::Received {
+        return Ok(()); // the move itself answers 409
+    }
+    let provider_order = stored
+        .provider_order_id()
+        .ok_or_else(|| Error::internal("a paid order without its Mercado Pago order"))?;
+    let gateway = state.mercadopago.gateway().await?;
+    shared::payments::PaymentGateway::refund_order(&gateway, &provider_order, &refund_key(id)?)
+        .await
+        .map_err(provider_error)?;
+    tracing::info!(order_id = %id, "payment refunded");
+    Ok(())
+}
+
+/// `POST /orders/{id}/payment`: the order's Mercado Pago QR (201 the first
+/// time, 200 with the same one after).
 #[tracing::instrument(skip_all)]
-async fn payment_notification(state: &State, request: &Request) -> Result<Response<Body>> {
-    let signature = request
-        .headers()
-        .get("x-signature")
-        .and_then(|v| v.to_str().ok());
-    let order = confirm_payment(
-        &state.webhook_keys,
+async fn pay(state: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Guest, Role::Customer])?;
+    let id = order_id(request)?;
+    let gateway = state.mercadopago.gateway().await?;
+    let (payment, created) = request_payment(
         &state.orders,
-        request.body().as_ref(),
-        signature,
+        &gateway,
+        &id,
+        &caller.sub,
+        state.payment_timeout,
     )
     .await?;
-    Ok(json_response(200, &order))
+    Ok(json_response(if created { 201 } else { 200 }, &payment))
+}
+
+/// `POST /webhooks/mercadopago?data.id=&type=`: believed only with a valid
+/// `x-signature`; then the Mercado Pago order is re-read and acted on alone.
+/// Answers a minimal body: the sender learns nothing about our orders.
+#[tracing::instrument(skip_all)]
+async fn mercadopago_notification(state: &State, request: &Request) -> Result<Response<Body>> {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let data_id = query_param(request, "data.id");
+    let (signature, request_id) = (header("x-signature"), header("x-request-id"));
+    let mut verified = signature::verify(
+        signature,
+        request_id,
+        data_id,
+        &state.mercadopago.credentials(false).await?.webhook_secrets,
+    );
+    if matches!(verified, Err(signature::SignatureError::Mismatch)) {
+        // The secret may have been rotated since it was cached.
+        let secrets = state.mercadopago.credentials(true).await?.webhook_secrets;
+        verified = signature::verify(signature, request_id, data_id, &secrets);
+    }
+    if let Err(e) = verified {
+        tracing::warn!(reason = %e, "Mercado Pago notification refused");
+        return Err(Error::unauthorized(
+            "invalid_signature",
+            "the x-signature header does not sign this notification",
+        ));
+    }
+    let received = || json_response(200, &serde_json::json!({"received": true}));
+    if query_param(request, "type") != Some("order") {
+        return Ok(received());
+    }
+    let Some(provider_order) = data_id.and_then(ProviderOrderId::parse) else {
+        return Ok(received());
+    };
+    let gateway = state.mercadopago.gateway().await?;
+    let settled = settle_provider_order(&state.orders, &gateway, &provider_order).await?;
+    tracing::info!(provider_order_id = %provider_order, outcome = ?settled_name(&settled), "Mercado Pago notification");
+    Ok(received())
+}
+
+fn settled_name(settled: &shared::service::payment::Settled) -> &'static str {
+    use shared::service::payment::Settled;
+    match settled {
+        Settled::Confirmed(_) => "confirmed",
+        Settled::Refused => "refused",
+        Settled::Refunded => "refunded",
+        Settled::AmountMismatch => "amount_mismatch",
+        Settled::Unchanged => "unchanged",
+    }
 }

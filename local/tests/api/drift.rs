@@ -100,6 +100,7 @@ const DEPLOY_ONLY: &[&str] = &[
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
     "AWS::CloudWatch::Alarm",
+    "AWS::Logs::MetricFilter",
     "AWS::ApiGateway::Account",
     "AWS::IAM::Role",
 ];

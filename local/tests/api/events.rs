@@ -22,8 +22,8 @@ use std::time::Duration;
 /// stack, as a `sam local invoke` user edits them for theirs.
 const SAMPLE_PRODUCT_ID: &str = "3f2b8c1e-8d7a-4c55-9a53-2a8f6c1d9e10";
 const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
-/// The documented local webhook secret the sample webhook event is signed with.
-const LOCAL_WEBHOOK_SECRET: &str = "local-webhook-secret-change-me-0123456789";
+/// The Mercado Pago order the sample webhook event names.
+const SAMPLE_PROVIDER_ORDER_ID: &str = "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3";
 
 /// What each event must produce, in the order they run. A file in events/
 /// missing here fails the test.
@@ -39,7 +39,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("products/get-product.json", 200),
     ("products/put-product.json", 200),
     ("orders/post-orders.json", 201),
-    ("orders/post-webhooks-payment.json", 200),
+    ("orders/post-orders-payment.json", 201),
+    ("orders/post-webhooks-mercadopago.json", 200),
     ("orders/get-order.json", 200),
     ("orders/get-orders.json", 200),
     ("orders/patch-order.json", 200),
@@ -59,20 +60,32 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// The event file with the sample ids replaced; a webhook event is signed again.
-fn event(file: &str, ids: &HashMap<&str, String>) -> Value {
+/// The event file with the sample ids replaced; a webhook event is signed
+/// again, with `webhook_secret`.
+fn event(file: &str, ids: &HashMap<&str, String>, webhook_secret: &[u8]) -> Value {
     let mut text = std::fs::read_to_string(workspace_path("events").join(file)).unwrap();
     for (sample, real) in ids {
         text = text.replace(sample, real);
     }
     let mut event: Value = serde_json::from_str(&text).unwrap();
-    if event["resource"] == "/webhooks/payment" {
-        let signature = shared::payments::webhook::sign(
-            LOCAL_WEBHOOK_SECRET.as_bytes(),
-            event["body"].as_str().unwrap().as_bytes(),
+    if event["resource"] == "/webhooks/mercadopago" {
+        let data_id = event["queryStringParameters"]["data.id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let request_id = event["headers"]["x-request-id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ts = u64::try_from(shared::clock::now_unix()).unwrap();
+        let signature = shared::payments::signature::sign(
+            webhook_secret,
+            Some(&data_id),
+            Some(&request_id),
+            ts,
         );
-        event["headers"]["X-Signature"] = signature.clone().into();
-        event["multiValueHeaders"]["X-Signature"] = json!([signature]);
+        event["headers"]["x-signature"] = signature.clone().into();
+        event["multiValueHeaders"]["x-signature"] = json!([signature]);
     }
     event
 }
@@ -99,6 +112,8 @@ struct Lambdas {
     sdk: aws_config::SdkConfig,
     template: Template,
     stack: LocalStack,
+    mercadopago: kiosk_local::mercadopago::StandIn,
+    mercadopago_config: kiosk_local::mercadopago::StandInConfig,
 }
 
 impl Lambdas {
@@ -111,16 +126,22 @@ impl Lambdas {
             password: "AdminLocal123".into(),
             group: Some("admin".into()),
         }];
-        let secrets =
-            HashMap::from([("WebhookSecret".to_owned(), LOCAL_WEBHOOK_SECRET.to_owned())]);
+        // Mercado Pago: the stand-in, notifying nobody (the test sends the
+        // webhook event itself).
+        let config = kiosk_local::mercadopago::StandInConfig::local(None);
+        let (addr, stand_in) = kiosk_local::mercadopago::spawn(config.clone())
+            .await
+            .unwrap();
+        let overrides = kiosk_local::Overrides::mercadopago(&config, &format!("http://{addr}"));
         let prefix = unique_prefix();
-        let started =
-            kiosk_local::start_with_secrets(&sdk, &template, &prefix, &staff, &secrets).await;
+        let started = kiosk_local::start_with(&sdk, &template, &prefix, &staff, &overrides).await;
         let (stack, _) = started.unwrap();
         Lambdas {
             sdk,
             template,
             stack,
+            mercadopago: stand_in,
+            mercadopago_config: config,
         }
     }
 
@@ -189,7 +210,18 @@ impl Lambdas {
         let mut peak_memory: HashMap<String, u64> = HashMap::new();
         for (file, status) in EXPECTED {
             let function = file.split('/').next().unwrap();
-            let run = self.invoke(function, &event(file, ids)).await;
+            if *file == "orders/post-webhooks-mercadopago.json" {
+                // The customer pays the QR; Mercado Pago's notification is the event.
+                let url = format!(
+                    "{}/simulate/orders/{}/pay?notify=false",
+                    self.mercadopago.base_url(),
+                    ids[SAMPLE_PROVIDER_ORDER_ID]
+                );
+                let paid = reqwest::Client::new().post(url).send().await.unwrap();
+                assert!(paid.status().is_success(), "{}", paid.status());
+            }
+            let secret = self.mercadopago_config.webhook_secret.as_bytes();
+            let run = self.invoke(function, &event(file, ids, secret)).await;
             let peak = peak_memory.entry(function.to_owned()).or_default();
             *peak = (*peak).max(run.peak_memory_kib.unwrap_or_default());
             let Outcome::Response(response) = run.outcome else {
@@ -206,6 +238,10 @@ impl Lambdas {
             }
             if *file == "orders/post-orders.json" {
                 ids.insert(SAMPLE_ORDER_ID, body["id"].as_str().unwrap().to_owned());
+            }
+            if *file == "orders/post-orders-payment.json" {
+                let id = body["provider_order_id"].as_str().unwrap().to_owned();
+                ids.insert(SAMPLE_PROVIDER_ORDER_ID, id);
             }
         }
         peak_memory
@@ -227,7 +263,7 @@ async fn every_event_runs_through_its_built_binary() {
         lambdas.assert_memory_fits(binary_name, *peak_kib);
     }
 
-    let authorizer_event = event("validate-jwt/authorizer.json", &ids);
+    let authorizer_event = event("validate-jwt/authorizer.json", &ids, b"");
     let refused = lambdas.invoke("validate-jwt", &authorizer_event).await;
     let Outcome::Error(error) = refused.outcome else {
         panic!("the sample token must be refused: {:?}", refused.outcome)

@@ -3,8 +3,7 @@
 //! `shared::config::sdk_bounds`). Each test pauses or kills a moto server of its
 //! own, so no other test is hurt.
 
-use crate::helpers::{Answer, OwnEmulator, notification, spawn_app_failing, stock, timed};
-use shared::domain::OrderId;
+use crate::helpers::{Answer, OwnEmulator, spawn_app_failing, stock, timed};
 use shared::domain::order::Order;
 use std::time::Duration;
 
@@ -48,16 +47,16 @@ async fn with_the_emulator_killed_mid_flow_sign_in_the_authorizer_and_the_webhoo
     let app = emulator.spawn_app().await;
     let cpf = "529.982.247-25";
     app.signed_up(cpf, "Ana").await;
-    // The authenticate function has its keys now; the authorizer and the
-    // webhook have not fetched theirs yet.
+    // The authenticate function has its key now; the webhook has not
+    // fetched its secret yet.
     let guest = app.guest_token().await;
 
     emulator.kill().await;
-    let payment = notification(OrderId::generate(), "approved");
+    let secret = app.webhook_secret();
     let answers = tokio::join!(
         timed(app.auth(cpf)),
         timed(app.list_orders(&guest, "")),
-        timed(app.notify(&payment, Some("deadbeef"))),
+        timed(app.notify("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3", Some(&secret))),
     );
 
     expect_fast_503(&answers.0);

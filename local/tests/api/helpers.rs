@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shared::domain::OrderId;
-use shared::domain::order::{Order, OrderStatus};
+use shared::domain::order::{Order, OrderStatus, Payment};
 use shared::domain::product::Product;
 
 pub const ADMIN_PASSWORD: &str = "AdminTest1234";
@@ -25,6 +25,13 @@ pub struct TestApp {
     pub stack: LocalStack,
     pub sdk: aws_config::SdkConfig,
     pub template: Template,
+    /// This stack's Mercado Pago stand-in (stopped when the app is dropped).
+    pub mercadopago: tokio::sync::Mutex<kiosk_local::mercadopago::StandIn>,
+    pub mercadopago_url: String,
+    pub mercadopago_config: kiosk_local::mercadopago::StandInConfig,
+    /// Who placed each order `place` placed (order id → token), so that the
+    /// owner is who pays it.
+    pub owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 pub fn emulator_endpoint() -> String {
@@ -191,11 +198,24 @@ pub async fn timed(request: impl Future<Output = Answer>) -> (Answer, std::time:
 async fn spawn_app_through(endpoint: &str) -> TestApp {
     let sdk = kiosk_local::emulator_sdk(endpoint).await;
     let template = template();
-    let (stack, router) = kiosk_local::start(&sdk, &template, &unique_prefix(), &staff_users())
-        .await
-        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let config = kiosk_local::mercadopago::StandInConfig::local(Some(format!(
+        "{base_url}/webhooks/mercadopago"
+    )));
+    let (addr, stand_in) = kiosk_local::mercadopago::spawn(config.clone())
+        .await
+        .unwrap();
+    let overrides = kiosk_local::Overrides::mercadopago(&config, &format!("http://{addr}"));
+    let (stack, router) = kiosk_local::start_with(
+        &sdk,
+        &template,
+        &unique_prefix(),
+        &staff_users(),
+        &overrides,
+    )
+    .await
+    .unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     TestApp {
         base_url,
@@ -203,6 +223,10 @@ async fn spawn_app_through(endpoint: &str) -> TestApp {
         stack,
         sdk,
         template,
+        mercadopago: tokio::sync::Mutex::new(stand_in),
+        mercadopago_url: format!("http://{addr}"),
+        mercadopago_config: config,
+        owners: Default::default(),
     }
 }
 
@@ -527,20 +551,6 @@ impl TestApp {
         shared::config::Env::Map(self.template.function_env(function, &refs).unwrap())
     }
 
-    /// The current version id and value of the stack's secret `logical_id`.
-    pub async fn secret(&self, logical_id: &str) -> (String, String) {
-        let value = aws_sdk_secretsmanager::Client::new(&self.sdk)
-            .get_secret_value()
-            .secret_id(self.stack.get(logical_id).unwrap())
-            .send()
-            .await
-            .unwrap();
-        (
-            value.version_id().unwrap().to_owned(),
-            value.secret_string().unwrap().to_owned(),
-        )
-    }
-
     // The menu.
 
     /// `POST /products`.
@@ -615,7 +625,10 @@ impl TestApp {
 
     /// Checks out, which must succeed, and returns the new order.
     pub async fn place(&self, token: &str, items: Value) -> Order {
-        self.checkout(token, items).await.expect(201)
+        let order: Order = self.checkout(token, items).await.expect(201);
+        let mut owners = self.owners.lock().unwrap();
+        owners.insert(order.id.to_string(), token.to_owned());
+        order
     }
 
     /// `GET /orders/{id}`.
@@ -650,16 +663,58 @@ impl TestApp {
         self.walk_orders(token, "limit=100").await
     }
 
-    /// `POST /webhooks/payment` with this raw body and `X-Signature` header (none when `None`).
-    pub async fn notify(&self, body: &str, signature: Option<&str>) -> Answer {
+    /// `POST /orders/{id}/payment`.
+    pub async fn request_payment(&self, token: &str, id: impl std::fmt::Display) -> Answer {
+        let request = self.request(Method::POST, &format!("/orders/{id}/payment"), Some(token));
+        self.send(request).await
+    }
+
+    /// The stand-in's `POST /simulate/orders/{id}/{pay|reject}`: the customer
+    /// pays (or is refused); with `notify`, after Mercado Pago's webhook was
+    /// delivered and answered.
+    pub async fn simulate(&self, provider_order_id: &str, outcome: &str, notify: bool) -> Value {
+        let url = format!(
+            "{}/simulate/orders/{provider_order_id}/{outcome}{}",
+            self.mercadopago_url,
+            if notify { "" } else { "?notify=false" }
+        );
+        let answer = self.http.post(url).send().await.unwrap();
+        assert!(
+            answer.status().is_success(),
+            "simulate {outcome}: {}",
+            answer.status()
+        );
+        answer.json().await.unwrap()
+    }
+
+    /// `POST /webhooks/mercadopago?data.id=&type=order`, signed as Mercado
+    /// Pago signs it when `secret` is given.
+    pub async fn notify(&self, data_id: &str, secret: Option<&[u8]>) -> Answer {
+        let request_id = uuid::Uuid::new_v4().to_string();
         let mut request = self
-            .request(Method::POST, "/webhooks/payment", None)
+            .request(
+                Method::POST,
+                &format!("/webhooks/mercadopago?data.id={data_id}&type=order"),
+                None,
+            )
             .header("Content-Type", "application/json")
-            .body(body.to_owned());
-        if let Some(signature) = signature {
-            request = request.header("X-Signature", signature);
+            .header("x-request-id", &request_id)
+            .body(
+                json!({"action": "order.processed", "type": "order", "data": {"id": data_id}})
+                    .to_string(),
+            );
+        if let Some(secret) = secret {
+            let ts = u64::try_from(shared::clock::now_unix()).unwrap();
+            let signature =
+                shared::payments::signature::sign(secret, Some(data_id), Some(&request_id), ts);
+            request = request.header("x-signature", signature);
         }
         self.send(request).await
+    }
+
+    /// The webhook secret the stand-in signs with (and the stack trusts).
+    pub fn webhook_secret(&self) -> Vec<u8> {
+        self.mercadopago_config.webhook_secret.as_bytes().to_vec()
     }
 }
 
@@ -670,12 +725,6 @@ fn with_query(path: &str, query: &str) -> String {
     } else {
         format!("{path}?{query}")
     }
-}
-
-/// The payment notification for `order_id`; one payment id per (order, outcome).
-pub fn notification(order_id: impl std::fmt::Display, status: &str) -> String {
-    json!({"order_id": order_id.to_string(), "payment_id": format!("pay-{status}-{order_id}"), "status": status})
-        .to_string()
 }
 
 /// The access token of a sign-in, which must have succeeded.
@@ -707,15 +756,13 @@ pub fn cpf_from(seed: u32) -> String {
     shared::domain::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
 }
 
-/// A stack with X-Burger on the menu, the staff and a guest signed in, and the
-/// webhook secret at hand.
+/// A stack with X-Burger on the menu, the staff and a guest signed in.
 pub struct Shop {
     pub app: TestApp,
     pub admin: String,
     pub kitchen: String,
     pub guest: String,
     pub burger: String,
-    pub secret: String,
 }
 
 impl std::ops::Deref for Shop {
@@ -737,14 +784,12 @@ pub async fn stock(app: TestApp) -> Shop {
     let burger = app
         .create_product(&admin, "X-Burger", "sandwich", 2490)
         .await;
-    let (_, secret) = app.secret("WebhookSecret").await;
     Shop {
         app,
         admin,
         kitchen,
         guest,
         burger,
-        secret,
     }
 }
 
@@ -754,9 +799,9 @@ impl Shop {
         json!([{"product_id": self.burger, "quantity": quantity}])
     }
 
-    /// The order as its owner, the shop's guest, reads it.
+    /// The order as the admin reads it (whoever owns it).
     pub async fn order(&self, id: impl std::fmt::Display) -> Order {
-        self.get_order(&self.guest, id).await.expect(200)
+        self.get_order(&self.admin, id).await.expect(200)
     }
 
     /// An order of one X-Burger, awaiting payment.
@@ -764,16 +809,31 @@ impl Shop {
         self.place(token, self.burgers(1)).await
     }
 
-    /// The correctly signed payment notification.
-    pub async fn pay(&self, order_id: impl std::fmt::Display, status: &str) -> Answer {
-        let body = notification(order_id, status);
-        let signature = shared::payments::webhook::sign(self.secret.as_bytes(), body.as_bytes());
-        self.notify(&body, Some(&signature)).await
+    /// The owner's QR payment of the order (made, or the one already made).
+    pub async fn payment_of(&self, order_id: impl std::fmt::Display) -> Payment {
+        let order_id = order_id.to_string();
+        let owner = self.owners.lock().unwrap().get(&order_id).cloned();
+        let owner = owner.unwrap_or_else(|| self.guest.clone());
+        let answer = self.request_payment(&owner, &order_id).await;
+        assert!(matches!(answer.status, 200 | 201), "{}", answer.body);
+        answer.json()
+    }
+
+    /// The customer pays the order's QR (or is refused), Mercado Pago
+    /// notifies, and the order is as the webhook left it.
+    pub async fn pay(&self, order_id: impl std::fmt::Display, outcome: &str) -> Order {
+        let order_id = order_id.to_string();
+        let payment = self.payment_of(&order_id).await;
+        let simulated = self
+            .simulate(&payment.provider_order_id, outcome, true)
+            .await;
+        assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
+        self.order(&order_id).await
     }
 
     /// Pays the order, which is then received.
     pub async fn pay_approved(&self, order_id: impl std::fmt::Display) -> Order {
-        let paid: Order = self.pay(order_id, "approved").await.expect(200);
+        let paid = self.pay(order_id, "pay").await;
         assert_eq!(paid.status, OrderStatus::Received, "{paid:?}");
         paid
     }

@@ -74,7 +74,8 @@ async fn a_busy_kitchen(
     ] {
         shop.pay_approved(&ids[name]).await;
     }
-    assert_eq!(shop.pay(&ids["refused"], "refused").await.status, 200);
+    let refused = shop.pay(&ids["refused"], "reject").await;
+    assert_eq!(refused.status, OrderStatus::Cancelled, "{refused:?}");
     // Moved in the reverse of their payment order: the queue still goes by payment.
     for (name, target) in [
         ("preparing_2", "in_preparation"),

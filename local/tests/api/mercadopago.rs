@@ -377,7 +377,7 @@ async fn the_stand_in_wants_the_token_and_an_idempotency_key() {
 
 #[tokio::test]
 async fn a_stopped_provider_is_unavailable_within_the_call_bound() {
-    let provider = spawn_provider().await;
+    let mut provider = spawn_provider().await;
     let order = provider.created(1000).await;
     provider.stand_in.stop().await;
 

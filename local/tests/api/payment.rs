@@ -1,79 +1,220 @@
-//! The signed payment webhook: only a valid signature over the exact body
-//! counts, each notification is applied once, and its outcome moves the order.
+//! Paying with a Mercado Pago QR against the local stand-in: one QR order per
+//! order, notifications believed only when signed and only for what Mercado
+//! Pago says when re-read, ticket numbers at payment, refunds.
 
-use crate::helpers::{Shop, notification, open_shop, statuses};
+use crate::helpers::{Shop, open_shop, statuses};
+use reqwest::Method;
 use shared::domain::OrderId;
-use shared::domain::order::Order;
 use shared::domain::order::OrderStatus::{AwaitingPayment, Cancelled, Received};
-use shared::domain::order::PaymentStatus::{Approved, Pending, Refused};
-use shared::payments::webhook::sign;
+use shared::domain::order::PaymentStatus::{Approved, Pending, Refunded, Refused};
+use shared::domain::order::{CancelReason, Order, Payment};
+use shared::payments::mercadopago::{MercadoPago, MercadoPagoSettings};
+use shared::payments::{PaymentGateway, ProviderOrderId, QrOrderRequest};
 
-/// Every bad signature of `body` is 401, checked before the body is parsed.
-async fn refuses_every_bad_signature(shop: &Shop, body: &str, other_order_id: &OrderId) {
-    let secret = shop.secret.as_bytes();
-    let good = sign(secret, body.as_bytes());
-    let bare_hex = good.trim_start_matches("sha256=");
-    let wrong_secret = sign(b"not-the-secret", body.as_bytes());
-    let other_body = notification(other_order_id, "approved");
-    let over_other_body = sign(secret, other_body.as_bytes());
-    let missing = None;
-    for signature in [
-        missing,
-        Some("sha256=zz"),
-        Some(bare_hex),
-        Some(&wrong_secret),
-        Some(&over_other_body),
-    ] {
-        let answer = shop.notify(body, signature).await;
-        answer.expect_error(401, "invalid_signature");
-    }
-    let not_json = shop.notify("{nope", Some(&wrong_secret)).await;
-    not_json.expect_error(401, "invalid_signature");
+/// The stand-in through our own adapter, as a second client of Mercado Pago.
+fn mercadopago(shop: &Shop) -> MercadoPago {
+    let settings = MercadoPagoSettings::new(&shop.mercadopago_url, "KIOSK001").unwrap();
+    let token =
+        shared::payments::credentials::AccessToken::parse(&shop.mercadopago_config.access_token)
+            .unwrap();
+    MercadoPago::new(settings, token).unwrap()
+}
+
+async fn provider_status(shop: &Shop, payment: &Payment) -> String {
+    let id = ProviderOrderId::parse(&payment.provider_order_id).unwrap();
+    mercadopago(shop).get_order(&id).await.unwrap().raw_status
 }
 
 #[tokio::test]
-async fn the_payment_webhook_accepts_only_valid_signatures_and_applies_each_notification_once() {
-    // Arrange
+async fn an_order_gets_one_qr_payment_however_often_and_concurrently_it_is_asked() {
     let shop = open_shop().await;
-    let paid_id = shop.placed_order(&shop.guest).await.id;
-    let refused_id = shop.place(&shop.guest, shop.burgers(2)).await.id;
-    let body = notification(&paid_id, "approved");
-    let good = sign(shop.secret.as_bytes(), body.as_bytes());
-
-    // Act, Assert: every bad signature is 401 and changes nothing.
-    refuses_every_bad_signature(&shop, &body, &refused_id).await;
-    let unchanged = shop.order(&paid_id).await;
-    assert_eq!(statuses(&unchanged), (AwaitingPayment, Pending));
-
-    // Approved: received; its replay answers 200 and changes nothing.
-    let approved = shop.notify(&body, Some(&good)).await;
-    let order: Order = approved.expect(200);
+    let order = shop.placed_order(&shop.guest).await;
     assert_eq!(
-        (order.id.as_str(), statuses(&order)),
-        (paid_id.as_str(), (Received, Approved))
-    );
-    let replayed = shop.notify(&body, Some(&good)).await;
-    let replay = (replayed.status, &replayed.body);
-    assert_eq!(replay, (200, &approved.body), "a replay changes nothing");
-    assert_eq!(
-        shop.get_order(&shop.guest, &paid_id).await.body,
-        approved.body
+        (order.number, order.paid_at),
+        (None, None),
+        "no ticket before payment"
     );
 
-    // Refused: cancelled; a later approval for it is 409.
-    let refused = shop.pay(&refused_id, "refused").await;
-    assert_eq!(statuses(&refused.expect(200)), (Cancelled, Refused));
-    let late = shop.pay(&refused_id, "approved").await;
-    late.expect_error(409, "invalid_transition");
-    assert_eq!(
-        shop.get_order(&shop.guest, &refused_id).await.body,
-        refused.body
+    let request = shop.request(
+        Method::POST,
+        &format!("/orders/{}/payment", order.id),
+        Some(&shop.guest),
     );
-    let refused_after_approval = shop.pay(&paid_id, "refused").await;
-    refused_after_approval.expect_error(409, "invalid_transition");
+    let answers = shop.send_concurrently(4, request).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 201)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&201), "one of them made it: {statuses:?}");
+    let payments: Vec<Payment> = answers.iter().map(|a| a.json()).collect();
+    assert!(
+        payments.windows(2).all(|w| w[0] == w[1]),
+        "one payment: {payments:?}"
+    );
+    let payment = &payments[0];
+    assert_eq!(
+        (payment.provider.as_str(), payment.amount_cents),
+        ("mercadopago", order.total_cents)
+    );
+    assert!(!payment.qr_data.is_empty());
+    assert_eq!(
+        payment.expires_at,
+        order.created_at + std::time::Duration::from_secs(900)
+    );
+    assert_eq!(
+        shop.payment_of(&order.id).await,
+        *payment,
+        "a later call: the same one"
+    );
 
-    // Unknown order.
-    let unknown = uuid::Uuid::new_v4().to_string();
-    let paid_unknown = shop.pay(&unknown, "approved").await;
-    paid_unknown.expect_error(404, "order_not_found");
+    // Someone else's order, a missing one, a role that pays nothing.
+    let other_guest = shop.guest_token().await;
+    shop.request_payment(&other_guest, &order.id)
+        .await
+        .expect_error(404, "order_not_found");
+    shop.request_payment(&shop.guest, OrderId::generate())
+        .await
+        .expect_error(404, "order_not_found");
+    shop.request_payment(&shop.kitchen, &order.id)
+        .await
+        .expect_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_notification_counts_only_signed_and_only_for_what_mercado_pago_says() {
+    let shop = open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    let payment = shop.payment_of(&order.id).await;
+    let id = payment.provider_order_id.clone();
+    let secret = shop.webhook_secret();
+
+    // Paid at Mercado Pago, no notification yet.
+    shop.simulate(&id, "pay", false).await;
+    assert_eq!(
+        statuses(&shop.order(&order.id).await),
+        (AwaitingPayment, Pending)
+    );
+    // Unsigned, or signed with another secret: 401, nothing read or written.
+    shop.notify(&id, None)
+        .await
+        .expect_error(401, "invalid_signature");
+    shop.notify(&id, Some(b"not-the-secret"))
+        .await
+        .expect_error(401, "invalid_signature");
+    assert_eq!(
+        statuses(&shop.order(&order.id).await),
+        (AwaitingPayment, Pending)
+    );
+
+    // Signed: re-read, paid, exactly our total: received, with a ticket.
+    assert_eq!(shop.notify(&id, Some(&secret)).await.status, 200);
+    let paid = shop.order(&order.id).await;
+    assert_eq!(statuses(&paid), (Received, Approved));
+    let number = paid.number.expect("a ticket number once paid");
+    assert!((1..=999).contains(&number));
+    assert!(paid.paid_at.is_some());
+    // A repeat changes nothing; the kitchen sees it.
+    assert_eq!(shop.notify(&id, Some(&secret)).await.status, 200);
+    assert_eq!(shop.order(&order.id).await, paid);
+    assert_eq!(shop.get_order(&shop.kitchen, &order.id).await.status, 200);
+
+    // An order Mercado Pago does not have, or one not ours: 200, nothing.
+    assert_eq!(
+        shop.notify("ORD01UNKNOWN000000000000000", Some(&secret))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_refused_payment_cancels_and_a_pending_one_changes_nothing() {
+    let shop = open_shop().await;
+    let refused = shop.placed_order(&shop.guest).await;
+    let pending = shop.placed_order(&shop.guest).await;
+    let pending_payment = shop.payment_of(&pending.id).await;
+
+    let cancelled = shop.pay(&refused.id, "reject").await;
+    assert_eq!(statuses(&cancelled), (Cancelled, Refused));
+    assert_eq!(cancelled.cancel_reason, Some(CancelReason::PaymentRefused));
+    assert_eq!(cancelled.number, None);
+
+    let secret = shop.webhook_secret();
+    assert_eq!(
+        shop.notify(&pending_payment.provider_order_id, Some(&secret))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        statuses(&shop.order(&pending.id).await),
+        (AwaitingPayment, Pending)
+    );
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_changes_nothing() {
+    let shop = open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    // A QR order for our order id but another amount (not made by us).
+    let stray = mercadopago(&shop)
+        .create_qr_order(&QrOrderRequest {
+            order_id: order.id.clone(),
+            total: shared::domain::money::Money::cents(order.total_cents.as_cents() - 1),
+            expires_at: order.created_at + std::time::Duration::from_secs(900),
+            idempotency_key: shared::domain::IdempotencyKey::parse("stray-1").unwrap(),
+            items: vec![],
+        })
+        .await
+        .unwrap();
+    shop.simulate(stray.id.as_str(), "pay", true).await;
+    assert_eq!(
+        statuses(&shop.order(&order.id).await),
+        (AwaitingPayment, Pending)
+    );
+}
+
+#[tokio::test]
+async fn open_paid_orders_never_share_a_ticket_number() {
+    let shop = open_shop().await;
+    let mut numbers = Vec::new();
+    for _ in 0..6 {
+        let order = shop.placed_order(&shop.guest).await;
+        numbers.push(shop.pay_approved(&order.id).await.number.unwrap());
+    }
+    let mut distinct = numbers.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), numbers.len(), "{numbers:?}");
+}
+
+#[tokio::test]
+async fn an_admin_cancel_of_a_paid_order_refunds_it_first() {
+    let shop = open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    let payment = shop.payment_of(&order.id).await;
+    let paid = shop.pay_approved(&order.id).await;
+
+    let cancelled: Order = shop
+        .move_order(&shop.admin, &order.id, "cancelled")
+        .await
+        .expect(200);
+    assert_eq!(statuses(&cancelled), (Cancelled, Refunded));
+    assert_eq!(cancelled.cancel_reason, Some(CancelReason::Staff));
+    assert_eq!(cancelled.number, paid.number);
+    assert_eq!(provider_status(&shop, &payment).await, "refunded");
+}
+
+#[tokio::test]
+async fn a_refund_that_fails_leaves_the_order_as_it_was() {
+    let shop = open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    let paid = shop.pay_approved(&order.id).await;
+    shop.mercadopago.lock().await.stop().await;
+
+    let refused = shop.move_order(&shop.admin, &order.id, "cancelled").await;
+    refused.expect_error(503, "payment_provider_unavailable");
+    assert_eq!(shop.order(&order.id).await, paid);
 }

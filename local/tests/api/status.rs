@@ -43,8 +43,8 @@ async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
     shop.moved(guest, &unpaid, "cancelled").await;
     let again = shop.move_order(guest, &unpaid, "cancelled").await;
     again.expect_error(409, "invalid_transition");
-    let late_payment = shop.pay(&unpaid, "approved").await;
-    late_payment.expect_error(409, "invalid_transition");
+    let no_payment_now = shop.request_payment(guest, &unpaid).await;
+    no_payment_now.expect_error(409, "invalid_transition");
     let too_late = shop.move_order(guest, &paid, "cancelled").await;
     too_late.expect_error(409, "invalid_transition");
 

@@ -87,6 +87,22 @@ pub enum PaymentStatus {
     Pending,
     Approved,
     Refused,
+    Expired,
+    Refunded,
+}
+
+/// Why an order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// Its owner cancelled it before paying.
+    Customer,
+    /// Mercado Pago reported the payment failed, cancelled or expired.
+    PaymentRefused,
+    /// Nobody paid before the deadline.
+    PaymentExpired,
+    /// An admin cancelled it after payment (and it was refunded).
+    Staff,
 }
 
 /// Who asks for a move.
@@ -184,16 +200,99 @@ pub struct OrderLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
-    pub number: u16,
+    /// The ticket number, 1..=999: `None` until the payment is approved, then
+    /// one no other open paid order holds.
+    pub number: Option<u16>,
     pub customer_id: String,
     pub items: Vec<OrderLine>,
     pub total_cents: Money,
     pub status: OrderStatus,
     pub payment_status: PaymentStatus,
+    #[serde(default)]
+    pub cancel_reason: Option<CancelReason>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub paid_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// The payment of an order, as `POST /orders/{id}/payment` answers it: the
+/// Mercado Pago QR order the kiosk shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub provider: String,
+    pub provider_order_id: String,
+    pub qr_data: String,
+    pub amount_cents: Money,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// What an order should become, given what Mercado Pago says of its payment.
+/// The provider's word is the re-read order, never a notification's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Paid, for this order, exactly its total, while it awaits payment:
+    /// `received`, `approved`, a ticket number, `paid_at`.
+    Confirm,
+    /// Failed, cancelled or expired at the provider while it awaits payment:
+    /// `cancelled` (`payment_refused`).
+    Refuse,
+    /// Paid after we gave up on it (cancelled for a refused or expired
+    /// payment): refund it; the order stays cancelled.
+    Refund,
+    /// Paid, but not exactly our total: change nothing, log an error and
+    /// count it (an alarm watches the count).
+    AmountMismatch,
+    /// Anything else: pending, a repeat of what already applied, not ours.
+    Nothing,
+}
+
+/// The decision of [`Settlement`] for `order` and the provider's order
+/// (`external_reference`, `status`, `total` and `paid` read from it).
+pub fn settle(
+    order: &Order,
+    external_reference: Option<&OrderId>,
+    status: ProviderStatus,
+    total: Money,
+    paid: Option<Money>,
+) -> Settlement {
+    if external_reference != Some(&order.id) {
+        return Settlement::Nothing;
+    }
+    let awaiting = order.status == OrderStatus::AwaitingPayment;
+    match status {
+        ProviderStatus::Paid => {
+            if total != order.total_cents || paid.is_some_and(|p| p != order.total_cents) {
+                Settlement::AmountMismatch
+            } else if awaiting {
+                Settlement::Confirm
+            } else if order.status == OrderStatus::Cancelled
+                && matches!(
+                    order.payment_status,
+                    PaymentStatus::Expired | PaymentStatus::Refused | PaymentStatus::Pending
+                )
+            {
+                Settlement::Refund
+            } else {
+                Settlement::Nothing
+            }
+        }
+        ProviderStatus::Refused if awaiting => Settlement::Refuse,
+        _ => Settlement::Nothing,
+    }
+}
+
+/// The provider's status of a payment, as far as an order cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderStatus {
+    Paid,
+    /// Failed, cancelled or expired: it will not be paid.
+    Refused,
+    /// Pending, refunded or unknown: nothing to do.
+    Other,
 }
 
 pub const MAX_LINES: usize = 50;
@@ -417,6 +516,97 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn order(status: OrderStatus, payment_status: PaymentStatus) -> Order {
+        let now = OffsetDateTime::now_utc();
+        Order {
+            id: OrderId::generate(),
+            number: None,
+            customer_id: "guest:1".into(),
+            items: vec![],
+            total_cents: Money::cents(2490),
+            status,
+            payment_status,
+            cancel_reason: None,
+            paid_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn a_payment_settles_only_its_own_order_and_only_for_the_exact_total() {
+        let total = Money::cents(2490);
+        let other = Money::cents(2489);
+        let waiting = order(AwaitingPayment, PaymentStatus::Pending);
+        let id = Some(&waiting.id);
+        let decide =
+            |o: &Order, reference, status, total, paid| settle(o, reference, status, total, paid);
+        assert_eq!(
+            decide(&waiting, id, ProviderStatus::Paid, total, Some(total)),
+            Settlement::Confirm
+        );
+        assert_eq!(
+            decide(&waiting, id, ProviderStatus::Paid, total, None),
+            Settlement::Confirm
+        );
+        assert_eq!(
+            decide(&waiting, id, ProviderStatus::Paid, other, Some(other)),
+            Settlement::AmountMismatch
+        );
+        assert_eq!(
+            decide(&waiting, id, ProviderStatus::Paid, total, Some(other)),
+            Settlement::AmountMismatch
+        );
+        let stranger = OrderId::generate();
+        assert_eq!(
+            decide(&waiting, Some(&stranger), ProviderStatus::Paid, total, None),
+            Settlement::Nothing
+        );
+        assert_eq!(
+            decide(&waiting, None, ProviderStatus::Paid, total, None),
+            Settlement::Nothing
+        );
+        assert_eq!(
+            decide(&waiting, id, ProviderStatus::Refused, total, None),
+            Settlement::Refuse
+        );
+        assert_eq!(
+            decide(&waiting, id, ProviderStatus::Other, total, None),
+            Settlement::Nothing
+        );
+    }
+
+    #[test]
+    fn a_repeat_changes_nothing_and_a_late_payment_is_refunded() {
+        let total = Money::cents(2490);
+        for status in [Received, InPreparation, Ready, Completed] {
+            let paid = order(status, PaymentStatus::Approved);
+            let id = Some(&paid.id);
+            assert_eq!(
+                settle(&paid, id, ProviderStatus::Paid, total, None),
+                Settlement::Nothing
+            );
+            assert_eq!(
+                settle(&paid, id, ProviderStatus::Refused, total, None),
+                Settlement::Nothing
+            );
+        }
+        for payment in [PaymentStatus::Expired, PaymentStatus::Refused] {
+            let late = order(Cancelled, payment);
+            let id = Some(&late.id);
+            assert_eq!(
+                settle(&late, id, ProviderStatus::Paid, total, None),
+                Settlement::Refund
+            );
+        }
+        let refunded = order(Cancelled, PaymentStatus::Refunded);
+        let id = Some(&refunded.id);
+        assert_eq!(
+            settle(&refunded, id, ProviderStatus::Paid, total, None),
+            Settlement::Nothing
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub enum Error {
     /// A dependency is throttling or down: worth a retry.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
+    /// The payment provider is down or refusing: 503
+    /// `payment_provider_unavailable`, nothing changed.
+    #[error("{message}")]
+    ProviderUnavailable { code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[source] BoxError),
 }
@@ -94,7 +98,7 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
             Error::Unprocessable { .. } => 422,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::ProviderUnavailable { .. } => 503,
             Error::Internal(_) => 500,
         }
     }
@@ -108,7 +112,8 @@ impl Error {
             | Error::Forbidden { code, message }
             | Error::NotFound { code, message }
             | Error::Conflict { code, message }
-            | Error::Unprocessable { code, message } => (code, message),
+            | Error::Unprocessable { code, message }
+            | Error::ProviderUnavailable { code, message } => (code, message),
             Error::Unavailable(_) => ("service_unavailable", "the service is busy, try again"),
             Error::Internal(_) => ("internal_error", "something went wrong on our side"),
         }

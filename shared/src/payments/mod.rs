@@ -7,8 +7,6 @@
 //!   Manager secret).
 //! - `mercadopago` (feature `mercadopago`): the HTTPS adapter of the Orders
 //!   API.
-//! - [`webhook`]: the previous, body-signed notification scheme (to be
-//!   removed once the orders function moves to Mercado Pago's).
 //!
 //! # What Mercado Pago's Orders API does (the facts this port relies on)
 //!
@@ -61,7 +59,6 @@ pub mod credentials;
 #[cfg(feature = "mercadopago")]
 pub mod mercadopago;
 pub mod signature;
-pub mod webhook;
 
 use crate::domain::{IdempotencyKey, Money, OrderId};
 use std::fmt;

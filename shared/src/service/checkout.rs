@@ -1,10 +1,10 @@
-//! Idempotent checkout: price the lines from the menu, take a ticket number,
-//! write the order, and with an `Idempotency-Key` answer a repeat with the
+//! Idempotent checkout: price the lines from the menu, write the order
+//! (awaiting payment; its ticket number comes with the payment), and with an `Idempotency-Key` answer a repeat with the
 //! first order (or 422 for another body) instead of charging twice.
 
 use crate::clock;
 use crate::domain::ids::{IdempotencyKey, OrderId, ProductId};
-use crate::domain::order::{Checkout, Order, OrderStatus, PaymentStatus, ticket_number};
+use crate::domain::order::{Checkout, Order, OrderStatus, PaymentStatus};
 use crate::domain::product::Product;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -55,9 +55,6 @@ pub trait CheckoutStore: Sync {
         record_id: Option<&str>,
     ) -> impl Future<Output = Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)>> + Send;
 
-    /// The next ticket sequence number (an atomic counter).
-    fn next_ticket(&self) -> impl Future<Output = Result<u64>> + Send;
-
     /// Writes a new order and, with a record, binds the key in the same
     /// transaction; a key already bound answers [`Created::KeyTaken`].
     fn create(
@@ -102,16 +99,17 @@ pub async fn place_order(
         return replay(store, &record, &request_hash).await;
     }
     let (items, total_cents) = checkout.price(&menu)?;
-    let number = ticket_number(store.next_ticket().await?);
     let now = clock::now();
     let order = Order {
         id: OrderId::generate(),
-        number,
+        number: None,
         customer_id: owner.to_owned(),
         items,
         total_cents,
         status: OrderStatus::AwaitingPayment,
         payment_status: PaymentStatus::Pending,
+        cancel_reason: None,
+        paid_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -123,7 +121,7 @@ pub async fn place_order(
     });
     match store.create(&order, record.as_ref()).await? {
         Created::Order(order) => {
-            tracing::info!(order_id = %order.id, number = order.number, total_cents = order.total_cents.as_cents(), "order placed");
+            tracing::info!(order_id = %order.id, total_cents = order.total_cents.as_cents(), "order placed");
             Ok(Placed::New(order))
         }
         Created::KeyTaken(existing) => {
@@ -202,7 +200,6 @@ mod tests {
         menu: HashMap<ProductId, Product>,
         orders: Mutex<HashMap<OrderId, Order>>,
         records: Mutex<HashMap<String, IdempotencyRecord>>,
-        tickets: Mutex<u64>,
         /// Records whose order is "still being written" (never stored).
         in_flight: bool,
     }
@@ -219,12 +216,6 @@ mod tests {
                 .collect();
             let record = record_id.and_then(|id| self.records.lock().unwrap().get(id).cloned());
             Ok((menu, record))
-        }
-
-        async fn next_ticket(&self) -> Result<u64> {
-            let mut tickets = self.tickets.lock().unwrap();
-            *tickets += 1;
-            Ok(*tickets)
         }
 
         async fn create(
@@ -315,7 +306,8 @@ mod tests {
         assert_eq!(order.total_cents, Money::cents(5180));
         assert_eq!(
             (order.status, order.number),
-            (OrderStatus::AwaitingPayment, 1)
+            (OrderStatus::AwaitingPayment, None),
+            "the ticket number comes with the payment"
         );
         assert_eq!(order.customer_id, "guest-1");
         assert_eq!(store.orders.lock().unwrap().len(), 1);
@@ -339,11 +331,6 @@ mod tests {
         };
         assert_eq!(again, first);
         assert_eq!(store.orders.lock().unwrap().len(), 1);
-        assert_eq!(
-            *store.tickets.lock().unwrap(),
-            1,
-            "a replay takes no ticket"
-        );
     }
 
     #[tokio::test]
@@ -429,6 +416,5 @@ mod tests {
         }
         assert!(store.orders.lock().unwrap().is_empty());
         assert!(store.records.lock().unwrap().is_empty());
-        assert_eq!(*store.tickets.lock().unwrap(), 0);
     }
 }

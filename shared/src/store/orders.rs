@@ -7,19 +7,24 @@
 //!   enters it when paid and leaves it when completed or cancelled, so the
 //!   kitchen queue is one Query per status and never sees unpaid orders.
 //!
-//! Every status change is one conditional UpdateItem on the current status.
-//! Two more kinds of items share the table: the ticket counter
-//! (`counter#ticket`) and idempotency records (`idem#<owner>#<key>`, expiring
-//! after a day through the table's TTL).
+//! Every status change is one conditional UpdateItem on the current status,
+//! or a transaction of it and the order's ticket slot. More kinds of items
+//! share the table: the ticket counter (`counter#ticket`), ticket slots
+//! (`ticket#<n>`, held by an open paid order: taken in the transaction that
+//! confirms the payment, freed in the one that completes or cancels it, so
+//! no two open paid orders share a number), and idempotency records
+//! (`idem#<owner>#<key>`, expiring after a day through the table's TTL).
 
 use crate::clock::time_key;
-use crate::domain::ids::{OrderId, PaymentId, ProductId};
+use crate::domain::ids::{OrderId, ProductId};
 use crate::domain::order::{
-    Actor, Order, OrderStatus, PaymentStatus, invalid_transition, order_not_found, required_status,
+    Actor, CancelReason, Order, OrderStatus, Payment, PaymentStatus, invalid_transition,
+    order_not_found, required_status, ticket_number,
 };
 use crate::domain::product::Product;
+use crate::payments::ProviderOrderId;
 use crate::service::checkout::{CheckoutStore, Created, IdempotencyRecord};
-use crate::service::payment::PaymentStore;
+use crate::service::payment::{Attached, PaymentStore, StoredOrder};
 use crate::store::dynamo::{Item, from_item, s, text, to_item};
 use crate::store::products::ProductStore;
 use crate::store::sdk::from_sdk;
@@ -36,10 +41,21 @@ pub const OWNER_INDEX: &str = "by_owner";
 /// Whether `id` can name an order at all (our ids are UUIDs): anything else
 /// is answered as missing without asking DynamoDB, whose keys stop at 2 KB.
 pub fn is_order_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && !id.starts_with("idem#") && !id.starts_with("counter#")
+    !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with("idem#")
+        && !id.starts_with("counter#")
+        && !id.starts_with("ticket#")
 }
 pub const KITCHEN_INDEX: &str = "kitchen";
 const TICKET_COUNTER: &str = "counter#ticket";
+/// How many ticket numbers a payment confirmation tries before giving up
+/// (each taken number costs one counter step and one cancelled transaction).
+const TICKET_ATTEMPTS: usize = 30;
+
+fn ticket_slot(number: u16) -> String {
+    format!("ticket#{number}")
+}
 #[derive(Serialize, Deserialize)]
 struct OrderItem {
     #[serde(flatten)]
@@ -49,8 +65,12 @@ struct OrderItem {
     queue_status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue_sk: Option<String>,
+    /// The Mercado Pago QR order, once `POST /orders/{id}/payment` made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    payment_id: Option<String>,
+    payment: Option<Payment>,
+    /// The Mercado Pago order that paid it (set with the confirmation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paid_by: Option<String>,
 }
 
 /// A position in the caller's own orders.
@@ -148,10 +168,13 @@ impl OrderStore {
         owner: Option<&str>,
     ) -> Result<Order> {
         let from = required_status(actor, to)?;
-        let id = id.as_str();
-        if !is_order_id(id) {
+        if !is_order_id(id.as_str()) {
             return Err(order_not_found());
         }
+        if from.in_queue() && !to.in_queue() {
+            return self.close_paid(id, actor, from, to).await;
+        }
+        let id = id.as_str();
         let mut update = self
             .client
             .update_item()
@@ -165,6 +188,13 @@ impl OrderStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         update = if to.in_queue() {
             update.update_expression("SET #status = :to, updated_at = :now, queue_status = :to")
+        } else if to == OrderStatus::Cancelled {
+            update
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, cancel_reason = :reason \
+                     REMOVE queue_status, queue_sk",
+                )
+                .expression_attribute_values(":reason", s("customer"))
         } else {
             update.update_expression(
                 "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
@@ -188,6 +218,96 @@ impl OrderStore {
                 Some(_) => Err(order_not_found()),
                 None => Err(from_sdk(e)),
             },
+        }
+    }
+
+    /// Moves a paid order out of the open ones (completed, or cancelled by an
+    /// admin after its refund) and frees its ticket number, in one
+    /// transaction conditioned on the status the move requires.
+    async fn close_paid(
+        &self,
+        id: &OrderId,
+        actor: Actor,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Order> {
+        let order = self.read(id, true).await?.ok_or_else(order_not_found)?;
+        if order.status != from {
+            return Err(invalid_transition());
+        }
+        let now = now();
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(&now));
+        update = if to == OrderStatus::Cancelled {
+            update
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, cancel_reason = :reason, \
+                     payment_status = :refunded REMOVE queue_status, queue_sk",
+                )
+                .expression_attribute_values(":reason", s("staff"))
+                .expression_attribute_values(":refunded", s("refunded"))
+        } else {
+            update.update_expression(
+                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
+            )
+        };
+        let mut transaction = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .update(update.build().map_err(Error::internal)?)
+                .build(),
+        );
+        if let Some(number) = order.number {
+            let free = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key("id", s(ticket_slot(number)))
+                .condition_expression("attribute_not_exists(id) OR order_id = :order")
+                .expression_attribute_values(":order", s(id.as_str()))
+                .build()
+                .map_err(Error::internal)?;
+            transaction =
+                transaction.transact_items(TransactWriteItem::builder().delete(free).build());
+        }
+        match transaction.send().await {
+            Ok(_) => {
+                let mut moved = order;
+                moved.status = to;
+                moved.updated_at = crate::clock::now();
+                if to == OrderStatus::Cancelled {
+                    moved.cancel_reason = Some(match actor {
+                        Actor::Owner => CancelReason::Customer,
+                        _ => CancelReason::Staff,
+                    });
+                    moved.payment_status = PaymentStatus::Refunded;
+                }
+                Ok(moved)
+            }
+            Err(e) if cancelled_for_condition(&e, 0) => Err(invalid_transition()),
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// The next value of the ticket counter (an atomic counter).
+    async fn next_ticket(&self) -> Result<u64> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(TICKET_COUNTER))
+            .update_expression("ADD seq :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        match output.attributes.as_ref().and_then(|a| a.get("seq")) {
+            Some(AttributeValue::N(n)) => n.parse().map_err(Error::internal),
+            _ => Err(Error::internal("the ticket counter returned no value")),
         }
     }
 
@@ -339,25 +459,6 @@ impl CheckoutStore for OrderStore {
         Ok((menu, record))
     }
 
-    /// The next ticket sequence number (an atomic counter).
-    async fn next_ticket(&self) -> Result<u64> {
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", s(TICKET_COUNTER))
-            .update_expression("ADD seq :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(from_sdk)?;
-        match output.attributes.as_ref().and_then(|a| a.get("seq")) {
-            Some(AttributeValue::N(n)) => n.parse().map_err(Error::internal),
-            _ => Err(Error::internal("the ticket counter returned no value")),
-        }
-    }
-
     /// Writes a new order; with an idempotency record, both in one
     /// transaction that fails if the key is already taken.
     async fn create(&self, order: &Order, record: Option<&IdempotencyRecord>) -> Result<Created> {
@@ -366,7 +467,8 @@ impl CheckoutStore for OrderStore {
             owner_sk: time_key(order.id.as_str()),
             queue_status: None,
             queue_sk: None,
-            payment_id: None,
+            payment: None,
+            paid_by: None,
         })?;
         let Some(record) = record else {
             self.client
@@ -458,74 +560,223 @@ impl CheckoutStore for OrderStore {
     }
 }
 
+/// Whether a transaction was cancelled because the condition of its item
+/// `index` failed.
+fn cancelled_for_condition<R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+    index: usize,
+) -> bool {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .get(index)
+            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
 impl PaymentStore for OrderStore {
-    /// Applies a payment notification to an order awaiting payment. A replay
-    /// of the notification that already applied changes nothing and answers
-    /// the order as it is.
-    async fn apply_payment(
+    async fn order_with_payment(&self, id: &OrderId) -> Result<Option<StoredOrder>> {
+        if !is_order_id(id.as_str()) {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        output
+            .item
+            .map(|item| {
+                from_item::<OrderItem>(item).map(|i| StoredOrder {
+                    order: i.order,
+                    payment: i.payment,
+                    paid_by: i.paid_by,
+                })
+            })
+            .transpose()
+    }
+
+    /// Stores the payment on the owner's order awaiting payment, unless it
+    /// has one (a concurrent request's): then that one is the answer.
+    async fn attach_payment(
         &self,
         id: &OrderId,
-        payment_id: &PaymentId,
-        outcome: PaymentStatus,
-    ) -> Result<Order> {
-        let (id, payment_id) = (id.as_str(), payment_id.as_str());
-        let to = match outcome {
-            PaymentStatus::Approved => OrderStatus::Received,
-            PaymentStatus::Refused => OrderStatus::Cancelled,
-            PaymentStatus::Pending => {
-                return Err(Error::validation(
-                    "invalid_body",
-                    "status is approved or refused",
-                ));
-            }
-        };
-        if !is_order_id(id) {
-            return Err(order_not_found());
-        }
-        let payment = match outcome {
-            PaymentStatus::Approved => "approved",
-            _ => "refused",
-        };
-        let mut update = self
+        owner: &str,
+        payment: &Payment,
+    ) -> Result<Attached> {
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("id", s(id))
-            .condition_expression("#status = :from")
+            .key("id", s(id.as_str()))
+            .update_expression("SET payment = :payment, updated_at = :now")
+            .condition_expression(
+                "#status = :awaiting AND customer_id = :owner AND attribute_not_exists(payment)",
+            )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", s(OrderStatus::AwaitingPayment.as_str()))
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":payment", s(payment))
-            .expression_attribute_values(":pid", s(payment_id))
+            .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":now", s(now()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        update = if to.in_queue() {
-            update
-                .update_expression(
-                    "SET #status = :to, payment_status = :payment, payment_id = :pid, updated_at = :now, \
-                     queue_status = :to, queue_sk = :qsk",
-                )
-                .expression_attribute_values(":qsk", s(time_key(id)))
-        } else {
-            update.update_expression("SET #status = :to, payment_status = :payment, payment_id = :pid, updated_at = :now")
-        };
-        match update.send().await {
-            Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
+            .expression_attribute_values(":payment", AttributeValue::M(to_item(payment)?))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Attached::Attached),
             Err(e) => match conditional_item(&e) {
-                Some(Some(old)) if text(&old, "status").is_some() => {
+                Some(Some(old)) => {
                     let old: OrderItem = from_item(old)?;
-                    if old.payment_id.as_deref() == Some(payment_id)
-                        && old.order.payment_status == outcome
-                    {
-                        Ok(old.order)
+                    if old.order.customer_id != owner {
+                        Err(order_not_found())
+                    } else if old.order.status != OrderStatus::AwaitingPayment {
+                        Ok(Attached::NotAwaiting)
                     } else {
-                        Err(invalid_transition())
+                        old.payment.map(Attached::Existing).ok_or_else(|| {
+                            Error::internal("attach_payment: condition failed without a reason")
+                        })
                     }
                 }
-                Some(_) => Err(order_not_found()),
+                Some(None) => Err(order_not_found()),
                 None => Err(from_sdk(e)),
             },
         }
+    }
+
+    /// Confirms the payment of an order awaiting it: `received`, `approved`,
+    /// `paid_at` and a ticket number no open paid order holds, in one
+    /// transaction with the number's slot. A number taken by an open order
+    /// is skipped for the next one.
+    async fn confirm_paid(&self, order: &Order, paid_by: &ProviderOrderId) -> Result<Order> {
+        let id = order.id.as_str();
+        for _ in 0..TICKET_ATTEMPTS {
+            let number = ticket_number(self.next_ticket().await?);
+            let paid_at = crate::clock::now();
+            let paid = crate::clock::rfc3339(paid_at);
+            let slot = Put::builder()
+                .table_name(&self.table)
+                .item("id", s(ticket_slot(number)))
+                .item("order_id", s(id))
+                .condition_expression("attribute_not_exists(id)")
+                .build()
+                .map_err(Error::internal)?;
+            let update = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .key("id", s(id))
+                .condition_expression("#status = :awaiting")
+                .update_expression(
+                    "SET #status = :received, payment_status = :approved, #number = :number, \
+                     paid_at = :paid, updated_at = :paid, queue_status = :received, queue_sk = :qsk, \
+                     paid_by = :paid_by",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#number", "number")
+                .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
+                .expression_attribute_values(":received", s(OrderStatus::Received.as_str()))
+                .expression_attribute_values(":approved", s("approved"))
+                .expression_attribute_values(":number", AttributeValue::N(number.to_string()))
+                .expression_attribute_values(":paid", s(&paid))
+                .expression_attribute_values(":qsk", s(time_key(id)))
+                .expression_attribute_values(":paid_by", s(paid_by.as_str()))
+                .build()
+                .map_err(Error::internal)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(slot).build())
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    let mut confirmed = order.clone();
+                    confirmed.status = OrderStatus::Received;
+                    confirmed.payment_status = PaymentStatus::Approved;
+                    confirmed.number = Some(number);
+                    confirmed.paid_at = Some(paid_at);
+                    confirmed.updated_at = paid_at;
+                    return Ok(confirmed);
+                }
+                Err(e) if cancelled_for_condition(&e, 1) => return Err(invalid_transition()),
+                Err(e) if cancelled_for_condition(&e, 0) => {
+                    tracing::info!(
+                        number,
+                        "ticket number held by an open order; taking the next"
+                    );
+                }
+                Err(e) => return Err(from_sdk(e)),
+            }
+        }
+        Err(Error::Unavailable(
+            format!("no free ticket number in {TICKET_ATTEMPTS} tries").into(),
+        ))
+    }
+
+    /// Cancels an order still awaiting payment for `reason`.
+    async fn cancel_unpaid(
+        &self,
+        id: &OrderId,
+        reason: CancelReason,
+        payment_status: PaymentStatus,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :awaiting")
+            .update_expression(
+                "SET #status = :cancelled, payment_status = :payment, cancel_reason = :reason, \
+                 updated_at = :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
+            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
+            .expression_attribute_values(
+                ":payment",
+                AttributeValue::S(serde_plain(&payment_status)?),
+            )
+            .expression_attribute_values(":reason", AttributeValue::S(serde_plain(&reason)?))
+            .expression_attribute_values(":now", s(now()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_item(&e).is_some() => Err(invalid_transition()),
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// Notes the refund of a payment that came after its order was cancelled.
+    async fn mark_refunded(&self, id: &OrderId) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :cancelled")
+            .update_expression("SET payment_status = :refunded, updated_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
+            .expression_attribute_values(":refunded", s("refunded"))
+            .expression_attribute_values(":now", s(now()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+}
+
+/// A unit enum's serde name (`payment_refused`, ...).
+fn serde_plain<T: Serialize>(value: &T) -> Result<String> {
+    match serde_json::to_value(value).map_err(Error::internal)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(Error::internal(format!("not a plain name: {other}"))),
     }
 }
