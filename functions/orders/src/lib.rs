@@ -1,4 +1,5 @@
-//! `orders`: checkout, the payment webhook, the status machine and the kitchen queue.
+//! `orders`: checkout, the payment webhook, the status machine, the kitchen
+//! queue and the pickup board.
 //!
 //! Each handler parses the request, checks the role, calls the domain crate
 //! (`service::checkout`, `service::payment`, the order store) and answers.
@@ -52,6 +53,7 @@ impl shared::lambda::Function for State {
             ("GET", "/orders/{id}") => get(self, &request).await,
             ("PATCH", "/orders/{id}") => move_status(self, &request).await,
             ("POST", "/webhooks/payment") => payment_notification(self, &request).await,
+            ("GET", "/board") => board(self).await,
             _ => Err(route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
@@ -198,4 +200,17 @@ async fn payment_notification(state: &State, request: &Request) -> Result<Respon
     )
     .await?;
     Ok(json_response(200, &order))
+}
+
+/// `GET /board`: public, the pickup monitor's ticket numbers; cacheable for
+/// five seconds.
+#[tracing::instrument(skip_all)]
+async fn board(state: &State) -> Result<Response<Body>> {
+    let board = state.orders.board().await?;
+    let mut response = json_response(200, &board);
+    response.headers_mut().insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("public, max-age=5"),
+    );
+    Ok(response)
 }
