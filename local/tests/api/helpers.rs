@@ -661,6 +661,11 @@ impl TestApp {
         }
         self.send(request).await
     }
+
+    /// `GET /board`, with no token: the route is public.
+    pub async fn board(&self) -> Answer {
+        self.send(self.request(Method::GET, "/board", None)).await
+    }
 }
 
 /// `path?query`, or `path` when the query is empty.
