@@ -1,5 +1,4 @@
-//! `orders`: checkout, the payment webhook, the status machine, the kitchen
-//! queue and the pickup board.
+//! `orders`: checkout, the payment webhook, the status machine and the kitchen queue.
 //!
 //! Each handler parses the request, checks the role, calls the domain crate
 //! (`service::checkout`, `service::payment`, the order store) and answers.
