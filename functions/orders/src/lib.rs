@@ -115,6 +115,7 @@ impl shared::lambda::Function for State {
             ("PATCH", "/orders/{id}") => move_status(self, &request).await,
             ("POST", "/orders/{id}/payment") => pay(self, &request).await,
             ("POST", "/webhooks/mercadopago") => mercadopago_notification(self, &request).await,
+            ("GET", "/board") => board(self).await,
             _ => Err(route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
@@ -337,4 +338,17 @@ fn settled_name(settled: &shared::service::payment::Settled) -> &'static str {
         Settled::AmountMismatch => "amount_mismatch",
         Settled::Unchanged => "unchanged",
     }
+}
+
+/// `GET /board`: public, the pickup monitor's ticket numbers; cacheable for
+/// five seconds.
+#[tracing::instrument(skip_all)]
+async fn board(state: &State) -> Result<Response<Body>> {
+    let board = state.orders.board().await?;
+    let mut response = json_response(200, &board);
+    response.headers_mut().insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("public, max-age=5"),
+    );
+    Ok(response)
 }

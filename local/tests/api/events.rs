@@ -43,6 +43,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("orders/post-webhooks-mercadopago.json", 200),
     ("orders/get-order.json", 200),
     ("orders/get-orders.json", 200),
+    ("orders/get-board.json", 200),
     ("orders/patch-order.json", 200),
     ("products/delete-product.json", 204),
 ];
@@ -235,6 +236,14 @@ impl Lambdas {
             if *status >= 400 {
                 let error_body = body["error"]["code"].is_string();
                 assert!(error_body, "{file}: the contract's error body: {body}");
+            }
+            if *file == "orders/get-board.json" {
+                // The order the webhook event paid, still received.
+                assert_eq!(
+                    body["preparing"].as_array().map(Vec::len),
+                    Some(1),
+                    "{body}"
+                );
             }
             if *file == "orders/post-orders.json" {
                 ids.insert(SAMPLE_ORDER_ID, body["id"].as_str().unwrap().to_owned());

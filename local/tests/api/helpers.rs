@@ -716,6 +716,11 @@ impl TestApp {
     pub fn webhook_secret(&self) -> Vec<u8> {
         self.mercadopago_config.webhook_secret.as_bytes().to_vec()
     }
+
+    /// `GET /board`, with no token: the route is public.
+    pub async fn board(&self) -> Answer {
+        self.send(self.request(Method::GET, "/board", None)).await
+    }
 }
 
 /// `path?query`, or `path` when the query is empty.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorizer_warm;
+mod board;
 mod checkout;
 mod contract;
 mod drift;

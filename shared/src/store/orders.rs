@@ -430,6 +430,92 @@ impl OrderStore {
         }
         Ok((orders, if more { last } else { None }))
     }
+
+    /// The pickup board: the ticket numbers of the paid orders `received` or
+    /// `in_preparation` (`preparing`) and `ready`, each oldest payment first.
+    /// One Query per status of the kitchen index, in parallel, projecting the
+    /// number and the sort key (to merge `received` with `in_preparation`).
+    /// An item without a number is skipped; at most [`BOARD_LIMIT`] per list.
+    pub async fn board(&self) -> Result<Board> {
+        let (received, in_preparation, ready) = futures_util::future::try_join3(
+            self.board_numbers(OrderStatus::Received),
+            self.board_numbers(OrderStatus::InPreparation),
+            self.board_numbers(OrderStatus::Ready),
+        )
+        .await?;
+        let mut preparing = received;
+        preparing.extend(in_preparation);
+        // Stable: equal keys (none: the key ends with the order id) keep their order.
+        preparing.sort_by(|a, b| a.0.cmp(&b.0));
+        let numbers = |list: Vec<(String, u16)>| {
+            list.into_iter()
+                .map(|(_, number)| number)
+                .take(usize::from(BOARD_LIMIT))
+                .collect()
+        };
+        Ok(Board {
+            preparing: numbers(preparing),
+            ready: numbers(ready),
+        })
+    }
+
+    /// `status`'s orders in the kitchen index, oldest payment first: each
+    /// one's `queue_sk` and ticket number. One Query, every page of it, at
+    /// most [`BOARD_LIMIT`] items read.
+    async fn board_numbers(&self, status: OrderStatus) -> Result<Vec<(String, u16)>> {
+        let mut found = Vec::new();
+        let mut read: u16 = 0;
+        let mut start = None;
+        for _ in 0..BOARD_PAGES {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(KITCHEN_INDEX)
+                .key_condition_expression("queue_status = :status")
+                .expression_attribute_values(":status", s(status.as_str()))
+                // `number` is a DynamoDB reserved word.
+                .projection_expression("#number, queue_sk")
+                .expression_attribute_names("#number", "number")
+                .scan_index_forward(true)
+                .limit(i32::from(BOARD_LIMIT - read))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            let items = output.items.unwrap_or_default();
+            read = read.saturating_add(u16::try_from(items.len()).unwrap_or(u16::MAX));
+            found.extend(items.into_iter().filter_map(|item| {
+                let number = match item.get("number") {
+                    Some(AttributeValue::N(n)) => n.parse::<u16>().ok(),
+                    _ => None,
+                }
+                .filter(|n| (1..=999).contains(n))?;
+                Some((text(&item, "queue_sk").unwrap_or_default(), number))
+            }));
+            start = output.last_evaluated_key;
+            if start.is_none() || read >= BOARD_LIMIT {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// At most this many numbers in each list of the board (numbers run 1..=999),
+/// and at most this many items read per status.
+pub const BOARD_LIMIT: u16 = 999;
+/// At most this many pages per status (DynamoDB cuts a page at 1 MB; the
+/// board's projected items are tens of bytes, so one page is the rule).
+const BOARD_PAGES: usize = 16;
+
+/// The pickup board: ticket numbers only, oldest payment first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Board {
+    /// Orders `received` or `in_preparation`.
+    pub preparing: Vec<u16>,
+    /// Orders `ready`.
+    pub ready: Vec<u16>,
 }
 
 impl CheckoutStore for OrderStore {
