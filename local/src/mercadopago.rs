@@ -126,6 +126,7 @@ impl StandInConfig {
 /// The running stand-in. Dropping it stops it too, without waiting.
 pub struct StandIn {
     addr: SocketAddr,
+    calls: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -134,6 +135,14 @@ pub struct StandIn {
 impl StandIn {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The requests received so far (`POST /v1/orders`, ...), and forgets them.
+    pub fn take_calls(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .map(|mut calls| std::mem::take(&mut *calls))
+            .unwrap_or_default()
     }
 
     /// `http://127.0.0.1:<port>`: what `MERCADOPAGO_API_URL` should be.
@@ -173,8 +182,10 @@ pub async fn spawn(config: StandInConfig) -> std::io::Result<(SocketAddr, StandI
         .timeout(NOTIFY_TIMEOUT)
         .build()
         .map_err(std::io::Error::other)?;
+    let calls = Arc::new(Mutex::new(Vec::new()));
     let shared = Arc::new(Shared {
         config,
+        calls: calls.clone(),
         orders: Mutex::new(Books::default()),
         http,
         stopped: stopped_rx,
@@ -193,6 +204,7 @@ pub async fn spawn(config: StandInConfig) -> std::io::Result<(SocketAddr, StandI
         addr,
         StandIn {
             addr,
+            calls,
             shutdown: Some(shutdown),
             stopped,
             task: Some(task),
@@ -221,11 +233,26 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/simulate/orders/{id}/pay", post(simulate_pay))
         .route("/simulate/orders/{id}/reject", post(simulate_reject))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
+}
+
+/// Notes each request in [`Shared::calls`].
+async fn record(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Ok(mut calls) = shared.calls.lock() {
+        calls.push(format!("{} {}", request.method(), request.uri().path()));
+    }
+    next.run(request).await
 }
 
 struct Shared {
     config: StandInConfig,
+    /// Every request received, as `METHOD /path` (the tests count round trips).
+    calls: Arc<Mutex<Vec<String>>>,
     orders: Mutex<Books>,
     http: reqwest::Client,
     stopped: watch::Receiver<bool>,

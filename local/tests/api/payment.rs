@@ -40,7 +40,7 @@ async fn an_order_gets_one_qr_payment_however_often_and_concurrently_it_is_asked
         &format!("/orders/{}/payment", order.id),
         Some(&shop.guest),
     );
-    let answers = shop.send_concurrently(4, request).await;
+    let answers = shop.send_concurrently(10, request).await;
     let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     statuses.sort_unstable();
     assert!(

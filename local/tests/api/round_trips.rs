@@ -42,6 +42,48 @@ async fn checkout_moves_and_the_queue_cost_few_round_trips_and_never_scan() {
     let few = !dynamodb.is_empty() && dynamodb.len() <= 3;
     assert!(few && queries, "the queue is at most 3 Queries: {calls:?}");
 
+    // Paying: starting the payment is one Mercado Pago call and a few AWS
+    // calls; the notification re-reads the Mercado Pago order once.
+    let unpaid = shop
+        .place(guest, json!([{"product_id": shop.burger, "quantity": 1}]))
+        .await;
+    shop.mercadopago.lock().await.take_calls();
+    recorder.take();
+    let payment = shop.payment_of(&unpaid.id).await;
+    let (dynamodb, calls) = recorder.take_dynamodb();
+    let mercadopago = shop.mercadopago.lock().await.take_calls();
+    assert_eq!(mercadopago, ["POST /v1/orders"], "one QR order");
+    let expected = ["DynamoDB_20120810.GetItem", "DynamoDB_20120810.UpdateItem"];
+    assert_eq!(
+        dynamodb, expected,
+        "read the order, keep the payment: {calls:?}"
+    );
+    assert!(calls.len() <= 3, "at most the secret besides: {calls:?}");
+    shop.simulate(&payment.provider_order_id, "pay", false)
+        .await;
+    shop.mercadopago.lock().await.take_calls();
+    let notified = shop
+        .notify(&payment.provider_order_id, Some(&shop.webhook_secret()))
+        .await;
+    assert_eq!(notified.status, 200);
+    let mercadopago = shop.mercadopago.lock().await.take_calls();
+    let reread = format!("GET /v1/orders/{}", payment.provider_order_id);
+    assert_eq!(
+        mercadopago,
+        [reread],
+        "the notification re-reads the order once"
+    );
+    let (dynamodb, calls) = recorder.take_dynamodb();
+    let expected = [
+        "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.UpdateItem",
+        "DynamoDB_20120810.TransactWriteItems",
+    ];
+    assert_eq!(
+        dynamodb, expected,
+        "order, ticket counter, order and slot: {calls:?}"
+    );
+
     // The other reads.
     assert_eq!(shop.list_orders(guest, "").await.status, 200);
     assert_eq!(shop.get_order(guest, &order.id).await.status, 200);
