@@ -299,3 +299,50 @@ async fn every_event_runs_through_its_built_binary() {
     assert_eq!(policy["context"]["role"], "guest");
     lambdas.assert_memory_fits("validate-jwt", allowed.peak_memory_kib.unwrap());
 }
+
+/// Asked for TRACE, the functions log at DEBUG at most: lambda_runtime logs
+/// each raw event at TRACE, and events carry CPFs and passwords.
+#[tokio::test]
+async fn at_trace_level_no_event_reaches_the_log() {
+    let lambdas = Lambdas::start().await;
+    let mut env = lambdas.env_for("authenticate");
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "TRACE".into()));
+    env.push(("RUST_LOG".into(), "trace,lambda_runtime=trace".into()));
+    let ids = HashMap::new();
+    let mut logs = String::new();
+    for file in [
+        "authenticate/post-customers.json",
+        "authenticate/post-auth.json",
+        "authenticate/post-auth-staff.json",
+    ] {
+        let event = event(file, &ids, b"");
+        let ran = invoke(
+            &binary("authenticate"),
+            &event,
+            &env,
+            Duration::from_secs(30),
+        )
+        .await;
+        let ran = ran.unwrap();
+        let Outcome::Response(response) = ran.outcome else {
+            panic!("{file}: {:?}\n{}", ran.outcome, ran.logs)
+        };
+        assert!(
+            response["statusCode"].as_u64().unwrap() < 300,
+            "{file}: {response}"
+        );
+        logs.push_str(&ran.logs);
+    }
+    assert!(!logs.is_empty(), "the functions did log");
+    for secret in [
+        "52998224725",
+        "529.982.247-25",
+        "AdminLocal123",
+        "raw JSON event",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "the log holds {secret:?}:\n{logs:.3000}"
+        );
+    }
+}

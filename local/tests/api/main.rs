@@ -10,6 +10,7 @@ mod contract;
 mod drift;
 mod events;
 mod faults;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod identity;

@@ -11,6 +11,7 @@ pub mod order;
 pub mod person;
 pub mod product;
 pub mod role;
+pub mod text;
 pub mod token;
 
 pub use cpf::Cpf;

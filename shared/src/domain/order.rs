@@ -354,17 +354,22 @@ impl TryFrom<CheckoutBody> for Checkout {
                     .ok()
                     .filter(|q| (1..=MAX_QUANTITY).contains(q))
                     .ok_or_else(|| invalid_body(format!("quantity is from 1 to {MAX_QUANTITY}")))?;
-                if line.note.as_ref().is_some_and(|n| {
-                    n.chars().count() > MAX_NOTE_CHARS || n.chars().any(char::is_control)
-                }) {
-                    return Err(invalid_body(format!(
-                        "a note has at most {MAX_NOTE_CHARS} characters"
-                    )));
-                }
+                // Blank is no note; any other is clean text (NFC, no Cc/Cf).
+                let note = match line.note.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(note) => Some(crate::domain::text::clean(note, MAX_NOTE_CHARS).map_err(
+                        |_| {
+                            invalid_body(format!(
+                                "a note has at most {MAX_NOTE_CHARS} characters and no control \
+                                 or invisible formatting characters"
+                            ))
+                        },
+                    )?),
+                };
                 Ok(CheckoutItem {
                     product_id,
                     quantity,
-                    note: line.note,
+                    note,
                 })
             })
             .collect::<Result<_>>()?;

@@ -1,23 +1,21 @@
 //! A person's display name, as given at signup.
 
-/// 1..=100 characters after trimming, no control characters.
+/// 1..=100 characters after trimming, in NFC, no control or format
+/// characters ([`crate::domain::text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a name has 1 to 100 characters and no control characters")]
+#[error("a name has 1 to 100 characters and no control or invisible formatting characters")]
 pub struct PersonNameError;
 
 impl PersonName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(input: &str) -> Result<Self, PersonNameError> {
-        let value = input.trim();
-        let count = value.chars().count();
-        if count == 0 || count > Self::MAX_CHARS || value.chars().any(char::is_control) {
-            return Err(PersonNameError);
-        }
-        Ok(Self(value.to_owned()))
+        crate::domain::text::clean(input, Self::MAX_CHARS)
+            .map(Self)
+            .map_err(|_| PersonNameError)
     }
 
     pub fn as_str(&self) -> &str {
@@ -44,5 +42,7 @@ mod tests {
         assert!(PersonName::parse(&"á".repeat(100)).is_ok());
         assert!(PersonName::parse("Ana\u{0}").is_err());
         assert!(PersonName::parse("Ana\nMaria").is_err());
+        assert!(PersonName::parse("Ana\u{202e}airaM").is_err());
+        assert!(PersonName::parse("An\u{200b}a").is_err());
     }
 }

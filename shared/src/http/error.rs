@@ -22,6 +22,9 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// A body over [`crate::http::parse::MAX_BODY_BYTES`]: 413, unread.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
     /// A dependency is throttling or down: worth a retry.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -98,6 +101,7 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
             Error::Unprocessable { .. } => 422,
+            Error::TooLarge { .. } => 413,
             Error::Unavailable(_) | Error::ProviderUnavailable { .. } => 503,
             Error::Internal(_) => 500,
         }
@@ -113,6 +117,7 @@ impl Error {
             | Error::NotFound { code, message }
             | Error::Conflict { code, message }
             | Error::Unprocessable { code, message }
+            | Error::TooLarge { code, message }
             | Error::ProviderUnavailable { code, message } => (code, message),
             Error::Unavailable(_) => ("service_unavailable", "the service is busy, try again"),
             Error::Internal(_) => ("internal_error", "something went wrong on our side"),

@@ -17,6 +17,12 @@ pub fn json_response<T: Serialize + ?Sized>(status: u16, value: &T) -> Response<
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(JSON),
     );
+    // Tokens and personal data must not sit in any cache; the public routes
+    // that may be cached (board, JWKS) say so themselves.
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
