@@ -34,6 +34,7 @@ expect() { grep -qE -- "$1" <<< "$output" || { echo "walkthrough: expected $2" >
 expect '"cpf":"\*\*\*\.982\.247-\*\*"' "the masked CPF of the signup"
 expect '"valid":true' "a valid token"
 expect '"role":"guest"|access_token' "a guest token"
+expect '"first_name":|first_name' "the first name for the greeting"
 expect ' 401$' "401 without a token"
 expect ' 403$' "403 for a customer on an admin route"
 expect '"items":\[.*\} 200$' "the admin's customer list"
@@ -49,6 +50,10 @@ expect '"status":"in_preparation"' "the order in preparation"
 expect '"status":"completed"' "the order completed"
 echo "README walkthrough: ok"
 
+# The smoke test signs in as the demo kiosk `serve` enrolled.
+# shellcheck source=/dev/null
+source "$root/.local/kiosk-$port.env"
+export SMOKE_KIOSK_ID="$KIOSK_ID" SMOKE_KIOSK_SECRET="$KIOSK_SECRET"
 "$root/scripts/smoke.sh" "http://127.0.0.1:$port"
 # A second run meets the smoke customer already signed up (409) and still passes.
 "$root/scripts/smoke.sh" "http://127.0.0.1:$port"

@@ -9,6 +9,9 @@ set -euo pipefail
 base="${1:?usage: $0 BASE_URL}"
 base="${base%/}"
 cpf="${SMOKE_CPF:-00000000191}"
+# The customer routes are an enrolled kiosk's: the smoke test signs in as one.
+kiosk_id="${SMOKE_KIOSK_ID:?set SMOKE_KIOSK_ID and SMOKE_KIOSK_SECRET: the kiosk the smoke test signs in as}"
+kiosk_secret="${SMOKE_KIOSK_SECRET:?set SMOKE_KIOSK_SECRET: the secret shown when that kiosk was enrolled}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -29,8 +32,9 @@ call() {
 }
 field() { python3 -c "import json, sys; v = json.load(sys.stdin)$1; print('' if v is None else v)"; }
 
-call POST /customers "201 409" "" "{\"cpf\": \"$cpf\", \"name\": \"Smoke Test\", \"email\": \"smoke@example.com\"}" > /dev/null
-token="$(call POST /auth 200 "" "{\"cpf\": \"$cpf\"}" | field '["access_token"]')"
+kiosk="$(call POST /auth/kiosk 200 "" "{\"kiosk_id\": \"$kiosk_id\", \"secret\": \"$kiosk_secret\"}" | field '["access_token"]')"
+call POST /customers "201 409" "$kiosk" "{\"cpf\": \"$cpf\", \"name\": \"Smoke Test\", \"email\": \"smoke@example.com\"}" > /dev/null
+token="$(call POST /auth 200 "$kiosk" "{\"cpf\": \"$cpf\"}" | field '["access_token"]')"
 role="$(call POST /validate 200 "$token" | field '["claims"]["role"]')"
 [[ "$role" == customer ]] || { echo "smoke: validate says role '$role'" >&2; exit 1; }
 call GET /products 401 > /dev/null

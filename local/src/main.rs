@@ -168,6 +168,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (stack, router) =
         kiosk_local::start_with(&sdk, &template, &prefix, &staff, &overrides).await?;
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
+    let kiosk = enrol_demo_kiosk(&sdk, &stack, port).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -179,10 +180,45 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         demo_products = menu,
         "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
     );
+    println!(
+        "A demo kiosk is enrolled; its id and secret are in {path}. Its token:\n  \
+         source {path} && curl -s -X POST http://127.0.0.1:{port}/auth/kiosk \\\n    \
+         -H 'Content-Type: application/json' \\\n    \
+         -d \"{{\\\"kiosk_id\\\": \\\"$KIOSK_ID\\\", \\\"secret\\\": \\\"$KIOSK_SECRET\\\"}}\"",
+        path = kiosk.display()
+    );
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
+}
+
+/// Enrols a demo kiosk and writes its id and secret to
+/// `.local/kiosk-<port>.env` (`KIOSK_ID=`, `KIOSK_SECRET=`): its secret is
+/// shown only there. Returns the file's path.
+async fn enrol_demo_kiosk(
+    sdk: &aws_config::SdkConfig,
+    stack: &kiosk_local::bootstrap::LocalStack,
+    port: u16,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let kiosks = shared::store::kiosks::KioskStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        stack.get("KiosksTable")?,
+    );
+    let enrolled = kiosks.enrol("Demo kiosk").await?;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(".local");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("kiosk-{port}.env"));
+    std::fs::write(
+        &path,
+        format!(
+            "KIOSK_ID={}\nKIOSK_SECRET={}\n",
+            enrolled.kiosk.id, enrolled.secret
+        ),
+    )?;
+    Ok(path)
 }
 
 async fn shutdown() {

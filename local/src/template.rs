@@ -375,11 +375,17 @@ mod tests {
     #[test]
     fn public_routes_are_the_ones_marked_authorizer_none() {
         let routes = project().routes().unwrap();
+        let kiosk_sign_in = routes
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "/auth/kiosk")
+            .unwrap();
+        assert!(!kiosk_sign_in.authorized);
+        // The customer sign-in routes are the kiosks': behind the authorizer.
         let signup = routes
             .iter()
             .find(|r| r.method == "POST" && r.path == "/customers")
             .unwrap();
-        assert!(!signup.authorized);
+        assert!(signup.authorized);
         let list = routes
             .iter()
             .find(|r| r.method == "GET" && r.path == "/customers")

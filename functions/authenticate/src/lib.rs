@@ -1,5 +1,6 @@
-//! `authenticate`: signup, CPF / guest / staff sign-in, token validation, and
-//! the admin's list of customers.
+//! `authenticate`: enrolled kiosks and their tokens; signup, CPF and guest
+//! sign-in (a kiosk's alone, counted per kiosk); staff sign-in; token
+//! validation and the JWKS; the admin's list of customers.
 
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -8,16 +9,22 @@ use shared::domain::token::{TokenError, TokenService};
 use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
 use shared::http::{Caller, bearer, json_body, json_response, query_param, route, route_not_found};
 use shared::store::directory::{CustomerView, Directory, StaffSignIn};
+use shared::store::kiosks::KioskStore;
 use shared::{Cpf, Email, Error, PersonName, Result, Role};
 
 pub struct State {
     pub directory: Directory,
     pub tokens: TokenService,
+    pub kiosks: KioskStore,
+    /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins plus signups a kiosk may
+    /// make in a minute.
+    pub signins_per_minute: u32,
 }
 
 impl shared::lambda::Function for State {
-    /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID` and
-    /// the token settings ([`TokenConfig`]). No network call.
+    /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID`,
+    /// `KIOSKS_TABLE`, `KIOSK_SIGNINS_PER_MINUTE` and the token settings
+    /// ([`TokenConfig`]). No network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let directory = Directory::new(
             aws_sdk_cognitoidentityprovider::Client::new(sdk),
@@ -25,7 +32,22 @@ impl shared::lambda::Function for State {
             env.required("USER_POOL_CLIENT_ID")?,
         );
         let tokens = TokenConfig::from_env(env)?.service(aws_sdk_secretsmanager::Client::new(sdk));
-        Ok(Self { directory, tokens })
+        let kiosks = KioskStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            env.required("KIOSKS_TABLE")?,
+        );
+        let signins_per_minute = match env.get("KIOSK_SIGNINS_PER_MINUTE") {
+            Some(n) => n
+                .parse()
+                .map_err(|_| ConfigError::Invalid("KIOSK_SIGNINS_PER_MINUTE"))?,
+            None => 30,
+        };
+        Ok(Self {
+            directory,
+            tokens,
+            kiosks,
+            signins_per_minute,
+        })
     }
 
     /// Routes on API Gateway's resource path.
@@ -34,7 +56,11 @@ impl shared::lambda::Function for State {
             ("POST", "/customers") => sign_up(self, &request).await,
             ("GET", "/customers") => list_customers(self, &request).await,
             ("POST", "/auth") => authenticate_customer(self, &request).await,
-            ("POST", "/auth/guest") => authenticate_guest(self).await,
+            ("POST", "/auth/guest") => authenticate_guest(self, &request).await,
+            ("POST", "/auth/kiosk") => authenticate_kiosk(self, &request).await,
+            ("POST", "/kiosks") => enrol_kiosk(self, &request).await,
+            ("GET", "/kiosks") => list_kiosks(self, &request).await,
+            ("DELETE", "/kiosks/{id}") => revoke_kiosk(self, &request).await,
             ("POST", "/auth/staff") => authenticate_staff(self, &request).await,
             ("POST", "/validate") => return validate(self, &request),
             ("GET", "/.well-known/jwks.json") => return jwks(self),
@@ -67,6 +93,19 @@ struct StaffCredentials {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct KioskCredentials {
+    kiosk_id: String,
+    secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKiosk {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ValidateBody {
     /// Absent (`{}`) is a missing token: 401 `token_missing`, like no body.
     #[serde(default)]
@@ -79,7 +118,9 @@ fn parse_cpf(raw: &str) -> Result<Cpf> {
 
 #[tracing::instrument(skip_all)]
 async fn sign_up(state: &State, request: &Request) -> Result<Response<Body>> {
+    let kiosk = kiosk_of(request)?;
     let body: SignUp = json_body(request)?;
+    count_signin(state, &kiosk).await?;
     let cpf = parse_cpf(&body.cpf)?;
     let name = PersonName::parse(&body.name)
         .map_err(|e| Error::validation("invalid_name", e.to_string()))?;
@@ -92,7 +133,9 @@ async fn sign_up(state: &State, request: &Request) -> Result<Response<Body>> {
 
 #[tracing::instrument(skip_all)]
 async fn authenticate_customer(state: &State, request: &Request) -> Result<Response<Body>> {
+    let kiosk = kiosk_of(request)?;
     let body: CpfSignIn = json_body(request)?;
+    count_signin(state, &kiosk).await?;
     let cpf = parse_cpf(&body.cpf)?;
     let customer = state
         .directory
@@ -105,16 +148,27 @@ async fn authenticate_customer(state: &State, request: &Request) -> Result<Respo
             "this customer is disabled",
         ));
     }
-    let token = issue(state, &customer.id, Role::Customer).await?;
-    tracing::info!(customer_id = %customer.id, "customer authenticated");
-    Ok(json_response(200, &token))
+    let token = issue(state, &customer.id, Role::Customer, Some(&kiosk)).await?;
+    tracing::info!(customer_id = %customer.id, kiosk_id = %kiosk, "customer authenticated");
+    // The greeting's first name comes in the answer, never in the token.
+    let first_name = customer.name.split_whitespace().next().unwrap_or_default();
+    Ok(json_response(
+        200,
+        &serde_json::json!({
+            "access_token": token.access_token,
+            "token_type": token.token_type,
+            "expires_in": token.expires_in,
+            "customer": {"first_name": first_name},
+        }),
+    ))
 }
 
 #[tracing::instrument(skip_all)]
-async fn authenticate_guest(state: &State) -> Result<Response<Body>> {
+async fn authenticate_guest(state: &State, request: &Request) -> Result<Response<Body>> {
+    let kiosk = kiosk_of(request)?;
     // Every guest session is its own subject: guests never share orders.
     let sub = format!("guest:{}", uuid::Uuid::new_v4());
-    let token = issue(state, &sub, Role::Guest).await?;
+    let token = issue(state, &sub, Role::Guest, Some(&kiosk)).await?;
     tracing::info!(sub = %sub, "guest authenticated");
     Ok(json_response(200, &token))
 }
@@ -136,8 +190,8 @@ async fn authenticate_staff(state: &State, request: &Request) -> Result<Response
         .await?
     {
         StaffSignIn::SignedIn(staff) => {
-            let token = issue(state, &staff.username, staff.role).await?;
-            tracing::info!(username = %staff.username, role = %staff.role, "staff authenticated");
+            let token = issue(state, &staff.id, staff.role, None).await?;
+            tracing::info!(staff_id = %staff.id, role = %staff.role, "staff authenticated");
             Ok(json_response(200, &token))
         }
         StaffSignIn::InvalidCredentials => Err(invalid()),
@@ -152,10 +206,115 @@ async fn authenticate_staff(state: &State, request: &Request) -> Result<Response
     }
 }
 
-async fn issue(state: &State, sub: &str, role: Role) -> Result<shared::domain::token::IssuedToken> {
+/// The kiosk calling a kiosk route: only a kiosk token gets here (401
+/// without a token is the authorizer's; another role is 403).
+fn kiosk_of(request: &Request) -> Result<String> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Kiosk])?;
+    caller
+        .kiosk_id
+        .ok_or_else(|| Error::unauthorized("unauthorized", "a kiosk token names its kiosk"))
+}
+
+/// One CPF sign-in or signup of `kiosk`, or 429 past its limit this minute.
+async fn count_signin(state: &State, kiosk: &str) -> Result<()> {
+    match state
+        .kiosks
+        .count_signin(kiosk, state.signins_per_minute)
+        .await?
+    {
+        Ok(()) => Ok(()),
+        Err(retry_after) => {
+            tracing::warn!(kiosk_id = %kiosk, "kiosk over its sign-ins per minute");
+            Err(Error::TooManyRequests { retry_after })
+        }
+    }
+}
+
+/// `POST /auth/kiosk`: an enrolled kiosk's token. An unknown kiosk, a wrong
+/// secret and a revoked kiosk answer alike.
+#[tracing::instrument(skip_all)]
+async fn authenticate_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
+    let body: KioskCredentials = json_body(request)?;
+    let Some(kiosk) = state
+        .kiosks
+        .authenticate(&body.kiosk_id, &body.secret)
+        .await?
+    else {
+        return Err(Error::unauthorized(
+            "invalid_credentials",
+            "unknown kiosk or wrong secret",
+        ));
+    };
+    let token = issue(
+        state,
+        &format!("kiosk:{}", kiosk.id),
+        Role::Kiosk,
+        Some(&kiosk.id),
+    )
+    .await?;
+    tracing::info!(kiosk_id = %kiosk.id, "kiosk authenticated");
+    Ok(json_response(200, &token))
+}
+
+/// `POST /kiosks` (admin): enrols a kiosk; its secret is in this answer only.
+#[tracing::instrument(skip_all)]
+async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let body: NewKiosk = json_body(request)?;
+    let name = shared::domain::text::clean(&body.name, 100).map_err(|_| {
+        Error::validation(
+            "invalid_name",
+            "a kiosk name has 1 to 100 characters and no control or invisible formatting characters",
+        )
+    })?;
+    let enrolled = state.kiosks.enrol(&name).await?;
+    tracing::info!(kiosk_id = %enrolled.kiosk.id, "kiosk enrolled");
+    Ok(json_response(201, &enrolled))
+}
+
+const KIOSKS_CURSOR: &str = "kiosks";
+
+/// `GET /kiosks` (admin): the kiosks, never a secret.
+#[tracing::instrument(skip_all)]
+async fn list_kiosks(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let limit = parse_limit(query_param(request, "limit"))?;
+    let after = query_param(request, "cursor")
+        .map(|c| decode_cursor::<String>(KIOSKS_CURSOR, c))
+        .transpose()?;
+    let (items, next) = state.kiosks.list(limit, after).await?;
+    Ok(json_response(
+        200,
+        &Page {
+            items,
+            next_cursor: next.map(|n| encode_cursor(KIOSKS_CURSOR, &n)),
+        },
+    ))
+}
+
+/// `DELETE /kiosks/{id}` (admin): revoked for good; its tokens die with
+/// their 15 minutes, and it gets no new one.
+#[tracing::instrument(skip_all)]
+async fn revoke_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let id = shared::http::path_param(request, "id").unwrap_or_default();
+    if !state.kiosks.revoke(id).await? {
+        return Err(Error::not_found("kiosk_not_found", "no such kiosk"));
+    }
+    tracing::info!(kiosk_id = %id, "kiosk revoked");
+    Ok(shared::http::empty_response(204))
+}
+
+async fn issue(
+    state: &State,
+    sub: &str,
+    role: Role,
+    kiosk_id: Option<&str>,
+) -> Result<shared::domain::token::IssuedToken> {
     state
         .tokens
-        .issue(sub, role, None)
+        .issue(sub, role, kiosk_id)
         .await
         .map_err(|e| match e {
             TokenError::Keys(e) => Error::from(e),

@@ -140,6 +140,10 @@ fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>> {
         })
 }
 
+/// Who reads orders: owners their own, staff all. A kiosk device reads none
+/// (its customers sign in and read theirs).
+const ORDER_READERS: &[Role] = &[Role::Guest, Role::Customer, Role::Kitchen, Role::Admin];
+
 fn is_owner_role(role: Role) -> bool {
     matches!(role, Role::Guest | Role::Customer)
 }
@@ -168,6 +172,7 @@ async fn checkout(state: &State, request: &Request) -> Result<Response<Body>> {
 #[tracing::instrument(skip_all)]
 async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
     let caller = Caller::from_request(request)?;
+    caller.require(ORDER_READERS)?;
     let order = state
         .orders
         .get(&order_id(request)?)
@@ -186,6 +191,7 @@ const QUEUE_CURSOR: &str = "orders:queue";
 #[tracing::instrument(skip_all)]
 async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
     let caller = Caller::from_request(request)?;
+    caller.require(ORDER_READERS)?;
     let limit = parse_limit(query_param(request, "limit"))?;
     let cursor = query_param(request, "cursor");
     if is_owner_role(caller.role) {
@@ -244,7 +250,7 @@ async fn move_status(state: &State, request: &Request) -> Result<Response<Body>>
     }
     let order = state
         .orders
-        .move_status(&id, Actor::for_role(caller.role), to, owner)
+        .move_status(&id, Actor::for_role(caller.role)?, to, owner)
         .await?;
     tracing::info!(order_id = %order.id, status = %order.status, role = %caller.role, "order moved");
     Ok(json_response(200, &order))

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 async fn tokens_and_personal_data_are_never_cacheable() {
     let shop = open_shop().await;
     let order = shop.placed_order(&shop.guest).await;
+    let kiosk = shop.kiosk_token().await;
     let cache_control = |request: reqwest::RequestBuilder| async move {
         let response = request.send().await.unwrap();
         let value = response
@@ -20,7 +21,7 @@ async fn tokens_and_personal_data_are_never_cacheable() {
     for (what, request) in [
         (
             "guest token",
-            shop.request(Method::POST, "/auth/guest", None),
+            shop.request(Method::POST, "/auth/guest", Some(&kiosk)),
         ),
         (
             "staff token",
@@ -65,19 +66,20 @@ async fn a_body_over_64_kib_is_refused_unread_with_413() {
     let shop = open_shop().await;
     let padding = "x".repeat(65 * 1024);
     let big = json!({"cpf": "529.982.247-25", "name": padding, "email": "a@b.co"}).to_string();
-    shop.post_raw("/customers", &big)
+    let kiosk = shop.kiosk_token().await;
+    shop.post_raw_as("/customers", &kiosk, &big)
         .await
-        .expect_error(413, "payload_too_large");
+        .expect_error(413, "body_too_large");
     shop.post_raw("/auth/staff", &format!("{{\"username\": \"{padding}\"}}"))
         .await
-        .expect_error(413, "payload_too_large");
+        .expect_error(413, "body_too_large");
     let items: Vec<Value> = (0..2000)
         .map(|_| json!({"product_id": shop.burger, "quantity": 1, "note": "n".repeat(40)}))
         .collect();
     let answer = shop
         .post_raw_as("/orders", &shop.guest, &json!({"items": items}).to_string())
         .await;
-    answer.expect_error(413, "payload_too_large");
+    answer.expect_error(413, "body_too_large");
     assert!(
         shop.my_orders(&shop.guest).await.is_empty(),
         "nothing was written"

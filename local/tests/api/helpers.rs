@@ -32,6 +32,8 @@ pub struct TestApp {
     /// Who placed each order `place` placed (order id → token), so that the
     /// owner is who pays it.
     pub owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// This stack's kiosk (id, token), enrolled on first use.
+    pub kiosk: tokio::sync::OnceCell<(String, String)>,
 }
 
 pub fn emulator_endpoint() -> String {
@@ -196,6 +198,15 @@ pub async fn timed(request: impl Future<Output = Answer>) -> (Answer, std::time:
 
 /// A stack and the local API whose AWS calls go to `endpoint`.
 async fn spawn_app_through(endpoint: &str) -> TestApp {
+    spawn_app_configured(endpoint, &[]).await
+}
+
+/// `spawn_app`, with template parameters set (`KioskSigninsPerMinute`, ...).
+pub async fn spawn_app_with_parameters(parameters: &[(&str, &str)]) -> TestApp {
+    spawn_app_configured(&emulator_endpoint(), parameters).await
+}
+
+async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &str)]) -> TestApp {
     let sdk = kiosk_local::emulator_sdk(endpoint).await;
     let template = template();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -206,7 +217,12 @@ async fn spawn_app_through(endpoint: &str) -> TestApp {
     let (addr, stand_in) = kiosk_local::mercadopago::spawn(config.clone())
         .await
         .unwrap();
-    let overrides = kiosk_local::Overrides::mercadopago(&config, &format!("http://{addr}"));
+    let mut overrides = kiosk_local::Overrides::mercadopago(&config, &format!("http://{addr}"));
+    for (name, value) in parameters {
+        overrides
+            .parameters
+            .insert((*name).to_owned(), (*value).to_owned());
+    }
     let (stack, router) = kiosk_local::start_with(
         &sdk,
         &template,
@@ -227,6 +243,7 @@ async fn spawn_app_through(endpoint: &str) -> TestApp {
         mercadopago_url: format!("http://{addr}"),
         mercadopago_config: config,
         owners: Default::default(),
+        kiosk: Default::default(),
     }
 }
 
@@ -452,10 +469,30 @@ impl TestApp {
 
     // Identity.
 
-    /// `POST /customers`.
+    /// The token of this stack's kiosk, enrolled on first use by the admin.
+    pub async fn kiosk_token(&self) -> String {
+        self.kiosk
+            .get_or_init(|| async {
+                let admin = self.admin_token().await;
+                let enrolled: Value = self
+                    .post_as("/kiosks", &admin, json!({"name": "Totem 1"}))
+                    .await
+                    .expect(201);
+                let credentials = json!({"kiosk_id": enrolled["id"], "secret": enrolled["secret"]});
+                let token = token_of(self.post("/auth/kiosk", credentials).await);
+                (enrolled["id"].as_str().unwrap().to_owned(), token)
+            })
+            .await
+            .1
+            .clone()
+    }
+
+    /// `POST /customers`, as this stack's kiosk.
     pub async fn sign_up(&self, cpf: &str, name: &str) -> Answer {
-        self.post(
+        let kiosk = self.kiosk_token().await;
+        self.post_as(
             "/customers",
+            &kiosk,
             json!({"cpf": cpf, "name": name, "email": "cliente@example.com"}),
         )
         .await
@@ -466,9 +503,10 @@ impl TestApp {
         self.sign_up(cpf, name).await.expect(201)
     }
 
-    /// `POST /auth`.
+    /// `POST /auth`, as this stack's kiosk.
     pub async fn auth(&self, cpf: &str) -> Answer {
-        self.post("/auth", json!({ "cpf": cpf })).await
+        let kiosk = self.kiosk_token().await;
+        self.post_as("/auth", &kiosk, json!({ "cpf": cpf })).await
     }
 
     /// `POST /auth/staff`.
@@ -506,7 +544,8 @@ impl TestApp {
     }
 
     pub async fn guest_token(&self) -> String {
-        token_of(self.post("/auth/guest", Value::Null).await)
+        let kiosk = self.kiosk_token().await;
+        token_of(self.post_as("/auth/guest", &kiosk, Value::Null).await)
     }
 
     pub async fn customer_token(&self, cpf: &str) -> String {

@@ -21,10 +21,7 @@ async fn the_kiosk_walkthrough_signup_auth_validate_and_a_protected_call() {
     assert_eq!(customer.email, "cliente@example.com");
 
     let auth: Tokens = app.auth("52998224725").await.expect(200);
-    assert_eq!(
-        (auth.token_type.as_str(), auth.expires_in),
-        ("Bearer", 3600)
-    );
+    assert_eq!((auth.token_type.as_str(), auth.expires_in), ("Bearer", 900));
     let token = auth.access_token;
 
     let request = app.request(Method::POST, "/validate", Some(&token));
@@ -111,11 +108,14 @@ async fn signup_refuses_a_bad_name_email_or_body() {
             "invalid_body",
         ),
     ];
+    let kiosk = app.kiosk_token().await;
     for (body, code) in cases {
-        app.post("/customers", body).await.expect_error(400, code);
+        app.post_as("/customers", &kiosk, body)
+            .await
+            .expect_error(400, code);
     }
     for raw in ["", "not json", "{\"cpf\":", "[]"] {
-        let answer = app.post_raw("/customers", raw).await;
+        let answer = app.post_raw_as("/customers", &kiosk, raw).await;
         answer.expect_error(400, "invalid_body");
     }
     // Nothing of the refused attempts was written.
@@ -132,7 +132,7 @@ async fn auth_answers_404_for_an_unknown_cpf_and_403_for_a_disabled_customer() {
     aws_sdk_cognitoidentityprovider::Client::new(&app.sdk)
         .admin_disable_user()
         .user_pool_id(app.stack.user_pool_id().unwrap())
-        .username("12345678909")
+        .username("cpf:12345678909")
         .send()
         .await
         .unwrap();

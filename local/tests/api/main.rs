@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod identity;
+mod kiosks;
 mod kitchen_queue;
 mod logs;
 mod mercadopago;

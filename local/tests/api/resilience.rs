@@ -13,7 +13,7 @@ async fn a_signup_cut_short_before_the_group_is_completed_by_the_retry() {
     aws_sdk_cognitoidentityprovider::Client::new(&app.sdk)
         .admin_create_user()
         .user_pool_id(app.stack.user_pool_id().unwrap())
-        .username("52998224725")
+        .username("cpf:52998224725")
         .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
         .send()
         .await
@@ -81,7 +81,10 @@ async fn ids_too_long_to_be_keys_are_404_not_500() {
 async fn a_cpf_sent_as_a_number_is_refused_without_echoing_it() {
     let app = spawn_app().await;
 
-    let answer = app.post("/auth", json!({"cpf": 52998224725u64})).await;
+    let kiosk = app.kiosk_token().await;
+    let answer = app
+        .post_as("/auth", &kiosk, json!({"cpf": 52998224725u64}))
+        .await;
 
     assert_eq!(answer.status, 400);
     assert!(

@@ -117,12 +117,14 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The actor a caller of `PATCH /orders/{id}` is, by role.
-    pub fn for_role(role: Role) -> Self {
+    /// The actor a caller of `PATCH /orders/{id}` is, by role; a kiosk
+    /// itself moves no order (403).
+    pub fn for_role(role: Role) -> Result<Self> {
         match role {
-            Role::Guest | Role::Customer => Actor::Owner,
-            Role::Kitchen => Actor::Kitchen,
-            Role::Admin => Actor::Admin,
+            Role::Guest | Role::Customer => Ok(Actor::Owner),
+            Role::Kitchen => Ok(Actor::Kitchen),
+            Role::Admin => Ok(Actor::Admin),
+            Role::Kiosk => Err(Error::role_forbidden()),
         }
     }
 }

@@ -7,6 +7,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// An enrolled kiosk device; subject `kiosk:<id>`. The customer sign-in
+    /// routes are its alone.
+    Kiosk,
     /// Anonymous kiosk customer; subject `guest:<uuid>`.
     Guest,
     /// Customer identified by CPF; subject is the Cognito user's `sub`.
@@ -20,6 +23,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Kiosk => "kiosk",
             Role::Guest => "guest",
             Role::Customer => "customer",
             Role::Kitchen => "kitchen",
@@ -58,6 +62,7 @@ impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "kiosk" => Ok(Role::Kiosk),
             "guest" => Ok(Role::Guest),
             "customer" => Ok(Role::Customer),
             "kitchen" => Ok(Role::Kitchen),

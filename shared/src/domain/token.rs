@@ -46,7 +46,7 @@ pub struct Claims {
 pub struct TokenSettings {
     pub issuer: String,
     pub audience: String,
-    /// Lifetime of guest and customer tokens (1 h by default).
+    /// Lifetime of kiosk, guest and customer tokens (15 min by default).
     pub customer_ttl: Duration,
     /// Lifetime of kitchen and admin tokens (8 h by default).
     pub staff_ttl: Duration,

@@ -22,6 +22,10 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Too many requests of one client (a kiosk's sign-ins): 429
+    /// `too_many_requests`, `Retry-After` seconds.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
     /// A body over [`crate::http::parse::MAX_BODY_BYTES`]: 413, unread.
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -102,6 +106,7 @@ impl Error {
             Error::Conflict { .. } => 409,
             Error::Unprocessable { .. } => 422,
             Error::TooLarge { .. } => 413,
+            Error::TooManyRequests { .. } => 429,
             Error::Unavailable(_) | Error::ProviderUnavailable { .. } => 503,
             Error::Internal(_) => 500,
         }
@@ -120,6 +125,10 @@ impl Error {
             | Error::TooLarge { code, message }
             | Error::ProviderUnavailable { code, message } => (code, message),
             Error::Unavailable(_) => ("service_unavailable", "the service is busy, try again"),
+            Error::TooManyRequests { .. } => (
+                "too_many_requests",
+                "too many sign-ins from this kiosk; try again in a minute",
+            ),
             Error::Internal(_) => ("internal_error", "something went wrong on our side"),
         }
     }

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 use serde::de::DeserializeOwned;
 
 /// The largest body any route reads (ours are under 10 KiB: 50 order lines
-/// with notes). A larger one is 413 `payload_too_large`, never parsed.
+/// with notes). A larger one is 413 `body_too_large`, never parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The request body as JSON of type `T` (whose fields deny unknown keys).
@@ -15,7 +15,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::TooLarge {
-            code: "payload_too_large",
+            code: "body_too_large",
             message: format!("a body has at most {MAX_BODY_BYTES} bytes"),
         });
     }

@@ -32,7 +32,8 @@ pub fn route_not_found() -> Error {
 pub struct Caller {
     pub sub: String,
     pub role: Role,
-    pub name: Option<String>,
+    /// The kiosk a kiosk, guest or customer session runs on.
+    pub kiosk_id: Option<String>,
 }
 
 impl Caller {
@@ -52,7 +53,7 @@ impl Caller {
         Ok(Self {
             sub: sub.to_owned(),
             role,
-            name: field("name").map(str::to_owned),
+            kiosk_id: field("kiosk_id").map(str::to_owned),
         })
     }
 

@@ -41,12 +41,19 @@ impl Error {
             tracing::error!(error = %ErrorChain(source.as_ref()), status = self.status_code(), "request failed");
         }
         let (code, message) = self.public_parts();
-        json_response(
+        let mut response = json_response(
             self.status_code(),
             &Envelope {
                 error: ErrorBody { code, message },
             },
-        )
+        );
+        if let Error::TooManyRequests { retry_after } = self {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(retry_after),
+            );
+        }
+        response
     }
 }
 

@@ -1,9 +1,12 @@
 //! Cognito, the directory of customers and staff.
 //!
-//! Customers are users whose username is their CPF's 11 digits (Cognito cannot
-//! look users up by a custom attribute, so the CPF is the key), in the group
-//! `customers`. Staff are users in the group `admin` or `kitchen` who sign in
-//! with a password.
+//! Customers are users whose username is `cpf:` and their CPF's 11 digits
+//! (Cognito cannot look users up by a custom attribute, so the CPF is the
+//! key), in the group `customers`. The prefix keeps customers and staff apart:
+//! a staff username that happens to be a valid CPF is never found by a CPF
+//! sign-in, and a signup with that CPF never touches the staff account.
+//! Staff are users in the group `admin` or `kitchen` who sign in with a
+//! password.
 
 use crate::store::sdk::from_sdk;
 use crate::{Cpf, Email, Error, PersonName, Result, Role};
@@ -12,6 +15,12 @@ use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, Messag
 use serde::Serialize;
 
 pub const CUSTOMERS_GROUP: &str = "customers";
+/// The username prefix of customers.
+const CUSTOMER_PREFIX: &str = "cpf:";
+
+fn customer_username(cpf: &Cpf) -> String {
+    format!("{CUSTOMER_PREFIX}{}", cpf.digits())
+}
 /// Cognito's own page size limit for ListUsersInGroup.
 pub const COGNITO_MAX_PAGE: u16 = 60;
 
@@ -65,7 +74,8 @@ impl From<&Customer> for CustomerView {
 /// A staff member who signed in.
 #[derive(Debug, Clone)]
 pub struct Staff {
-    pub username: String,
+    /// The Cognito `sub`: an opaque id, the token's subject (never the username).
+    pub id: String,
     pub role: Role,
 }
 
@@ -122,7 +132,7 @@ impl Directory {
             .client
             .admin_create_user()
             .user_pool_id(&self.user_pool_id)
-            .username(cpf.digits())
+            .username(customer_username(cpf))
             .set_user_attributes(Some(attributes))
             .message_action(MessageActionType::Suppress)
             .send()
@@ -158,7 +168,7 @@ impl Directory {
             .user()
             .ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
         Ok(customer_from(
-            cpf.digits(),
+            &customer_username(cpf),
             user.attributes(),
             user.enabled(),
         ))
@@ -168,7 +178,7 @@ impl Directory {
         self.client
             .admin_add_user_to_group()
             .user_pool_id(&self.user_pool_id)
-            .username(cpf.digits())
+            .username(customer_username(cpf))
             .group_name(CUSTOMERS_GROUP)
             .send()
             .await
@@ -182,12 +192,12 @@ impl Directory {
             .client
             .admin_get_user()
             .user_pool_id(&self.user_pool_id)
-            .username(cpf.digits())
+            .username(customer_username(cpf))
             .send()
             .await;
         match result {
             Ok(user) => Ok(Some(customer_from(
-                cpf.digits(),
+                &customer_username(cpf),
                 user.user_attributes(),
                 user.enabled(),
             ))),
@@ -235,10 +245,15 @@ impl Directory {
             }
             Err(e) => return Err(from_sdk(e)),
         };
-        if auth.authentication_result().is_none() {
+        let Some(result) = auth.authentication_result() else {
             // A challenge (NEW_PASSWORD_REQUIRED for a temporary password).
             return Ok(StaffSignIn::PasswordChangeRequired);
-        }
+        };
+        // The user's `sub`, from the ID token Cognito just gave us over TLS.
+        let id = result
+            .id_token()
+            .and_then(sub_of_id_token)
+            .ok_or_else(|| Error::internal("Cognito's ID token carries no sub"))?;
         let groups = self
             .client
             .admin_list_groups_for_user()
@@ -249,10 +264,7 @@ impl Directory {
             .map_err(from_sdk)?;
         let role = Role::from_staff_groups(groups.groups().iter().filter_map(|g| g.group_name()));
         Ok(match role {
-            Some(role) => StaffSignIn::SignedIn(Staff {
-                username: username.to_owned(),
-                role,
-            }),
+            Some(role) => StaffSignIn::SignedIn(Staff { id, role }),
             None => StaffSignIn::NotStaff,
         })
     }
@@ -299,7 +311,23 @@ impl Directory {
     }
 }
 
+/// The `sub` claim of an ID token, read (not verified: it comes straight from
+/// Cognito's answer to our own call).
+fn sub_of_id_token(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    claims["sub"]
+        .as_str()
+        .filter(|sub| !sub.is_empty())
+        .map(str::to_owned)
+}
+
 fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) -> Customer {
+    let username = username.strip_prefix(CUSTOMER_PREFIX).unwrap_or(username);
     let attribute = |name: &str| {
         attributes
             .iter()

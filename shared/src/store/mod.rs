@@ -9,6 +9,8 @@ pub mod sdk;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
 #[cfg(feature = "dynamodb")]
+pub mod kiosks;
+#[cfg(feature = "dynamodb")]
 pub mod orders;
 #[cfg(feature = "dynamodb")]
 pub mod products;

@@ -1,0 +1,302 @@
+//! The trust boundary at the kiosk: enrolled kiosks, the customer routes
+//! theirs alone, sign-ins counted per kiosk, tokens without personal data,
+//! staff and customers kept apart.
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with_parameters, token_of};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Enrols a kiosk as the admin: (id, secret).
+async fn enrol(app: &TestApp, name: &str) -> (String, String) {
+    let admin = app.admin_token().await;
+    let enrolled: Value = app
+        .post_as("/kiosks", &admin, json!({"name": name}))
+        .await
+        .expect(201);
+    (
+        enrolled["id"].as_str().unwrap().to_owned(),
+        enrolled["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn kiosk_sign_in(app: &TestApp, id: &str, secret: &str) -> crate::helpers::Answer {
+    app.post("/auth/kiosk", json!({"kiosk_id": id, "secret": secret}))
+        .await
+}
+
+/// The claim names of a token (read, not verified).
+fn claim_names(token: &str) -> Vec<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut names: Vec<String> = claims.as_object().unwrap().keys().cloned().collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_customer_routes_answer_kiosk_tokens_only() {
+    let app = spawn_app().await;
+    app.signed_up("529.982.247-25", "Ana Souza").await;
+    let customer = app.customer_token("52998224725").await;
+    let others = [
+        ("guest", app.guest_token().await),
+        ("customer", customer),
+        ("kitchen", app.kitchen_token().await),
+        ("admin", app.admin_token().await),
+    ];
+    let routes = [
+        (
+            "/customers",
+            json!({"cpf": "111.444.777-35", "name": "Bia", "email": "b@example.com"}),
+        ),
+        ("/auth", json!({"cpf": "52998224725"})),
+        ("/auth/guest", Value::Null),
+    ];
+    for (path, body) in &routes {
+        app.post(path, body.clone())
+            .await
+            .expect_error(401, "unauthorized");
+        for (role, token) in &others {
+            let answer = app.post_as(path, token, body.clone()).await;
+            assert_eq!(answer.status, 403, "{role} on {path}: {}", answer.body);
+            answer.expect_error(403, "forbidden");
+        }
+    }
+    // The refusals wrote nothing: Bia never signed up.
+    app.auth("111.444.777-35")
+        .await
+        .expect_error(404, "customer_not_found");
+}
+
+#[tokio::test]
+async fn tokens_carry_the_kiosk_and_no_personal_data() {
+    let app = spawn_app().await;
+    app.signed_up("529.982.247-25", "Ana Souza").await;
+    let signed_in = app.auth("52998224725").await;
+    let body: Value = signed_in.expect(200);
+    assert_eq!(
+        body["customer"],
+        json!({"first_name": "Ana"}),
+        "the greeting"
+    );
+    let customer = body["access_token"].as_str().unwrap().to_owned();
+    let kiosk = app.kiosk_token().await;
+    let kiosk_id = app.kiosk.get().unwrap().0.clone();
+    for token in [&customer, &app.guest_token().await, &kiosk] {
+        let names = claim_names(token);
+        assert_eq!(
+            names,
+            [
+                "aud", "exp", "iat", "iss", "jti", "kiosk_id", "nbf", "role", "sub"
+            ],
+            "{names:?}"
+        );
+        let claims = app.claims_of(token).await;
+        assert_eq!(claims.kiosk_id.as_deref(), Some(kiosk_id.as_str()));
+        assert_eq!(claims.exp - claims.iat, 900, "15 minutes");
+        for personal in [
+            "Ana",
+            "Souza",
+            "52998224725",
+            "982.247",
+            "cliente@example.com",
+        ] {
+            assert!(!token.contains(personal) && !claims.sub.contains(personal));
+        }
+    }
+    // Staff: an opaque subject, not the username; no kiosk.
+    let admin = app.admin_token().await;
+    let claims = app.claims_of(&admin).await;
+    assert_ne!(claims.sub, "admin");
+    assert_eq!(claims.kiosk_id, None);
+    assert!(!claim_names(&admin).contains(&"kiosk_id".to_owned()));
+}
+
+#[tokio::test]
+async fn an_unknown_kiosk_a_wrong_secret_and_a_revoked_kiosk_answer_alike() {
+    let app = spawn_app().await;
+    let (id, secret) = enrol(&app, "Totem 2").await;
+    let token = token_of(kiosk_sign_in(&app, &id, &secret).await);
+    assert_eq!(app.claims_of(&token).await.sub, format!("kiosk:{id}"));
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let mut refusals = vec![
+        kiosk_sign_in(&app, &unknown, &secret).await,
+        kiosk_sign_in(&app, &id, "not-the-secret").await,
+        kiosk_sign_in(&app, &id, "").await,
+        kiosk_sign_in(&app, "../kiosk", &secret).await,
+    ];
+    let admin = app.admin_token().await;
+    // The list shows it, never a secret.
+    let listed: Value = app.get_as("/kiosks", &admin).await.expect(200);
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == id.as_str())
+    );
+    assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("secret"));
+
+    let revoke = app.request(Method::DELETE, &format!("/kiosks/{id}"), Some(&admin));
+    assert_eq!(app.send(revoke).await.status, 204);
+    refusals.push(kiosk_sign_in(&app, &id, &secret).await);
+    for answer in &refusals {
+        answer.expect_error(401, "invalid_credentials");
+    }
+    let bodies: Vec<&Value> = refusals.iter().map(|a| &a.body).collect();
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "one answer for all: {bodies:?}"
+    );
+    let again = app.request(Method::DELETE, &format!("/kiosks/{unknown}"), Some(&admin));
+    app.send(again).await.expect_error(404, "kiosk_not_found");
+    // Only admins manage kiosks.
+    let kitchen = app.kitchen_token().await;
+    app.post_as("/kiosks", &kitchen, json!({"name": "x"}))
+        .await
+        .expect_error(403, "forbidden");
+    app.get_as("/kiosks", &token)
+        .await
+        .expect_error(403, "forbidden");
+}
+
+/// Waits until at least `seconds` remain in this minute, so a burst of
+/// sign-ins falls in one minute.
+async fn clear_of_the_minute_boundary(seconds: i64) {
+    let into_minute = shared::clock::now_unix().rem_euclid(60);
+    if 60 - into_minute < seconds {
+        tokio::time::sleep(std::time::Duration::from_secs(
+            u64::try_from(60 - into_minute + 1).unwrap(),
+        ))
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_thirty_first_sign_in_of_a_minute_is_429_for_that_kiosk_only() {
+    let app = spawn_app().await;
+    let busy = app.kiosk_token().await;
+    let (id, secret) = enrol(&app, "Totem 2").await;
+    let other = token_of(kiosk_sign_in(&app, &id, &secret).await);
+    clear_of_the_minute_boundary(40).await;
+
+    for i in 0..30 {
+        let answer = app
+            .post_as("/auth", &busy, json!({"cpf": "52998224725"}))
+            .await;
+        assert_eq!(answer.status, 404, "sign-in {}: {}", i + 1, answer.body);
+    }
+    let request = app
+        .request(Method::POST, "/auth", Some(&busy))
+        .json(&json!({"cpf": "52998224725"}));
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    // Signups count too; guests do not.
+    let signup = app
+        .post_as(
+            "/customers",
+            &busy,
+            json!({"cpf": "111.444.777-35", "name": "Bia", "email": "b@example.com"}),
+        )
+        .await;
+    signup.expect_error(429, "too_many_requests");
+    assert_eq!(
+        app.post_as("/auth/guest", &busy, Value::Null).await.status,
+        200
+    );
+    // Another kiosk is not affected.
+    let elsewhere = app
+        .post_as("/auth", &other, json!({"cpf": "52998224725"}))
+        .await;
+    elsewhere.expect_error(404, "customer_not_found");
+}
+
+#[tokio::test]
+async fn concurrent_sign_ins_cannot_slip_past_the_limit() {
+    let app = spawn_app_with_parameters(&[("KioskSigninsPerMinute", "10")]).await;
+    let kiosk = app.kiosk_token().await;
+    clear_of_the_minute_boundary(40).await;
+    let request = app
+        .request(Method::POST, "/auth", Some(&kiosk))
+        .json(&json!({"cpf": "52998224725"}));
+    let answers = app.send_concurrently(20, request).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    let counted = statuses.iter().filter(|s| **s == 404).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((counted, limited), (10, 10), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn staff_and_customers_cannot_be_confused() {
+    let app = spawn_app().await;
+    // A staff member whose username happens to be a valid CPF.
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&app.sdk);
+    let pool = app.stack.user_pool_id().unwrap().to_owned();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("52998224725")
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("52998224725")
+        .password("KitchenStaff12345")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    cognito
+        .admin_add_user_to_group()
+        .user_pool_id(&pool)
+        .username("52998224725")
+        .group_name("kitchen")
+        .send()
+        .await
+        .unwrap();
+
+    // A CPF sign-in does not find the staff member ...
+    app.auth("529.982.247-25")
+        .await
+        .expect_error(404, "customer_not_found");
+    // ... a signup with that CPF makes a customer apart from them ...
+    app.signed_up("529.982.247-25", "Ana Souza").await;
+    let customer = app.customer_token("52998224725").await;
+    assert_eq!(app.claims_of(&customer).await.role, shared::Role::Customer);
+    // ... and the staff member is still staff, nothing else.
+    let groups = cognito
+        .admin_list_groups_for_user()
+        .user_pool_id(&pool)
+        .username("52998224725")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = groups
+        .groups()
+        .iter()
+        .filter_map(|g| g.group_name())
+        .collect();
+    assert_eq!(names, ["kitchen"]);
+    let staff = token_of(app.staff_sign_in("52998224725", "KitchenStaff12345").await);
+    let claims = app.claims_of(&staff).await;
+    assert_eq!(claims.role, shared::Role::Kitchen);
+    assert_ne!(claims.sub, "52998224725", "the subject is opaque");
+}

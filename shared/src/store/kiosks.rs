@@ -1,0 +1,284 @@
+//! Enrolled kiosks and their sign-in counters, in one DynamoDB table keyed by
+//! (`pk`, `sk`):
+//! - a kiosk: `pk = "kiosk"`, `sk = <id>`, with its name, the SHA-256 of its
+//!   secret (never the secret), `created_at` and `revoked`. One Query on
+//!   `pk = "kiosk"` lists them (one partition: a restaurant has tens of
+//!   kiosks, not millions), never a Scan.
+//! - a counter: `pk = "signins#<id>"`, `sk = <minute>`, the CPF sign-ins and
+//!   signups of that kiosk in that minute; it expires through the table's TTL.
+//!
+//! A kiosk's secret is 32 random bytes (base64url), shown once at enrolment.
+//! It is high-entropy, so a plain SHA-256 of it is as hard to invert as the
+//! secret is to guess (a slow password hash buys nothing here and costs every
+//! sign-in). Revocation is final: a revoked kiosk is never enrolled again.
+
+use crate::clock;
+use crate::store::dynamo::{from_item, s};
+use crate::store::sdk::from_sdk;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+const KIOSK_PK: &str = "kiosk";
+/// Counters outlive their minute by this much, then DynamoDB's TTL drops them.
+const COUNTER_LIFETIME_SECONDS: i64 = 300;
+pub const MAX_KIOSKS_PER_PAGE: u16 = 100;
+
+/// A kiosk as the API shows it (never its secret or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kiosk {
+    pub id: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KioskItem {
+    pk: String,
+    sk: String,
+    name: String,
+    secret_sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(default)]
+    revoked: bool,
+}
+
+impl From<KioskItem> for Kiosk {
+    fn from(item: KioskItem) -> Self {
+        Self {
+            id: item.sk,
+            name: item.name,
+            created_at: item.created_at,
+            revoked: item.revoked,
+        }
+    }
+}
+
+/// A kiosk just enrolled, with its secret (shown this once).
+#[derive(Debug, Clone, Serialize)]
+pub struct Enrolled {
+    #[serde(flatten)]
+    pub kiosk: Kiosk,
+    pub secret: String,
+}
+
+/// The SHA-256 of a secret, hex.
+fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `id` can name a kiosk (our ids are UUIDs).
+fn is_kiosk_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+#[derive(Clone)]
+pub struct KioskStore {
+    client: Client,
+    table: String,
+}
+
+impl KioskStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Enrols a kiosk named `name` with a new 256-bit secret.
+    pub async fn enrol(&self, name: &str) -> Result<Enrolled> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| Error::internal(e.to_string()))?;
+        let secret = B64.encode(secret);
+        let item = KioskItem {
+            pk: KIOSK_PK.to_owned(),
+            sk: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            secret_sha256: digest(&secret),
+            created_at: clock::now(),
+            revoked: false,
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(crate::store::dynamo::to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(Enrolled {
+            kiosk: item.into(),
+            secret,
+        })
+    }
+
+    /// A page of the kiosks, by id: one Query.
+    pub async fn list(
+        &self,
+        limit: u16,
+        after: Option<String>,
+    ) -> Result<(Vec<Kiosk>, Option<String>)> {
+        let with_cursor = after.is_some();
+        let start = after.map(|id| {
+            std::collections::HashMap::from([
+                ("pk".to_owned(), s(KIOSK_PK)),
+                ("sk".to_owned(), s(id)),
+            ])
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(KIOSK_PK))
+            .limit(i32::from(limit.clamp(1, MAX_KIOSKS_PER_PAGE)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| crate::store::sdk::query_failed(e, with_cursor))?;
+        let kiosks = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<KioskItem>(item).map(Kiosk::from))
+            .collect::<Result<Vec<_>>>()?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|k| crate::store::dynamo::text(&k, "sk"));
+        Ok((kiosks, next))
+    }
+
+    /// Revokes a kiosk for good; `false` if there is no such kiosk.
+    pub async fn revoke(&self, id: &str) -> Result<bool> {
+        if !is_kiosk_id(id) {
+            return Ok(false);
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(KIOSK_PK))
+            .key("sk", s(id))
+            .update_expression("SET revoked = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// The kiosk if `secret` is its secret and it is not revoked; `None` for
+    /// an unknown kiosk, a wrong secret and a revoked kiosk alike.
+    pub async fn authenticate(&self, id: &str, secret: &str) -> Result<Option<Kiosk>> {
+        if !is_kiosk_id(id) || secret.is_empty() || secret.len() > 128 {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(KIOSK_PK))
+            .key("sk", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let item: KioskItem = from_item(item)?;
+        // Both sides are digests of the same length: compare without an
+        // early exit, so timing says nothing about how much matched.
+        let given = digest(secret);
+        let matches = given
+            .bytes()
+            .zip(item.secret_sha256.bytes())
+            .fold(given.len() == item.secret_sha256.len(), |same, (a, b)| {
+                same & (a == b)
+            });
+        Ok((matches && !item.revoked).then(|| item.into()))
+    }
+
+    /// Counts one CPF sign-in or signup of `kiosk` in this minute, unless the
+    /// minute already has `limit`: then `Err(seconds until the next minute)`.
+    /// One conditional ADD, so concurrent requests cannot slip past the limit.
+    pub async fn count_signin(
+        &self,
+        kiosk: &str,
+        limit: u32,
+    ) -> Result<std::result::Result<(), u64>> {
+        let now = clock::now_unix();
+        let minute = now - now.rem_euclid(60);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("signins#{kiosk}")))
+            .key("sk", s(minute.to_string()))
+            .update_expression("ADD signins :one SET expires_at = :expires")
+            .condition_expression("attribute_not_exists(signins) OR signins < :limit")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N((minute + 60 + COUNTER_LIFETIME_SECONDS).to_string()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let wait = u64::try_from(minute + 60 - now).unwrap_or(60).max(1);
+                Ok(Err(wait))
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_kept_as_its_digest() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn only_uuid_like_ids_reach_dynamodb() {
+        assert!(is_kiosk_id("6f1c2b9e-8d0a-4b5e-9a77-0c3d2e1f4a5b"));
+        for bad in ["", "kiosk#1", "../x", &"a".repeat(65)] {
+            assert!(!is_kiosk_id(bad), "{bad}");
+        }
+    }
+}
