@@ -298,7 +298,7 @@ impl Checkout {
                 .ok_or_else(|| {
                     Error::unprocessable(
                         "product_unavailable",
-                        format!("product {} is not on the menu", line.product_id),
+                        format!("product {} is unavailable", line.product_id),
                     )
                 })?;
             let subtotal = product
