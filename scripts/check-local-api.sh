@@ -48,6 +48,9 @@ expect '"status":"received","payment_status":"approved"' "the order paid through
 expect '^\{"preparing":\[[0-9]+\],"ready":\[\]\}$' "the paid order on the board"
 expect '"status":"in_preparation"' "the order in preparation"
 expect '"status":"completed"' "the order completed"
+expect '"name":"X-Burger",.*"available":false' "X-Burger sold out"
+expect '"product_unavailable".* 422$' "422 for a checkout of a sold-out product"
+expect '"name":"X-Burger",.*"available":true' "X-Burger back in stock"
 echo "README walkthrough: ok"
 
 # The smoke test signs in as the demo kiosk `serve` enrolled.

@@ -38,14 +38,15 @@ token="$(call POST /auth 200 "$kiosk" "{\"cpf\": \"$cpf\"}" | field '["access_to
 role="$(call POST /validate 200 "$token" | field '["claims"]["role"]')"
 [[ "$role" == customer ]] || { echo "smoke: validate says role '$role'" >&2; exit 1; }
 call GET /products 401 > /dev/null
-product="$(call GET '/products?limit=1' 200 "$token" | python3 -c 'import json, sys; items = json.load(sys.stdin)["items"]; print(items[0]["id"] if items else "")')"
+# The first product not sold out (sold-out ones are listed with "available": false).
+product="$(call GET '/products?limit=100' 200 "$token" | python3 -c 'import json, sys; print(next((p["id"] for p in json.load(sys.stdin)["items"] if p.get("available", True)), ""))')"
 if [[ -z "$product" ]]; then
   if [[ "${SMOKE_ALLOW_EMPTY_MENU:-0}" == 1 ]]; then
-    echo "smoke: the menu is empty; checkout not tried (SMOKE_ALLOW_EMPTY_MENU=1)" >&2
+    echo "smoke: the menu is empty (or all sold out); checkout not tried (SMOKE_ALLOW_EMPTY_MENU=1)" >&2
     echo "smoke: ok"
     exit 0
   fi
-  echo "smoke: the menu is empty, so checkout cannot be tried: add a product first (README, Deploy)" >&2
+  echo "smoke: the menu is empty (or all sold out), so checkout cannot be tried: add a product first (README, Deploy)" >&2
   exit 1
 fi
 order="$(call POST /orders 201 "$token" "{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}]}" | field '["id"]')"

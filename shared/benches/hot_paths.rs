@@ -73,6 +73,7 @@ fn checkout(c: &mut Criterion) {
                 category: Category::Sandwich,
                 price_cents: Money::cents(1000 + i),
                 image_url: None,
+                available: true,
                 active: true,
                 created_at: shared::clock::now(),
                 updated_at: shared::clock::now(),

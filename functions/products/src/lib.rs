@@ -1,9 +1,10 @@
-//! `products`: the menu. Every role browses; only admins write.
+//! `products`: the menu. Every role browses; only admins write, except that
+//! the kitchen (and admins) mark products sold out and back.
 
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::ProductId;
-use shared::domain::product::{Category, ProductBody, ProductDraft};
+use shared::domain::product::{AvailabilityChange, Category, ProductBody, ProductDraft};
 use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
 use shared::http::{
     Caller, empty_response, json_body, json_response, path_param, query_param, route,
@@ -33,6 +34,7 @@ impl shared::lambda::Function for State {
             ("POST", "/products") => create(self, &request).await,
             ("GET", "/products/{id}") => get(self, &request).await,
             ("PUT", "/products/{id}") => update(self, &request).await,
+            ("PATCH", "/products/{id}") => set_available(self, &request).await,
             ("DELETE", "/products/{id}") => delete(self, &request).await,
             _ => Err(route_not_found()),
         };
@@ -101,6 +103,17 @@ async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     let id = product_id(request)?;
     let product = state.products.update(&id, draft(request)?).await?;
     tracing::info!(product_id = %id, "product updated");
+    Ok(json_response(200, &product))
+}
+
+/// `{"available": false}` sells the product out, `true` brings it back.
+#[tracing::instrument(skip_all)]
+async fn set_available(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Kitchen, Role::Admin])?;
+    let id = product_id(request)?;
+    let AvailabilityChange { available } = json_body(request)?;
+    let product = state.products.set_available(&id, available).await?;
+    tracing::info!(product_id = %id, available, "product availability set");
     Ok(json_response(200, &product))
 }
 

@@ -169,6 +169,43 @@ async fn a_deleted_or_unknown_product_is_422_product_unavailable_and_creates_not
 }
 
 #[tokio::test]
+async fn a_sold_out_product_is_422_product_unavailable_until_it_is_back_in_stock() {
+    // Arrange
+    let shop = open_shop().await;
+    let (admin, kitchen, burger, guest) = (&shop.admin, &shop.kitchen, &shop.burger, &shop.guest);
+    let soda = shop.create_product(admin, "Coca-Cola", "drink", 650).await;
+    shop.set_available(kitchen, burger, false).await;
+    let with_soda =
+        json!([{"product_id": soda, "quantity": 1}, {"product_id": burger, "quantity": 1}]);
+
+    // Act, Assert: refused, alone or beside an available product, keyed or not
+    for items in [shop.burgers(1), with_soda.clone()] {
+        let answer = shop.checkout(guest, items).await;
+        answer.expect_error(422, "product_unavailable");
+    }
+    let keyed = shop.checkout_with_key(guest, "kiosk-07-0001", with_soda.clone());
+    keyed.await.expect_error(422, "product_unavailable");
+    let listed = shop.my_orders(guest).await;
+    assert!(listed.is_empty(), "no order was written");
+    let soda_only = shop.place(guest, json!([{"product_id": soda, "quantity": 1}]));
+    assert_eq!(
+        soda_only.await.total_cents,
+        Money::cents(650),
+        "the rest sells"
+    );
+
+    // Back in stock: the same checkout (and the refused key) now places the order.
+    shop.set_available(kitchen, burger, true).await;
+    let keyed = shop
+        .checkout_with_key(guest, "kiosk-07-0001", with_soda)
+        .await;
+    let order: Order = keyed.expect(201);
+    assert_eq!(order.total_cents, Money::cents(650 + 2490));
+    assert_new_order_of(&order, guest);
+    assert_eq!(shop.my_orders(guest).await.len(), 2);
+}
+
+#[tokio::test]
 async fn only_guests_and_customers_check_out() {
     // Arrange
     let shop = open_shop().await;

@@ -628,6 +628,31 @@ impl TestApp {
         self.put_as(&format!("/products/{id}"), token, body).await
     }
 
+    /// `PATCH /products/{id}` with `body`.
+    pub async fn patch_product(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        body: Value,
+    ) -> Answer {
+        let request = self.request(Method::PATCH, &format!("/products/{id}"), Some(token));
+        self.send(request.json(&body)).await
+    }
+
+    /// Marks the product sold out (`false`) or back in stock (`true`), which
+    /// must succeed; the product as answered.
+    pub async fn set_available(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        available: bool,
+    ) -> Product {
+        let answer = self.patch_product(token, id, json!({ "available": available }));
+        let product: Product = answer.await.expect(200);
+        assert_eq!(product.available, available, "{product:?}");
+        product
+    }
+
     /// `DELETE /products/{id}`.
     pub async fn delete_product(&self, token: &str, id: impl std::fmt::Display) -> Answer {
         self.delete_as(&format!("/products/{id}"), token).await

@@ -1,5 +1,5 @@
 //! The menu over HTTP: roles, validation, listing by category, pagination,
-//! soft delete, and no Scan on any path.
+//! soft delete, sold out and back, and no Scan on any path.
 
 use crate::helpers::{Page, TestApp, open_shop, spawn_app, spawn_recorded_app};
 use reqwest::Method;
@@ -94,6 +94,144 @@ async fn a_product_is_created_read_updated_and_soft_deleted() {
         (kept.active, kept.name),
         (false, "X-Salada Especial".to_owned())
     );
+}
+
+/// The product as stored in the table, active or not, if there is one.
+async fn stored(app: &TestApp, id: &str) -> Option<Product> {
+    let store = shared::store::products::ProductStore::new(
+        aws_sdk_dynamodb::Client::new(&app.sdk),
+        app.stack.get("ProductsTable").unwrap(),
+    );
+    store
+        .get(&shared::domain::ProductId::parse(id).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_kitchen_and_admins_mark_a_product_sold_out_and_back() {
+    let shop = open_shop().await;
+    let id = &shop.burger;
+    let fries = shop
+        .create_product(&shop.admin, "Batata Frita", "side", 1290)
+        .await;
+    let created: Product = shop.get_product(&shop.guest, id).await.expect(200);
+    assert!(created.available, "a new product is available");
+
+    for staff in [&shop.kitchen, &shop.admin] {
+        let sold_out = shop.set_available(staff, id, false).await;
+        assert_eq!(
+            (sold_out.active, &sold_out.name, sold_out.price_cents),
+            (true, &created.name, created.price_cents),
+            "only availability changes"
+        );
+        assert!(sold_out.updated_at >= created.updated_at);
+        assert_eq!(sold_out.created_at, created.created_at);
+        // Every role still sees it, sold out: by id, in the menu, in its category.
+        let read: Product = shop.get_product(&shop.guest, id).await.expect(200);
+        assert_eq!(read, sold_out);
+        for query in ["", "category=sandwich", "limit=1"] {
+            let listed = shop.walk_products(&shop.guest, query).await;
+            let burger = listed.iter().find(|p| p.id.as_str() == id.as_str());
+            assert_eq!(burger, Some(&sold_out), "listed sold out ({query})");
+        }
+        let listed = shop.walk_products(&shop.guest, "").await;
+        let others = listed.iter().filter(|p| p.id.as_str() != id.as_str());
+        assert!(others.map(|p| p.id.to_string()).eq([fries.clone()]));
+        assert!(
+            listed
+                .iter()
+                .all(|p| p.available != (p.id.as_str() == id.as_str()))
+        );
+        // Marking it sold out again is no error.
+        shop.set_available(staff, id, false).await;
+
+        let back = shop.set_available(staff, id, true).await;
+        assert!(back.active);
+        let read: Product = shop.get_product(&shop.guest, id).await.expect(200);
+        assert!(read.available, "back in stock");
+        let listed = shop.walk_products(&shop.guest, "category=sandwich").await;
+        assert!(listed.iter().all(|p| p.available));
+    }
+}
+
+#[tokio::test]
+async fn guests_and_customers_may_not_mark_a_product_sold_out() {
+    let shop = open_shop().await;
+    let id = &shop.burger;
+    shop.signed_up("529.982.247-25", "Ana").await;
+    let customer = shop.customer_token("52998224725").await;
+    for token in [&shop.guest, &customer] {
+        for available in [false, true] {
+            let answer = shop.patch_product(token, id, json!({ "available": available }));
+            answer.await.expect_error(403, "forbidden");
+        }
+    }
+    let anonymous = shop.request(Method::PATCH, &format!("/products/{id}"), None);
+    let anonymous = shop
+        .send(anonymous.json(&json!({"available": false})))
+        .await;
+    assert_eq!(anonymous.status, 401);
+    let unchanged: Product = shop.get_product(&shop.admin, id).await.expect(200);
+    assert!(unchanged.available, "refused changes changed nothing");
+}
+
+#[tokio::test]
+async fn unknown_or_deleted_products_are_404_and_stay_deleted() {
+    let shop = open_shop().await;
+    let gone = shop
+        .create_product(&shop.admin, "X-Bacon", "sandwich", 2790)
+        .await;
+    assert_eq!(shop.delete_product(&shop.admin, &gone).await.status, 204);
+    let before = stored(&shop, &gone).await.unwrap();
+    let unknown = uuid::Uuid::new_v4().to_string();
+
+    for staff in [&shop.kitchen, &shop.admin] {
+        for available in [true, false] {
+            let body = json!({ "available": available });
+            for id in [&gone, &unknown] {
+                let answer = shop.patch_product(staff, id, body.clone()).await;
+                answer.expect_error(404, "product_not_found");
+            }
+        }
+    }
+
+    // Never resurrected, never partly written, nothing created.
+    assert_eq!(stored(&shop, &gone).await, Some(before));
+    assert_eq!(stored(&shop, &unknown).await, None);
+    let read = shop.get_product(&shop.admin, &gone).await;
+    read.expect_error(404, "product_not_found");
+    let listed = shop.walk_products(&shop.guest, "").await;
+    assert_eq!(names(&listed), ["X-Burger"]);
+}
+
+#[tokio::test]
+async fn an_availability_change_is_exactly_one_boolean_or_400() {
+    let shop = open_shop().await;
+    let (kitchen, id) = (&shop.kitchen, &shop.burger);
+    let refused = [
+        json!({}),
+        json!({"available": null}),
+        json!({"available": "false"}),
+        json!({"available": 0}),
+        json!({"available": false, "name": "X-Egg"}),
+        json!({"available": false, "active": false}),
+        json!({"active": false}),
+        json!([{"available": false}]),
+        json!(false),
+    ];
+    for body in refused {
+        let answer = shop.patch_product(kitchen, id, body).await;
+        answer.expect_error(400, "invalid_body");
+    }
+    let path = format!("/products/{id}");
+    for raw in ["{nope", ""] {
+        let request = shop.request(Method::PATCH, &path, Some(kitchen));
+        let answer = shop.send(request.body(raw.to_owned())).await;
+        answer.expect_error(400, "invalid_body");
+    }
+    let unchanged: Product = shop.get_product(kitchen, id).await.expect(200);
+    assert!(unchanged.available && unchanged.active, "{unchanged:?}");
 }
 
 /// X-Burger's body with `key` set to `value`.
@@ -263,6 +401,8 @@ async fn no_request_path_scans_and_each_is_one_dynamodb_call() {
         app.list_products(&guest, "category=drink").await,
         app.get_product(&guest, &id).await,
         app.put_product(&admin, &id, tudo).await,
+        app.patch_product(&admin, &id, json!({"available": false}))
+            .await,
         app.post_product(&admin, brigadeiro).await,
         app.delete_product(&admin, &id).await,
     ];
@@ -278,6 +418,7 @@ async fn no_request_path_scans_and_each_is_one_dynamodb_call() {
         "Query",
         "Query",
         "GetItem",
+        "UpdateItem",
         "UpdateItem",
         "PutItem",
         "UpdateItem",

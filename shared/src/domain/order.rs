@@ -392,19 +392,19 @@ impl Checkout {
         ids
     }
 
-    /// The lines priced from `menu` (products by id); an unknown or deleted
-    /// product is 422 `product_unavailable`.
+    /// The lines priced from `menu` (products by id); an unknown, deleted or
+    /// sold-out product is 422 `product_unavailable`.
     pub fn price(&self, menu: &HashMap<ProductId, Product>) -> Result<(Vec<OrderLine>, Money)> {
         let mut total = Money::cents(0);
         let mut lines = Vec::with_capacity(self.items.len());
         for line in &self.items {
             let product = menu
                 .get(&line.product_id)
-                .filter(|p| p.active)
+                .filter(|p| p.active && p.available)
                 .ok_or_else(|| {
                     Error::unprocessable(
                         "product_unavailable",
-                        format!("product {} is not on the menu", line.product_id),
+                        format!("product {} is unavailable", line.product_id),
                     )
                 })?;
             let subtotal = product

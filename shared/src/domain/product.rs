@@ -62,11 +62,27 @@ pub struct Product {
     pub category: Category,
     pub price_cents: Money,
     pub image_url: Option<String>,
+    /// False while the kitchen has it sold out: still listed, not orderable.
+    /// A product stored before the attribute existed reads as available.
+    #[serde(default = "available_by_default")]
+    pub available: bool,
     pub active: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+fn available_by_default() -> bool {
+    true
+}
+
+/// `PATCH /products/{id}` as sent: exactly `{"available": bool}`; anything
+/// else (a missing or extra field, a string, null) is 400 `invalid_body`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityChange {
+    pub available: bool,
 }
 
 /// What an admin writes (`POST /products`, `PUT /products/{id}`), validated.
@@ -282,5 +298,45 @@ mod tests {
             .is_ok()
         );
         assert_eq!(code(draft(with("active", json!(true)))), "invalid_body");
+    }
+
+    #[test]
+    fn a_stored_product_without_available_reads_as_available() {
+        let stored = json!({"id": "p-1", "name": "X-Burger", "description": "",
+            "category": "sandwich", "price_cents": 2490, "image_url": null, "active": true,
+            "created_at": "2025-01-31T12:00:00Z", "updated_at": "2025-01-31T12:00:00Z"});
+        let product: Product = serde_json::from_value(stored.clone()).unwrap();
+        assert!(product.available);
+        let mut sold_out = stored;
+        sold_out["available"] = json!(false);
+        let product: Product = serde_json::from_value(sold_out).unwrap();
+        assert!(!product.available);
+        assert_eq!(serde_json::to_value(&product).unwrap()["available"], false);
+    }
+
+    #[test]
+    fn an_availability_change_is_exactly_one_boolean() {
+        let parse = |body: &str| crate::http::parse_json::<AvailabilityChange>(body.as_bytes());
+        for (body, available) in [
+            (r#"{"available": false}"#, false),
+            (r#"{"available":true}"#, true),
+        ] {
+            assert_eq!(parse(body).unwrap(), AvailabilityChange { available });
+        }
+        for body in [
+            "",
+            "{}",
+            "[]",
+            "{nope",
+            "true",
+            r#"{"available": null}"#,
+            r#"{"available": "false"}"#,
+            r#"{"available": 0}"#,
+            r#"{"available": false, "active": true}"#,
+            r#"{"active": false}"#,
+        ] {
+            let refused = parse(body).map_err(|e| e.public_parts().0.to_owned());
+            assert_eq!(refused, Err("invalid_body".to_owned()), "{body}");
+        }
     }
 }

@@ -256,6 +256,7 @@ mod tests {
             category: Category::Sandwich,
             price_cents: Money::cents(price),
             image_url: None,
+            available: true,
             active,
             created_at: clock::now(),
             updated_at: clock::now(),
@@ -264,10 +265,17 @@ mod tests {
 
     fn store() -> Memory {
         Memory {
-            menu: [product("x-burger", 2590, true), product("old", 990, false)]
-                .into_iter()
-                .map(|p| (p.id.clone(), p))
-                .collect(),
+            menu: [
+                product("x-burger", 2590, true),
+                product("old", 990, false),
+                Product {
+                    available: false,
+                    ..product("sold-out", 790, true)
+                },
+            ]
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect(),
             ..Memory::default()
         }
     }
@@ -402,9 +410,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_or_deleted_products_are_refused_before_anything_is_written() {
+    async fn unknown_deleted_or_sold_out_products_are_refused_before_anything_is_written() {
         let store = store();
-        for missing in ["nope", "old"] {
+        for missing in ["nope", "old", "sold-out"] {
             let refused = place_order(
                 &store,
                 "c-1",

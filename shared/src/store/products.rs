@@ -6,7 +6,8 @@
 //! on the partition and one category a `begins_with` on the sort key, both in
 //! menu order. A soft delete removes the two attributes, which takes the
 //! product out of the index (and so out of every list) while the item stays
-//! readable by id for past orders. No request path scans.
+//! readable by id for past orders. No request path scans. A sold-out product
+//! (`available = false`) stays in the index: lists show it, checkout refuses it.
 
 use crate::clock::now_rfc3339;
 use crate::domain::ids::ProductId;
@@ -113,6 +114,7 @@ impl ProductStore {
             category: draft.category,
             price_cents: draft.price,
             image_url: draft.image_url,
+            available: true,
             active: true,
             created_at: now,
             updated_at: now,
@@ -173,6 +175,36 @@ impl ProductStore {
             .await
             .map_err(|e| {
                 if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                    not_found()
+                } else {
+                    from_sdk(e)
+                }
+            })?;
+        let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
+        Ok(item.product)
+    }
+
+    /// Marks an active product sold out (`false`) or back in stock (`true`),
+    /// in one conditional update: a missing or deleted product is 404 and is
+    /// neither created nor brought back.
+    pub async fn set_available(&self, id: &ProductId, available: bool) -> Result<Product> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET available = :available, updated_at = :now")
+            .condition_expression("active = :true")
+            .expression_attribute_values(":available", AttributeValue::Bool(available))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
                     not_found()
                 } else {
                     from_sdk(e)
@@ -268,5 +300,55 @@ impl ProductStore {
             })
         });
         Ok((products, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(extra: &[(&str, AttributeValue)]) -> crate::store::dynamo::Item {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let mut item = HashMap::from([
+            ("id".to_owned(), s("p-1")),
+            ("name".to_owned(), s("X-Burger")),
+            ("description".to_owned(), s("")),
+            ("category".to_owned(), s("sandwich")),
+            (
+                "price_cents".to_owned(),
+                AttributeValue::N("2490".to_owned()),
+            ),
+            ("image_url".to_owned(), AttributeValue::Null(true)),
+            ("active".to_owned(), AttributeValue::Bool(true)),
+            ("created_at".to_owned(), s("2025-01-31T12:00:00Z")),
+            ("updated_at".to_owned(), s("2025-01-31T12:00:00Z")),
+            ("menu_pk".to_owned(), s(MENU_PARTITION)),
+            ("menu_sk".to_owned(), s("sandwich#x-burger#p-1")),
+        ]);
+        for (name, value) in extra {
+            item.insert((*name).to_owned(), value.clone());
+        }
+        item
+    }
+
+    #[test]
+    fn an_item_written_before_sold_out_existed_reads_as_available() {
+        let old = from_item::<ProductItem>(stored(&[])).unwrap();
+        assert!(old.product.available);
+        let sold_out = stored(&[("available", AttributeValue::Bool(false))]);
+        let sold_out = from_item::<ProductItem>(sold_out).unwrap();
+        assert!(!sold_out.product.available);
+        assert_eq!(
+            sold_out.menu_pk.as_deref(),
+            Some(MENU_PARTITION),
+            "still listed"
+        );
+    }
+
+    #[test]
+    fn a_new_item_carries_available() {
+        let product = from_item::<ProductItem>(stored(&[])).unwrap();
+        let item = crate::store::dynamo::to_item(&product).unwrap();
+        assert_eq!(item.get("available"), Some(&AttributeValue::Bool(true)));
     }
 }
