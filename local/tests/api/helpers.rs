@@ -721,7 +721,82 @@ impl TestApp {
     pub async fn board(&self) -> Answer {
         self.send(self.request(Method::GET, "/board", None)).await
     }
+
+    // The expiry job.
+
+    /// The `order-expiry` function of this stack, built as its `main`
+    /// builds it from the environment template.yaml gives it; with
+    /// `mercadopago_url`, talking to that Mercado Pago instead.
+    pub fn expiry_job(&self, mercadopago_url: Option<&str>) -> order_expiry::State {
+        let mut env = self.function_env("OrderExpiryFunction");
+        if let Some(url) = mercadopago_url {
+            env.insert("MERCADOPAGO_API_URL".into(), url.to_owned());
+        }
+        order_expiry::State::from_env(&self.sdk, &shared::config::Env::Map(env)).unwrap()
+    }
+
+    /// One run of the expiry job as if it were `after` from now (rather than
+    /// wait for a deadline).
+    pub async fn run_expiry_after(&self, after: std::time::Duration) -> order_expiry::Report {
+        self.run_expiry_with(&self.expiry_job(None), after).await
+    }
+
+    /// One run of `job` as if it were `after` from now.
+    pub async fn run_expiry_with(
+        &self,
+        job: &order_expiry::State,
+        after: std::time::Duration,
+    ) -> order_expiry::Report {
+        job.run(shared::clock::now() + after).await.unwrap()
+    }
+
+    /// The Mercado Pago order's `status` as the stand-in has it.
+    pub async fn provider_status(&self, provider_order_id: &str) -> String {
+        let answer = self
+            .http
+            .get(format!(
+                "{}/v1/orders/{provider_order_id}",
+                self.mercadopago_url
+            ))
+            .bearer_auth(&self.mercadopago_config.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        let order: Value = answer.json().await.unwrap();
+        order["status"].as_str().unwrap().to_owned()
+    }
+
+    /// The ticket slots (`ticket#<n>` items) `order_id` holds, read straight
+    /// from the table (a Scan: test code only).
+    pub async fn ticket_slots_of(&self, order_id: impl std::fmt::Display) -> Vec<String> {
+        let output = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(self.stack.get("OrdersTable").unwrap())
+            .filter_expression("order_id = :id AND begins_with(id, :ticket)")
+            .expression_attribute_values(
+                ":id",
+                aws_sdk_dynamodb::types::AttributeValue::S(order_id.to_string()),
+            )
+            .expression_attribute_values(
+                ":ticket",
+                aws_sdk_dynamodb::types::AttributeValue::S("ticket#".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        output
+            .items()
+            .iter()
+            .filter_map(|item| item.get("id")?.as_s().ok().cloned())
+            .collect()
+    }
 }
+
+/// How long after checkout the expiry job finds an order due, with the
+/// template's default timeout (900 s) and a margin.
+pub const PAST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(900 + 60);
 
 /// `path?query`, or `path` when the query is empty.
 fn with_query(path: &str, query: &str) -> String {
