@@ -1004,6 +1004,8 @@ enum Relay {
     /// Answers 500 with an HTML page, as a broken emulator or load balancer
     /// does, instead of forwarding.
     ServerErrorPage,
+    /// Forwards it while no other `Serialized` call is in flight.
+    Serialized,
 }
 
 /// A proxy in front of the emulator that shows `on_call` each call's
@@ -1015,14 +1017,21 @@ async fn start_proxy(
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, Uri};
     let client = reqwest::Client::new();
+    let one_at_a_time = std::sync::Arc::new(tokio::sync::Mutex::new(()));
     let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (client, upstream, on_call) = (client.clone(), upstream.clone(), on_call.clone());
+        let one_at_a_time = one_at_a_time.clone();
         async move {
             let target = headers
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("(no target)");
-            if let Relay::ServerErrorPage = on_call(target) {
+            let relay = on_call(target);
+            let _turn = match relay {
+                Relay::Serialized => Some(one_at_a_time.lock().await),
+                _ => None,
+            };
+            if let Relay::ServerErrorPage = relay {
                 let page = "<html><body><h1>500 Internal Server Error</h1></body></html>";
                 let mut answer = axum::response::Response::new(axum::body::Body::from(page));
                 *answer.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -1065,6 +1074,24 @@ async fn start_proxy(
 pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
     let (endpoint, recorder) = start_recording_proxy(emulator_endpoint()).await;
     (spawn_app_through(&endpoint).await, recorder)
+}
+
+/// `spawn_app`, its DynamoDB writes made one at a time. moto's transactions
+/// are not isolated (one snapshots its tables and, when a condition fails,
+/// restores the snapshot, undoing the writes of whatever ran meanwhile);
+/// DynamoDB's are. Tests of concurrent writes on one order need the latter.
+pub async fn spawn_app_with_isolated_writes() -> TestApp {
+    let on_call = |target: &str| {
+        let write = ["TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem"]
+            .iter()
+            .any(|op| target.ends_with(&format!(".{op}")));
+        if write {
+            Relay::Serialized
+        } else {
+            Relay::Forward
+        }
+    };
+    spawn_app_through(&start_proxy(emulator_endpoint(), on_call).await).await
 }
 
 /// `spawn_app`, with every call of `operation` (`Query`, ...) answered 500
