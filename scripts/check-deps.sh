@@ -13,6 +13,7 @@ declare -A clients=(
   [validate-jwt]=""
   [products]="aws-sdk-dynamodb aws-sdk-sts"
   [orders]="aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sts"
+  [order-expiry]="aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sts"
 )
 
 status=0

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod keys;
 pub mod mercadopago;
 pub mod runtime_api;
+pub mod schedule;
 pub mod server;
 pub mod template;
 
@@ -57,6 +58,29 @@ pub async fn start_with(
     let stack = bootstrap::bootstrap(sdk, template, prefix, staff, overrides).await?;
     let api = server::LocalApi::new(template, &stack, sdk)?;
     Ok((stack, api.router()))
+}
+
+/// [`start_with`], and the functions the template runs on a schedule (for
+/// [`schedule::spawn`]).
+pub async fn start_with_schedules(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+    staff: &[StaffUser],
+    overrides: &Overrides,
+) -> Result<(LocalStack, axum::Router, Vec<schedule::Schedule>), BoxError> {
+    let stack = bootstrap::bootstrap(sdk, template, prefix, staff, overrides).await?;
+    let api = server::LocalApi::new(template, &stack, sdk)?;
+    let schedules = api
+        .schedules(template)?
+        .into_iter()
+        .map(|(function, every, handler)| schedule::Schedule {
+            function,
+            every,
+            handler,
+        })
+        .collect();
+    Ok((stack, api.router(), schedules))
 }
 
 /// The SDK configuration for the emulator at `endpoint`, with moto's dummy

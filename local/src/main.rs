@@ -165,8 +165,30 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .parameters
             .insert("OrderPaymentTimeoutSeconds".into(), timeout);
     }
-    let (stack, router) =
-        kiosk_local::start_with(&sdk, &template, &prefix, &staff, &overrides).await?;
+    let expiry_every = match std::env::var("EXPIRY_INTERVAL_SECONDS") {
+        Ok(seconds) if !seconds.is_empty() => Some(
+            seconds
+                .parse()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(std::time::Duration::from_secs)
+                .ok_or("EXPIRY_INTERVAL_SECONDS is not a positive number of seconds")?,
+        ),
+        _ => None,
+    };
+    let (stack, router, schedules) =
+        kiosk_local::start_with_schedules(&sdk, &template, &prefix, &staff, &overrides).await?;
+    let scheduled: Vec<String> = schedules
+        .iter()
+        .map(|s| {
+            format!(
+                "{} every {} s",
+                s.function,
+                expiry_every.unwrap_or(s.every).as_secs()
+            )
+        })
+        .collect();
+    let _timers = kiosk_local::schedule::spawn(schedules, expiry_every);
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
     let kiosk = enrol_demo_kiosk(&sdk, &stack, port).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -178,6 +200,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         mercadopago = %format!("http://{mercadopago}"),
         user_pool = stack.user_pool_id()?,
         demo_products = menu,
+        scheduled = %scheduled.join(", "),
         "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
     );
     println!(

@@ -38,10 +38,15 @@ type ProxyHandler = Arc<
 /// The TOKEN authorizer: its request in, its decision (or failure) out.
 type AuthorizerHandler = Arc<dyn Fn(ApiGatewayCustomAuthorizerRequest) -> Decision + Send + Sync>;
 
+/// A function run by a schedule: EventBridge's scheduled event in, the
+/// function's answer (or its error) out.
+pub type ScheduledHandler = Arc<dyn Fn(Value) -> BoxFuture<Result<Value, String>> + Send + Sync>;
+
 /// A function of the template, running in this process.
 enum Function {
     Proxy(ProxyHandler),
     Authorizer(AuthorizerHandler),
+    Scheduled(ScheduledHandler),
 }
 
 /// Builds a function's state from the SDK config and the environment the
@@ -54,6 +59,19 @@ const REGISTRY: &[(&str, Build)] = &[
     ("authenticate", proxy::<authenticate::State>),
     ("products", proxy::<products::State>),
     ("orders", proxy::<orders::State>),
+    ("order-expiry", |sdk, env| {
+        // Run by its schedule (`LocalApi::schedules`), never by a route.
+        let state = Arc::new(order_expiry::State::from_env(sdk, env)?);
+        Ok(Function::Scheduled(Arc::new(move |event| {
+            let state = Arc::clone(&state);
+            Box::pin(async move {
+                let event = serde_json::from_value(event)
+                    .map_err(|e| format!("not a scheduled event: {e}"))?;
+                let report = state.handle(event).await.map_err(|e| e.to_string())?;
+                serde_json::to_value(report).map_err(|e| e.to_string())
+            })
+        })))
+    }),
     ("validate-jwt", |_, env| {
         // Verifies with the public keys of its environment: no SDK client.
         let state = validate_jwt::State::from_env(env)?;
@@ -100,6 +118,8 @@ pub enum LocalApiError {
     Config(String, ConfigError),
     #[error("template.yaml has function {0} with binary {1}, which the local API does not know")]
     UnknownBinary(String, String),
+    #[error("template.yaml schedules function {0}, which is not a scheduled function here")]
+    NotScheduled(String),
     #[error("the authorizer's ValidationExpression is not a valid regex: {0}")]
     Expression(#[from] regex::Error),
 }
@@ -147,6 +167,24 @@ impl LocalApi {
             gateway: template.gateway_responses()?,
             functions,
         })
+    }
+
+    /// The functions the template runs on a schedule (`Type: Schedule`
+    /// events): their logical id, how often, and their handler.
+    pub fn schedules(
+        &self,
+        template: &Template,
+    ) -> Result<Vec<(String, std::time::Duration, ScheduledHandler)>, LocalApiError> {
+        let mut schedules = Vec::new();
+        for (function, every) in template.schedules()? {
+            match self.functions.get(&function) {
+                Some(Function::Scheduled(handler)) => {
+                    schedules.push((function, every, Arc::clone(handler)))
+                }
+                _ => return Err(LocalApiError::NotScheduled(function)),
+            }
+        }
+        Ok(schedules)
     }
 
     pub fn router(self) -> axum::Router {

@@ -148,6 +148,36 @@ impl Template {
         Ok(routes)
     }
 
+    /// The functions run on a schedule (`Type: Schedule` events with a
+    /// `rate(...)` expression): logical id and period.
+    pub fn schedules(&self) -> Result<Vec<(String, std::time::Duration)>, TemplateError> {
+        let mut schedules = Vec::new();
+        for (function, properties) in self.resources_of_type("AWS::Serverless::Function") {
+            let events = properties
+                .get("Events")
+                .and_then(Value::as_mapping)
+                .into_iter()
+                .flatten();
+            for (name, event) in events {
+                if event.get("Type").and_then(Value::as_str) != Some("Schedule") {
+                    continue;
+                }
+                let expression = event
+                    .get("Properties")
+                    .and_then(|p| p.get("Schedule"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| shape(format!("{function} event {name:?} has no Schedule")))?;
+                let every = rate(expression).ok_or_else(|| {
+                    shape(format!(
+                        "{function} event {name:?}: {expression:?} is not a rate(...) the local stack runs"
+                    ))
+                })?;
+                schedules.push((function.to_owned(), every));
+            }
+        }
+        Ok(schedules)
+    }
+
     fn api_properties(&self) -> Result<&Value, TemplateError> {
         self.resources_of_type("AWS::Serverless::Api")
             .map(|(_, p)| p)
@@ -364,6 +394,21 @@ impl Refs {
     }
 }
 
+/// EventBridge's `rate(value unit)`: `rate(1 minute)`, `rate(5 minutes)`,
+/// `rate(1 hour)`, `rate(2 days)`.
+pub fn rate(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (value, unit) = inner.trim().split_once(' ')?;
+    let value: u64 = value.parse().ok().filter(|v| *v > 0)?;
+    let seconds = match (value, unit.trim()) {
+        (1, "minute") | (2.., "minutes") => 60,
+        (1, "hour") | (2.., "hours") => 3600,
+        (1, "day") | (2.., "days") => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(value.checked_mul(seconds)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +436,40 @@ mod tests {
             .find(|r| r.method == "GET" && r.path == "/customers")
             .unwrap();
         assert!(list.authorized);
+    }
+
+    #[test]
+    fn rates_read_like_eventbridge_and_others_are_refused() {
+        let minute = std::time::Duration::from_secs(60);
+        assert_eq!(rate("rate(1 minute)"), Some(minute));
+        assert_eq!(rate("rate(5 minutes)"), Some(minute * 5));
+        assert_eq!(rate("rate(2 hours)"), Some(minute * 120));
+        assert_eq!(rate("rate(1 day)"), Some(minute * 1440));
+        for bad in [
+            "rate(1 minutes)",
+            "rate(2 minute)",
+            "rate(0 minutes)",
+            "cron(* * * * ? *)",
+            "rate(x minutes)",
+        ] {
+            assert_eq!(rate(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_order_expiry_runs_every_minute() {
+        let schedules = project().schedules().unwrap();
+        assert_eq!(
+            schedules,
+            [(
+                "OrderExpiryFunction".to_owned(),
+                std::time::Duration::from_secs(60)
+            )]
+        );
+        assert_eq!(
+            project().functions().unwrap()["OrderExpiryFunction"],
+            "order-expiry"
+        );
     }
 
     #[test]

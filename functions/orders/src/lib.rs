@@ -7,7 +7,6 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::config::{ConfigError, Env};
-use shared::domain::keys::{KeyRing, KeySource};
 use shared::domain::order::{Actor, Checkout, CheckoutBody, OrderStatus, order_not_found};
 use shared::domain::{IdempotencyKey, OrderId};
 use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
@@ -15,8 +14,7 @@ use shared::http::{
     Caller, json_body, json_response, path_param, query_param, route, route_not_found,
 };
 use shared::payments::ProviderOrderId;
-use shared::payments::credentials::MercadoPagoCredentials;
-use shared::payments::mercadopago::{MercadoPago, MercadoPagoSettings};
+use shared::payments::account::MercadoPagoAccount;
 use shared::payments::signature;
 use shared::service::checkout::{Placed, place_order};
 use shared::service::payment::{
@@ -24,58 +22,14 @@ use shared::service::payment::{
 };
 use shared::store::orders::{OrderStore, OwnCursor, QueueCursor};
 use shared::store::products::ProductStore;
-use shared::store::secrets::SecretVersions;
 use shared::{Error, Result, Role};
 
 pub struct State {
     pub orders: OrderStore,
-    pub mercadopago: Payments,
+    pub mercadopago: MercadoPagoAccount,
     /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900): how long an order may await
     /// its payment (the QR expires with it).
     pub payment_timeout: std::time::Duration,
-}
-
-/// Mercado Pago: where it is, and its credentials secret (`{"access_token",
-/// "webhook_secret"}`, current and previous versions, cached).
-pub struct Payments {
-    settings: MercadoPagoSettings,
-    credentials: KeyRing,
-    /// One HTTPS client (and connection pool) per execution environment,
-    /// built on first use; the token is swapped in per request.
-    client: std::sync::Mutex<Option<MercadoPago>>,
-}
-
-impl Payments {
-    /// The credentials; `refreshed` re-reads the secret (rate-limited), for a
-    /// signature that matched none of the cached webhook secrets.
-    async fn credentials(&self, refreshed: bool) -> Result<MercadoPagoCredentials> {
-        let keys = if refreshed {
-            self.credentials.refreshed().await?
-        } else {
-            self.credentials.current_and_previous().await?
-        };
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        MercadoPagoCredentials::from_secret_strings(
-            &text(keys.current.secret()),
-            keys.previous.as_ref().map(|k| text(k.secret())).as_deref(),
-        )
-        .map_err(Error::internal)
-    }
-
-    /// The client with the current access token.
-    async fn gateway(&self) -> Result<MercadoPago> {
-        let token = self.credentials(false).await?.access_token;
-        let mut client = self
-            .client
-            .lock()
-            .map_err(|_| Error::internal("the Mercado Pago client lock is poisoned"))?;
-        if let Some(client) = client.as_ref() {
-            return Ok(client.with_access_token(token));
-        }
-        let built = MercadoPago::new(self.settings.clone(), token).map_err(Error::internal)?;
-        *client = Some(built.clone());
-        Ok(built)
-    }
 }
 
 impl shared::lambda::Function for State {
@@ -86,24 +40,12 @@ impl shared::lambda::Function for State {
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let products = ProductStore::new(dynamodb.clone(), env.required("PRODUCTS_TABLE")?);
-        let secret = SecretVersions::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            env.required("MERCADOPAGO_SECRET_ID")?,
-        );
-        let settings = MercadoPagoSettings::from_env(env).map_err(|_| {
-            ConfigError::Invalid("MERCADOPAGO_API_URL or MERCADOPAGO_EXTERNAL_POS_ID")
-        })?;
+        let payment_timeout = env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)?;
         Ok(Self {
-            orders: OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?, products),
-            mercadopago: Payments {
-                settings,
-                credentials: KeyRing::new(
-                    KeySource::SecretsManager(secret),
-                    env.seconds_or("MERCADOPAGO_SECRET_CACHE_SECONDS", 300)?,
-                ),
-                client: std::sync::Mutex::new(None),
-            },
-            payment_timeout: env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)?,
+            orders: OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?, products)
+                .with_payment_timeout(payment_timeout),
+            mercadopago: MercadoPagoAccount::from_env(sdk, env)?,
+            payment_timeout,
         })
     }
 

@@ -25,8 +25,9 @@ const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
 /// The Mercado Pago order the sample webhook event names.
 const SAMPLE_PROVIDER_ORDER_ID: &str = "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3";
 
-/// What each event must produce, in the order they run. A file in events/
-/// missing here fails the test.
+/// What each API Gateway event must produce, in the order they run. A file
+/// in events/ missing here (or from the authorizer's and the schedule's
+/// checks below) fails the test.
 const EXPECTED: &[(&str, u16)] = &[
     ("authenticate/post-customers.json", 201),
     ("authenticate/post-auth.json", 200),
@@ -263,6 +264,7 @@ impl Lambdas {
 async fn every_event_runs_through_its_built_binary() {
     let mut expected: Vec<String> = EXPECTED.iter().map(|(f, _)| (*f).to_owned()).collect();
     expected.push("validate-jwt/authorizer.json".to_owned());
+    expected.push("order-expiry/scheduled.json".to_owned());
     expected.sort();
     let listed = events_on_disk();
     assert_eq!(listed, expected, "every event has an expected outcome here");
@@ -300,6 +302,17 @@ async fn every_event_runs_through_its_built_binary() {
     );
     assert_eq!(policy["context"]["role"], "guest");
     lambdas.assert_memory_fits("validate-jwt", allowed.peak_memory_kib.unwrap());
+
+    // The schedule's event (not an API Gateway one): the expiry job's report.
+    // The one order of the events was paid, so nothing is due.
+    let scheduled = event("order-expiry/scheduled.json", &ids, b"");
+    let run = lambdas.invoke("order-expiry", &scheduled).await;
+    let Outcome::Response(report) = run.outcome else {
+        panic!("{:?}\n{}", run.outcome, run.logs)
+    };
+    assert_eq!(report["due"], 0, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    lambdas.assert_memory_fits("order-expiry", run.peak_memory_kib.unwrap());
 }
 
 /// Asked for TRACE, the functions log at DEBUG at most: lambda_runtime logs

@@ -785,7 +785,82 @@ impl TestApp {
     pub async fn board(&self) -> Answer {
         self.send(self.request(Method::GET, "/board", None)).await
     }
+
+    // The expiry job.
+
+    /// The `order-expiry` function of this stack, built as its `main`
+    /// builds it from the environment template.yaml gives it; with
+    /// `mercadopago_url`, talking to that Mercado Pago instead.
+    pub fn expiry_job(&self, mercadopago_url: Option<&str>) -> order_expiry::State {
+        let mut env = self.function_env("OrderExpiryFunction");
+        if let Some(url) = mercadopago_url {
+            env.insert("MERCADOPAGO_API_URL".into(), url.to_owned());
+        }
+        order_expiry::State::from_env(&self.sdk, &shared::config::Env::Map(env)).unwrap()
+    }
+
+    /// One run of the expiry job as if it were `after` from now (rather than
+    /// wait for a deadline).
+    pub async fn run_expiry_after(&self, after: std::time::Duration) -> order_expiry::Report {
+        self.run_expiry_with(&self.expiry_job(None), after).await
+    }
+
+    /// One run of `job` as if it were `after` from now.
+    pub async fn run_expiry_with(
+        &self,
+        job: &order_expiry::State,
+        after: std::time::Duration,
+    ) -> order_expiry::Report {
+        job.run(shared::clock::now() + after).await.unwrap()
+    }
+
+    /// The Mercado Pago order's `status` as the stand-in has it.
+    pub async fn provider_status(&self, provider_order_id: &str) -> String {
+        let answer = self
+            .http
+            .get(format!(
+                "{}/v1/orders/{provider_order_id}",
+                self.mercadopago_url
+            ))
+            .bearer_auth(&self.mercadopago_config.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        let order: Value = answer.json().await.unwrap();
+        order["status"].as_str().unwrap().to_owned()
+    }
+
+    /// The ticket slots (`ticket#<n>` items) `order_id` holds, read straight
+    /// from the table (a Scan: test code only).
+    pub async fn ticket_slots_of(&self, order_id: impl std::fmt::Display) -> Vec<String> {
+        let output = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(self.stack.get("OrdersTable").unwrap())
+            .filter_expression("order_id = :id AND begins_with(id, :ticket)")
+            .expression_attribute_values(
+                ":id",
+                aws_sdk_dynamodb::types::AttributeValue::S(order_id.to_string()),
+            )
+            .expression_attribute_values(
+                ":ticket",
+                aws_sdk_dynamodb::types::AttributeValue::S("ticket#".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        output
+            .items()
+            .iter()
+            .filter_map(|item| item.get("id")?.as_s().ok().cloned())
+            .collect()
+    }
 }
+
+/// How long after checkout the expiry job finds an order due, with the
+/// template's default timeout (900 s) and a margin.
+pub const PAST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(900 + 60);
 
 /// `path?query`, or `path` when the query is empty.
 fn with_query(path: &str, query: &str) -> String {
@@ -993,6 +1068,8 @@ enum Relay {
     /// Answers 500 with an HTML page, as a broken emulator or load balancer
     /// does, instead of forwarding.
     ServerErrorPage,
+    /// Forwards it while no other `Serialized` call is in flight.
+    Serialized,
 }
 
 /// A proxy in front of the emulator that shows `on_call` each call's
@@ -1004,14 +1081,21 @@ async fn start_proxy(
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, Uri};
     let client = reqwest::Client::new();
+    let one_at_a_time = std::sync::Arc::new(tokio::sync::Mutex::new(()));
     let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (client, upstream, on_call) = (client.clone(), upstream.clone(), on_call.clone());
+        let one_at_a_time = one_at_a_time.clone();
         async move {
             let target = headers
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("(no target)");
-            if let Relay::ServerErrorPage = on_call(target) {
+            let relay = on_call(target);
+            let _turn = match relay {
+                Relay::Serialized => Some(one_at_a_time.lock().await),
+                _ => None,
+            };
+            if let Relay::ServerErrorPage = relay {
                 let page = "<html><body><h1>500 Internal Server Error</h1></body></html>";
                 let mut answer = axum::response::Response::new(axum::body::Body::from(page));
                 *answer.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -1054,6 +1138,24 @@ async fn start_proxy(
 pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
     let (endpoint, recorder) = start_recording_proxy(emulator_endpoint()).await;
     (spawn_app_through(&endpoint).await, recorder)
+}
+
+/// `spawn_app`, its DynamoDB writes made one at a time. moto's transactions
+/// are not isolated (one snapshots its tables and, when a condition fails,
+/// restores the snapshot, undoing the writes of whatever ran meanwhile);
+/// DynamoDB's are. Tests of concurrent writes on one order need the latter.
+pub async fn spawn_app_with_isolated_writes() -> TestApp {
+    let on_call = |target: &str| {
+        let write = ["TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem"]
+            .iter()
+            .any(|op| target.ends_with(&format!(".{op}")));
+        if write {
+            Relay::Serialized
+        } else {
+            Relay::Forward
+        }
+    };
+    spawn_app_through(&start_proxy(emulator_endpoint(), on_call).await).await
 }
 
 /// `spawn_app`, with every call of `operation` (`Query`, ...) answered 500

@@ -9,6 +9,7 @@ mod checkout;
 mod contract;
 mod drift;
 mod events;
+mod expiry;
 mod faults;
 mod hardening;
 mod helpers;

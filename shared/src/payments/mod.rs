@@ -7,6 +7,8 @@
 //!   Manager secret).
 //! - `mercadopago` (feature `mercadopago`): the HTTPS adapter of the Orders
 //!   API.
+//! - `account` (features `secrets` and `mercadopago`): the adapter built from
+//!   the environment and the credentials secret, as the functions use it.
 //!
 //! # What Mercado Pago's Orders API does (the facts this port relies on)
 //!
@@ -55,6 +57,8 @@
 //! - The SDKs retry 429 and 5xx (and connection errors) with backoff and send
 //!   an idempotency key on every POST.
 
+#[cfg(all(feature = "secrets", feature = "mercadopago"))]
+pub mod account;
 pub mod credentials;
 #[cfg(feature = "mercadopago")]
 pub mod mercadopago;

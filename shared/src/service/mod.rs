@@ -4,4 +4,5 @@
 //! (conditions, transactions) is tested against the emulator end to end.
 
 pub mod checkout;
+pub mod expiry;
 pub mod payment;

@@ -6,6 +6,13 @@
 //! - `kitchen` (`queue_status`, `queue_sk` = payment time#id), sparse: an order
 //!   enters it when paid and leaves it when completed or cancelled, so the
 //!   kitchen queue is one Query per status and never sees unpaid orders.
+//! - `awaiting` (`awaiting` = `"1"`, `due_at` = payment deadline#id), sparse
+//!   and keys only: an order enters it at checkout and leaves it with the
+//!   write that moves it out of `awaiting_payment` (paid, refused, expired or
+//!   cancelled by its owner), so the expiry job finds the orders past their
+//!   deadline with one Query, oldest deadline first, and never scans. One
+//!   partition on purpose: a restaurant's unpaid orders are a few dozen at
+//!   most, read once a minute, far below a partition's limits.
 //!
 //! Every status change is one conditional UpdateItem on the current status,
 //! or a transaction of it and the order's ticket slot. More kinds of items
@@ -48,6 +55,12 @@ pub fn is_order_id(id: &str) -> bool {
         && !id.starts_with("ticket#")
 }
 pub const KITCHEN_INDEX: &str = "kitchen";
+pub const AWAITING_INDEX: &str = "awaiting";
+/// The one partition of the `awaiting` index.
+const AWAITING: &str = "1";
+/// How long an order awaits its payment when the store is not told
+/// (`ORDER_PAYMENT_TIMEOUT_SECONDS`'s default).
+pub const DEFAULT_PAYMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 const TICKET_COUNTER: &str = "counter#ticket";
 /// How many ticket numbers a payment confirmation tries before giving up
 /// (each taken number costs one counter step and one cancelled transaction).
@@ -71,6 +84,24 @@ struct OrderItem {
     /// The Mercado Pago order that paid it (set with the confirmation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     paid_by: Option<String>,
+    /// The keys of the `awaiting` index, while the order awaits payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    awaiting: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_at: Option<String>,
+}
+
+/// The `awaiting` index's sort key: the payment deadline (RFC 3339, whole
+/// seconds, UTC: text order is time order) and the order id.
+pub fn due_key(due: time::OffsetDateTime, id: &OrderId) -> String {
+    format!("{}#{id}", crate::clock::rfc3339(due))
+}
+
+/// The bound below which every `due_at` is due at `now`: the next whole
+/// second (deadlines are whole seconds).
+pub fn due_bound(now: time::OffsetDateTime) -> String {
+    let second = now.replace_nanosecond(0).unwrap_or(now);
+    crate::clock::rfc3339(second + time::Duration::seconds(1))
 }
 
 /// A position in the caller's own orders.
@@ -92,8 +123,12 @@ pub struct QueueCursor {
 pub struct OrderStore {
     client: Client,
     table: String,
-    /// The menu, read in the same BatchGetItem as the idempotency record.
-    products: ProductStore,
+    /// The menu, read in the same BatchGetItem as the idempotency record
+    /// (`None` for a store that never checks out: the expiry job).
+    products: Option<ProductStore>,
+    /// How long a new order awaits its payment: its deadline in the
+    /// `awaiting` index is its creation plus this.
+    payment_timeout: std::time::Duration,
 }
 
 fn now() -> String {
@@ -129,7 +164,63 @@ impl OrderStore {
         Self {
             client,
             table: table.into(),
-            products,
+            products: Some(products),
+            payment_timeout: DEFAULT_PAYMENT_TIMEOUT,
+        }
+    }
+
+    /// A store that settles and moves orders but never checks out (it knows
+    /// no menu table): the expiry job's.
+    pub fn without_menu(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            products: None,
+            payment_timeout: DEFAULT_PAYMENT_TIMEOUT,
+        }
+    }
+
+    /// The store, writing new orders with this payment deadline.
+    pub fn with_payment_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.payment_timeout = timeout;
+        self
+    }
+
+    /// The ids of the orders awaiting payment whose deadline is `now` or
+    /// earlier, oldest deadline first, at most `limit`: one Query of the
+    /// `awaiting` index (a page per 1 MB; its items are ids, so one page).
+    /// The index is eventually consistent: read each order again before
+    /// acting on it.
+    pub async fn due_orders(&self, now: time::OffsetDateTime, limit: u16) -> Result<Vec<OrderId>> {
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(AWAITING_INDEX)
+                .key_condition_expression("awaiting = :awaiting AND due_at < :bound")
+                .expression_attribute_values(":awaiting", s(AWAITING))
+                .expression_attribute_values(":bound", s(due_bound(now)))
+                .scan_index_forward(true)
+                .limit(i32::from(limit) - i32::try_from(due.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            due.extend(
+                output
+                    .items
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|item| text(item, "id"))
+                    .filter_map(|id| OrderId::parse(&id)),
+            );
+            start = output.last_evaluated_key;
+            if start.is_none() || due.len() >= usize::from(limit) {
+                return Ok(due);
+            }
         }
     }
 
@@ -192,7 +283,7 @@ impl OrderStore {
             update
                 .update_expression(
                     "SET #status = :to, updated_at = :now, cancel_reason = :reason \
-                     REMOVE queue_status, queue_sk",
+                     REMOVE queue_status, queue_sk, awaiting, due_at",
                 )
                 .expression_attribute_values(":reason", s("customer"))
         } else {
@@ -526,7 +617,10 @@ impl CheckoutStore for OrderStore {
         product_ids: &[ProductId],
         record_id: Option<&str>,
     ) -> Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)> {
-        let products = &self.products;
+        let products = self
+            .products
+            .as_ref()
+            .ok_or_else(|| Error::internal("this order store knows no menu"))?;
         let mut request =
             HashMap::from([(products.table().to_owned(), products.keys(product_ids))]);
         if let Some(id) = record_id {
@@ -555,6 +649,8 @@ impl CheckoutStore for OrderStore {
             queue_sk: None,
             payment: None,
             paid_by: None,
+            awaiting: Some(AWAITING.to_owned()),
+            due_at: Some(due_key(order.created_at + self.payment_timeout, &order.id)),
         })?;
         let Some(record) = record else {
             self.client
@@ -760,7 +856,7 @@ impl PaymentStore for OrderStore {
                 .update_expression(
                     "SET #status = :received, payment_status = :approved, #number = :number, \
                      paid_at = :paid, updated_at = :paid, queue_status = :received, queue_sk = :qsk, \
-                     paid_by = :paid_by",
+                     paid_by = :paid_by REMOVE awaiting, due_at",
                 )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#number", "number")
@@ -820,7 +916,7 @@ impl PaymentStore for OrderStore {
             .condition_expression("#status = :awaiting")
             .update_expression(
                 "SET #status = :cancelled, payment_status = :payment, cancel_reason = :reason, \
-                 updated_at = :now",
+                 updated_at = :now REMOVE awaiting, due_at",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
@@ -864,5 +960,37 @@ fn serde_plain<T: Serialize>(value: &T) -> Result<String> {
     match serde_json::to_value(value).map_err(Error::internal)? {
         serde_json::Value::String(s) => Ok(s),
         other => Err(Error::internal(format!("not a plain name: {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn due_keys_sort_by_deadline_then_id() {
+        let id = OrderId::parse("7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60").unwrap();
+        let early = due_key(at("2026-11-23T19:09:59Z"), &id);
+        let late = due_key(at("2026-11-23T19:10:00Z"), &id);
+        assert_eq!(
+            early,
+            "2026-11-23T19:09:59Z#7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60"
+        );
+        assert!(early < late);
+    }
+
+    #[test]
+    fn the_bound_takes_every_deadline_up_to_now_and_none_after() {
+        let id = OrderId::parse("ffffffff-ffff-4fff-bfff-ffffffffffff").unwrap();
+        let now = at("2026-11-23T19:10:00.750Z");
+        let bound = due_bound(now);
+        assert_eq!(bound, "2026-11-23T19:10:01Z");
+        assert!(due_key(at("2026-11-23T19:10:00Z"), &id) < bound);
+        assert!(due_key(at("2026-11-23T19:09:00Z"), &id) < bound);
+        assert!(due_key(at("2026-11-23T19:10:01Z"), &id) >= bound);
     }
 }

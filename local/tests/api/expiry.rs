@@ -1,0 +1,267 @@
+//! The expiry job (`functions/order-expiry`): unpaid orders past their
+//! deadline are confirmed (paid, never notified), or cancelled here and at
+//! Mercado Pago; a payment that comes after is refunded. The job runs here
+//! through its own handler against the test's stack, "later" than now
+//! rather than after a real deadline.
+
+use crate::helpers::{
+    PAST_DEADLINE, Shop, open_shop, spawn_app_with_isolated_writes, statuses, stock,
+};
+use shared::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+const EXPIRED: (OrderStatus, PaymentStatus) = (OrderStatus::Cancelled, PaymentStatus::Expired);
+
+/// An order of one X-Burger with its Mercado Pago QR; the Mercado Pago
+/// order's id.
+async fn order_with_qr(shop: &Shop) -> (Order, String) {
+    let order = shop.placed_order(&shop.guest).await;
+    let payment = shop.payment_of(&order.id).await;
+    (order, payment.provider_order_id)
+}
+
+#[tokio::test]
+async fn an_unpaid_order_past_its_deadline_is_cancelled_here_and_at_mercado_pago() {
+    let shop = open_shop().await;
+    let (with_qr, provider_order) = order_with_qr(&shop).await;
+    let without_qr = shop.placed_order(&shop.guest).await;
+
+    let report = shop.run_expiry_after(PAST_DEADLINE).await;
+
+    assert_eq!((report.due, report.expired), (2, 2), "{report:?}");
+    for id in [&with_qr.id, &without_qr.id] {
+        let order = shop.order(id).await;
+        assert_eq!(statuses(&order), EXPIRED);
+        assert_eq!(order.cancel_reason, Some(CancelReason::PaymentExpired));
+        assert_eq!(order.number, None);
+    }
+    assert_eq!(shop.provider_status(&provider_order).await, "canceled");
+    // They left the index: the next run finds nothing.
+    assert_eq!(shop.run_expiry_after(PAST_DEADLINE).await.due, 0);
+}
+
+#[tokio::test]
+async fn a_payment_never_notified_is_confirmed_by_the_job() {
+    let shop = open_shop().await;
+    let (order, provider_order) = order_with_qr(&shop).await;
+    shop.simulate(&provider_order, "pay", false).await;
+
+    let report = shop.run_expiry_after(PAST_DEADLINE).await;
+
+    assert_eq!(report.confirmed, 1, "{report:?}");
+    let order = shop.order(&order.id).await;
+    assert_eq!(
+        statuses(&order),
+        (OrderStatus::Received, PaymentStatus::Approved)
+    );
+    let number = order.number.expect("a ticket number");
+    assert!(order.paid_at.is_some());
+    assert_eq!(
+        shop.ticket_slots_of(&order.id).await,
+        [format!("ticket#{number}")]
+    );
+    assert_eq!(shop.provider_status(&provider_order).await, "processed");
+}
+
+#[tokio::test]
+async fn an_order_before_its_deadline_is_untouched() {
+    let shop = open_shop().await;
+    let (order, provider_order) = order_with_qr(&shop).await;
+    let before = shop.order(&order.id).await;
+
+    let report = shop.run_expiry_after(Duration::ZERO).await;
+
+    assert_eq!(report.due, 0, "{report:?}");
+    assert_eq!(shop.order(&order.id).await, before);
+    assert_eq!(shop.provider_status(&provider_order).await, "created");
+    // It is in the index all the same: due once its deadline passes.
+    assert_eq!(shop.run_expiry_after(PAST_DEADLINE).await.expired, 1);
+}
+
+#[tokio::test]
+async fn the_webhook_and_the_job_racing_on_an_order_end_with_one_outcome() {
+    let shop = stock(spawn_app_with_isolated_writes().await).await;
+    let job = shop.expiry_job(None);
+    for _ in 0..4 {
+        let (order, provider_order) = order_with_qr(&shop).await;
+        let pay = shop.http.post(format!(
+            "{}/simulate/orders/{provider_order}/pay",
+            shop.mercadopago_url
+        ));
+        let (paid, report) = tokio::join!(pay.send(), shop.run_expiry_with(&job, PAST_DEADLINE));
+        let paid = paid.unwrap().status();
+        let order = shop.order(&order.id).await;
+        let provider = shop.provider_status(&provider_order).await;
+        let slots = shop.ticket_slots_of(&order.id).await;
+        let outcome = (order.status, order.payment_status, provider.as_str());
+        match outcome {
+            // The payment won: ours is paid, with one ticket slot.
+            (OrderStatus::Received, PaymentStatus::Approved, "processed") => {
+                assert_eq!(slots, [format!("ticket#{}", order.number.unwrap())]);
+            }
+            // The job won and then the payment came: refunded, cancelled.
+            (OrderStatus::Cancelled, PaymentStatus::Refunded, "refunded") => {
+                assert!(slots.is_empty(), "{slots:?}");
+                assert_eq!(order.cancel_reason, Some(CancelReason::PaymentExpired));
+            }
+            // The job cancelled both before the customer could pay.
+            (OrderStatus::Cancelled, PaymentStatus::Expired, "canceled") => {
+                assert!(slots.is_empty(), "{slots:?}");
+                assert_eq!(paid.as_u16(), 409, "the payment was refused");
+            }
+            other => panic!("not one outcome: {other:?}, pay {paid}, {report:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn mercado_pago_down_leaves_the_orders_for_the_next_run() {
+    let shop = open_shop().await;
+    let (first, _) = order_with_qr(&shop).await;
+    let (second, _) = order_with_qr(&shop).await;
+    let without_qr = shop.placed_order(&shop.guest).await;
+    // Nothing listens there: every call is refused.
+    let down = shop.expiry_job(Some("http://127.0.0.1:9"));
+
+    let report = shop.run_expiry_with(&down, PAST_DEADLINE).await;
+
+    // Asked once, then not again in that run; the order without a QR needs
+    // no Mercado Pago.
+    assert_eq!(
+        (report.due, report.deferred, report.expired, report.failed),
+        (3, 2, 1, 0),
+        "{report:?}"
+    );
+    for id in [&first.id, &second.id] {
+        assert_eq!(shop.order(id).await.status, OrderStatus::AwaitingPayment);
+    }
+    let report = shop.run_expiry_after(PAST_DEADLINE).await;
+    assert_eq!((report.due, report.expired), (2, 2), "{report:?}");
+    for id in [&first.id, &second.id] {
+        assert_eq!(statuses(&shop.order(id).await), EXPIRED);
+    }
+    assert_eq!(statuses(&shop.order(&without_qr.id).await), EXPIRED);
+}
+
+#[tokio::test]
+async fn a_payment_notified_after_the_job_cancelled_is_refunded_and_the_order_stays_cancelled() {
+    let shop = open_shop().await;
+    let (order, provider_order) = order_with_qr(&shop).await;
+    // Mercado Pago answers the re-read but fails the cancel: the QR stays
+    // payable until its own expiry.
+    let proxy = MercadoPagoProxy::start(&shop.mercadopago_url, AtCancel::Fail).await;
+    let job = shop.expiry_job(Some(&proxy));
+
+    let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
+
+    assert_eq!(report.expired, 1, "{report:?}");
+    assert_eq!(statuses(&shop.order(&order.id).await), EXPIRED);
+    assert_eq!(shop.provider_status(&provider_order).await, "created");
+    // The customer pays at the deadline; the notification finds ours cancelled.
+    let simulated = shop.simulate(&provider_order, "pay", true).await;
+    assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
+    let order = shop.order(&order.id).await;
+    assert_eq!(
+        statuses(&order),
+        (OrderStatus::Cancelled, PaymentStatus::Refunded)
+    );
+    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentExpired));
+    assert_eq!(order.number, None);
+    assert_eq!(shop.provider_status(&provider_order).await, "refunded");
+}
+
+#[tokio::test]
+async fn a_payment_made_as_the_job_cancels_is_refunded_by_the_job() {
+    let shop = open_shop().await;
+    let (order, provider_order) = order_with_qr(&shop).await;
+    // The customer pays (no notification yet) just before the cancel arrives.
+    let proxy = MercadoPagoProxy::start(&shop.mercadopago_url, AtCancel::PayFirst).await;
+    let job = shop.expiry_job(Some(&proxy));
+
+    let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
+
+    assert_eq!(report.refunded, 1, "{report:?}");
+    let order = shop.order(&order.id).await;
+    assert_eq!(
+        statuses(&order),
+        (OrderStatus::Cancelled, PaymentStatus::Refunded)
+    );
+    assert_eq!(shop.provider_status(&provider_order).await, "refunded");
+    assert!(shop.ticket_slots_of(&order.id).await.is_empty());
+}
+
+/// What the proxy does to a `POST /v1/orders/{id}/cancel`.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum AtCancel {
+    /// Answers 503 without forwarding it.
+    Fail,
+    /// Pays the order at the stand-in (no notification), then forwards it.
+    PayFirst,
+}
+
+/// A Mercado Pago in front of the stand-in that does [`AtCancel`] to
+/// cancellations and forwards everything else.
+struct MercadoPagoProxy;
+
+impl MercadoPagoProxy {
+    async fn start(upstream: &str, at_cancel: AtCancel) -> String {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        let mode = Arc::new(AtomicU8::new(at_cancel as u8));
+        let (client, upstream) = (reqwest::Client::new(), upstream.to_owned());
+        let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (client, upstream, mode) = (client.clone(), upstream.clone(), mode.clone());
+            async move {
+                let path = uri.path().to_owned();
+                if let Some(id) = path
+                    .strip_prefix("/v1/orders/")
+                    .and_then(|rest| rest.strip_suffix("/cancel"))
+                {
+                    if mode.load(Ordering::SeqCst) == AtCancel::Fail as u8 {
+                        let mut answer = axum::response::Response::new(axum::body::Body::from(
+                            r#"{"errors":[{"code":"internal_error","message":"down"}]}"#,
+                        ));
+                        *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                        return answer;
+                    }
+                    let paid = client
+                        .post(format!("{upstream}/simulate/orders/{id}/pay?notify=false"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(paid.status().is_success(), "{}", paid.status());
+                }
+                let url = format!(
+                    "{upstream}{}",
+                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                );
+                let mut request = client.request(method, url).body(body);
+                for (name, value) in &headers {
+                    if name != "host" && name != "content-length" {
+                        request = request.header(name, value);
+                    }
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                let content_type = response.headers().get("content-type").cloned();
+                let mut answer = axum::response::Response::new(axum::body::Body::from(
+                    response.bytes().await.unwrap(),
+                ));
+                *answer.status_mut() = status;
+                if let Some(content_type) = content_type {
+                    answer.headers_mut().insert("content-type", content_type);
+                }
+                answer
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(
+            async move { axum::serve(listener, axum::Router::new().fallback(forward)).await },
+        );
+        url
+    }
+}

@@ -1,0 +1,469 @@
+//! Expiry: settling an order still `awaiting_payment` past its deadline
+//! (what the `order-expiry` job does to each order the `awaiting` index
+//! names).
+//!
+//! With a Mercado Pago order, Mercado Pago is asked first and
+//! [`settle_with`] decides, as for a notification: paid in time but never
+//! notified → confirmed (`received`, a ticket number); refused → cancelled
+//! (`payment_refused`). Otherwise (no Mercado Pago order, or one still
+//! pending) ours is cancelled (`payment_expired`, `expired`), in one write
+//! conditioned on `awaiting_payment`, then theirs. A payment that lands in
+//! between is found by reading their order again when the cancel is refused,
+//! and refunded ([`crate::domain::order::Settlement::Refund`]); one notified
+//! later is refunded by the webhook the same way. Both the webhook's
+//! confirmation and our cancel are conditional on `awaiting_payment`: of the
+//! two, exactly one applies.
+//!
+//! Nothing is half-written when Mercado Pago cannot be reached: the order is
+//! left as it is ([`Expiry::Deferred`]) for the next run.
+
+use crate::domain::ids::OrderId;
+use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
+use crate::payments::{PaymentError, PaymentGateway, ProviderOrderId};
+use crate::service::payment::{PaymentStore, Settled, settle_with};
+use crate::{Error, Result};
+
+/// What expiring one order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// Cancelled, `payment_expired`; `provider_cancelled`: its Mercado Pago
+    /// order (if it had one) was cancelled too (else it expires by itself at
+    /// its `expiration_time`, which is aligned with ours).
+    Expired { provider_cancelled: bool },
+    /// Paid in time at Mercado Pago, never notified: confirmed now.
+    Confirmed(Order),
+    /// Mercado Pago refused the payment: cancelled, `payment_refused`.
+    Refused,
+    /// Paid as we cancelled it: refunded, and it stays cancelled.
+    Refunded,
+    /// Paid, but not its total: left as it is, logged as an error.
+    AmountMismatch,
+    /// It no longer awaits payment (a notification or its owner came first,
+    /// or the index lags), or is gone: nothing to do.
+    AlreadySettled,
+    /// Mercado Pago cannot be reached (or is not asked, being down in this
+    /// run): nothing changed; the next run tries again.
+    Deferred,
+}
+
+impl Expiry {
+    /// A short name, for the log and the run's report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Expiry::Expired { .. } => "expired",
+            Expiry::Confirmed(_) => "confirmed",
+            Expiry::Refused => "refused",
+            Expiry::Refunded => "refunded",
+            Expiry::AmountMismatch => "amount_mismatch",
+            Expiry::AlreadySettled => "already_settled",
+            Expiry::Deferred => "deferred",
+        }
+    }
+}
+
+/// Settles order `id`, past its payment deadline. `gateway` is `None` when
+/// Mercado Pago is known to be unreachable in this run: an order with a
+/// Mercado Pago order is then [`Expiry::Deferred`] without a call.
+///
+/// An error leaves the order as it was or as a completed step left it
+/// (every step is a conditional write a later run repeats safely).
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub async fn expire_order<G: PaymentGateway>(
+    store: &impl PaymentStore,
+    gateway: Option<&G>,
+    id: &OrderId,
+) -> Result<Expiry> {
+    let Some(stored) = store.order_with_payment(id).await? else {
+        return Ok(Expiry::AlreadySettled);
+    };
+    if stored.order.status != OrderStatus::AwaitingPayment {
+        return Ok(Expiry::AlreadySettled);
+    }
+    let provider_order = stored.provider_order_id();
+    let gateway = match (&provider_order, gateway) {
+        (None, _) => None,
+        (Some(_), None) => return Ok(Expiry::Deferred),
+        (Some(provider_order), Some(gateway)) => {
+            match gateway.get_order(provider_order).await {
+                Ok(provider) => {
+                    match settle_with(store, gateway, &stored.order, &provider).await? {
+                        Settled::Confirmed(order) => return Ok(Expiry::Confirmed(order)),
+                        Settled::Refused => return Ok(Expiry::Refused),
+                        Settled::Refunded => return Ok(Expiry::Refunded),
+                        Settled::AmountMismatch => return Ok(Expiry::AmountMismatch),
+                        // Pending (or not its payment): it expires.
+                        Settled::Unchanged => {}
+                    }
+                }
+                // Mercado Pago never had it: there is nothing of theirs to cancel.
+                Err(PaymentError::NotFound) => {}
+                Err(e) => return Err(unreachable(e)),
+            }
+            Some(gateway)
+        }
+    };
+    match store
+        .cancel_unpaid(id, CancelReason::PaymentExpired, PaymentStatus::Expired)
+        .await
+    {
+        Ok(()) => {}
+        // A notification (or the owner) moved it first: theirs is the outcome.
+        Err(Error::Conflict { .. }) => return Ok(Expiry::AlreadySettled),
+        Err(e) => return Err(e),
+    }
+    let (Some(provider_order), Some(gateway)) = (provider_order, gateway) else {
+        tracing::info!("order expired");
+        return Ok(Expiry::Expired {
+            provider_cancelled: false,
+        });
+    };
+    cancel_provider_order(store, gateway, id, &provider_order).await
+}
+
+/// Cancels the Mercado Pago order of `id`, ours being cancelled already. A
+/// refusal (it was paid meanwhile) or a lost answer is checked by reading
+/// their order again: a payment is refunded.
+async fn cancel_provider_order(
+    store: &impl PaymentStore,
+    gateway: &impl PaymentGateway,
+    id: &OrderId,
+    provider_order: &ProviderOrderId,
+) -> Result<Expiry> {
+    let refused = match gateway.cancel_order(provider_order).await {
+        Ok(_) | Err(PaymentError::NotFound) => {
+            tracing::info!(provider_order_id = %provider_order, "order expired; its Mercado Pago order cancelled");
+            return Ok(Expiry::Expired {
+                provider_cancelled: true,
+            });
+        }
+        Err(e) => e,
+    };
+    let provider = match gateway.get_order(provider_order).await {
+        Ok(provider) => provider,
+        Err(e) => {
+            tracing::warn!(
+                provider_order_id = %provider_order, cancel_error = %refused, error = %e,
+                "order expired; its Mercado Pago order could not be cancelled and expires by itself"
+            );
+            return Ok(Expiry::Expired {
+                provider_cancelled: false,
+            });
+        }
+    };
+    let Some(now) = store.order_with_payment(id).await? else {
+        return Ok(Expiry::Expired {
+            provider_cancelled: false,
+        });
+    };
+    match settle_with(store, gateway, &now.order, &provider).await {
+        Ok(Settled::Refunded) => Ok(Expiry::Refunded),
+        Ok(_) => {
+            tracing::warn!(
+                provider_order_id = %provider_order, cancel_error = %refused,
+                provider_status = %provider.raw_status,
+                "order expired; its Mercado Pago order was not cancelled"
+            );
+            Ok(Expiry::Expired {
+                provider_cancelled: false,
+            })
+        }
+        // The refund failed: ours stays cancelled and `expired`, so the
+        // next notification of the payment (or an operator) refunds it.
+        Err(e) => Err(e),
+    }
+}
+
+/// Mercado Pago failed or refused the re-read: we cannot know whether it was
+/// paid, so nothing is changed.
+fn unreachable(e: PaymentError) -> Error {
+    tracing::warn!(error = %e, "Mercado Pago cannot be read; the order waits for the next run");
+    Error::ProviderUnavailable {
+        code: "payment_provider_unavailable",
+        message: "the payment provider cannot be reached".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::IdempotencyKey;
+    use crate::domain::money::Money;
+    use crate::domain::order::Payment;
+    use crate::payments::{MpOrder, MpOrderStatus, QrOrderRequest};
+    use crate::service::payment::{Attached, StoredOrder};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// Orders in memory, with the store's conditions.
+    #[derive(Default)]
+    struct Store(Mutex<HashMap<OrderId, StoredOrder>>);
+
+    impl Store {
+        fn with(order: StoredOrder) -> Self {
+            let store = Store::default();
+            store
+                .0
+                .lock()
+                .unwrap()
+                .insert(order.order.id.clone(), order);
+            store
+        }
+        fn get(&self, id: &OrderId) -> Order {
+            self.0.lock().unwrap()[id].order.clone()
+        }
+    }
+
+    impl PaymentStore for Store {
+        async fn order_with_payment(&self, id: &OrderId) -> Result<Option<StoredOrder>> {
+            Ok(self.0.lock().unwrap().get(id).cloned())
+        }
+        async fn attach_payment(&self, _: &OrderId, _: &str, _: &Payment) -> Result<Attached> {
+            unimplemented!()
+        }
+        async fn confirm_paid(&self, order: &Order, paid_by: &ProviderOrderId) -> Result<Order> {
+            let mut orders = self.0.lock().unwrap();
+            let stored = orders.get_mut(&order.id).unwrap();
+            if stored.order.status != OrderStatus::AwaitingPayment {
+                return Err(crate::domain::order::invalid_transition());
+            }
+            stored.order.status = OrderStatus::Received;
+            stored.order.payment_status = PaymentStatus::Approved;
+            stored.order.number = Some(1);
+            stored.paid_by = Some(paid_by.to_string());
+            Ok(stored.order.clone())
+        }
+        async fn cancel_unpaid(
+            &self,
+            id: &OrderId,
+            reason: CancelReason,
+            payment_status: PaymentStatus,
+        ) -> Result<()> {
+            let mut orders = self.0.lock().unwrap();
+            let order = &mut orders.get_mut(id).unwrap().order;
+            if order.status != OrderStatus::AwaitingPayment {
+                return Err(crate::domain::order::invalid_transition());
+            }
+            order.status = OrderStatus::Cancelled;
+            order.cancel_reason = Some(reason);
+            order.payment_status = payment_status;
+            Ok(())
+        }
+        async fn mark_refunded(&self, id: &OrderId) -> Result<()> {
+            let mut orders = self.0.lock().unwrap();
+            orders.get_mut(id).unwrap().order.payment_status = PaymentStatus::Refunded;
+            Ok(())
+        }
+    }
+
+    /// Mercado Pago in memory: one order, and what its calls answer.
+    struct Gateway {
+        order: Mutex<MpOrder>,
+        down: bool,
+        /// The customer pays just as the cancel arrives.
+        paid_at_cancel: bool,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Gateway {
+        fn new(order: &Order, status: MpOrderStatus) -> Self {
+            Gateway {
+                order: Mutex::new(MpOrder {
+                    id: ProviderOrderId::parse("ORD01").unwrap(),
+                    status,
+                    raw_status: String::new(),
+                    status_detail: String::new(),
+                    external_reference: Some(order.id.clone()),
+                    total: order.total_cents,
+                    paid: None,
+                    qr_data: None,
+                    payments: Vec::new(),
+                }),
+                down: false,
+                paid_at_cancel: false,
+                calls: Mutex::default(),
+            }
+        }
+        fn answer(&self, call: &'static str) -> Result<MpOrder, PaymentError> {
+            self.calls.lock().unwrap().push(call);
+            if self.down {
+                return Err(PaymentError::Unavailable("down".into()));
+            }
+            Ok(self.order.lock().unwrap().clone())
+        }
+        fn calls(&self) -> Vec<&'static str> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl PaymentGateway for Gateway {
+        async fn create_qr_order(&self, _: &QrOrderRequest) -> Result<MpOrder, PaymentError> {
+            unimplemented!()
+        }
+        async fn get_order(&self, _: &ProviderOrderId) -> Result<MpOrder, PaymentError> {
+            self.answer("get")
+        }
+        async fn cancel_order(&self, _: &ProviderOrderId) -> Result<MpOrder, PaymentError> {
+            if self.paid_at_cancel {
+                self.order.lock().unwrap().status = MpOrderStatus::Paid;
+            }
+            let order = self.answer("cancel")?;
+            if order.status != MpOrderStatus::Pending {
+                return Err(PaymentError::Rejected {
+                    status: Some(409),
+                    code: "order_cannot_be_canceled".into(),
+                    message: String::new(),
+                });
+            }
+            self.order.lock().unwrap().status = MpOrderStatus::Cancelled;
+            Ok(order)
+        }
+        async fn refund_order(
+            &self,
+            _: &ProviderOrderId,
+            _: &IdempotencyKey,
+        ) -> Result<MpOrder, PaymentError> {
+            self.order.lock().unwrap().status = MpOrderStatus::Refunded;
+            self.answer("refund")
+        }
+    }
+
+    fn unpaid(with_provider_order: bool) -> StoredOrder {
+        let now = crate::clock::now();
+        StoredOrder {
+            order: Order {
+                id: OrderId::generate(),
+                number: None,
+                customer_id: "guest:1".into(),
+                items: Vec::new(),
+                total_cents: Money::cents(2490),
+                status: OrderStatus::AwaitingPayment,
+                payment_status: PaymentStatus::Pending,
+                cancel_reason: None,
+                paid_at: None,
+                created_at: now,
+                updated_at: now,
+            },
+            payment: with_provider_order.then(|| Payment {
+                provider: "mercadopago".into(),
+                provider_order_id: "ORD01".into(),
+                qr_data: "qr".into(),
+                amount_cents: Money::cents(2490),
+                expires_at: now,
+            }),
+            paid_by: None,
+        }
+    }
+
+    fn statuses(order: &Order) -> (OrderStatus, PaymentStatus, Option<CancelReason>) {
+        (order.status, order.payment_status, order.cancel_reason)
+    }
+
+    const EXPIRED: (OrderStatus, PaymentStatus, Option<CancelReason>) = (
+        OrderStatus::Cancelled,
+        PaymentStatus::Expired,
+        Some(CancelReason::PaymentExpired),
+    );
+
+    #[tokio::test]
+    async fn an_order_without_a_mercado_pago_order_expires_without_asking_it() {
+        let stored = unpaid(false);
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(
+            expiry,
+            Expiry::Expired {
+                provider_cancelled: false
+            }
+        );
+        assert_eq!(statuses(&store.get(&id)), EXPIRED);
+        assert!(gateway.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pending_mercado_pago_order_is_cancelled_after_ours() {
+        let stored = unpaid(true);
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(
+            expiry,
+            Expiry::Expired {
+                provider_cancelled: true
+            }
+        );
+        assert_eq!(statuses(&store.get(&id)), EXPIRED);
+        assert_eq!(gateway.calls(), ["get", "cancel"]);
+    }
+
+    #[tokio::test]
+    async fn a_payment_never_notified_is_confirmed() {
+        let stored = unpaid(true);
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Paid);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
+        assert_eq!(store.get(&id).status, OrderStatus::Received);
+        assert_eq!(gateway.calls(), ["get"]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_payment_cancels_the_order_as_refused() {
+        let stored = unpaid(true);
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Failed);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(expiry, Expiry::Refused);
+        assert_eq!(
+            store.get(&id).cancel_reason,
+            Some(CancelReason::PaymentRefused)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_payment_made_as_we_cancel_is_refunded_and_the_order_stays_cancelled() {
+        let stored = unpaid(true);
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let mut gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
+        gateway.paid_at_cancel = true;
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(expiry, Expiry::Refunded);
+        let order = store.get(&id);
+        assert_eq!(
+            statuses(&order),
+            (
+                OrderStatus::Cancelled,
+                PaymentStatus::Refunded,
+                Some(CancelReason::PaymentExpired)
+            )
+        );
+        assert_eq!(gateway.calls(), ["get", "cancel", "get", "refund"]);
+    }
+
+    #[tokio::test]
+    async fn mercado_pago_down_changes_nothing() {
+        let stored = unpaid(true);
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let mut gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
+        gateway.down = true;
+        let failed = expire_order(&store, Some(&gateway), &id).await;
+        assert!(
+            matches!(failed, Err(Error::ProviderUnavailable { .. })),
+            "{failed:?}"
+        );
+        let skipped = expire_order::<Gateway>(&store, None, &id).await.unwrap();
+        assert_eq!(skipped, Expiry::Deferred);
+        assert_eq!(store.get(&id).status, OrderStatus::AwaitingPayment);
+    }
+
+    #[tokio::test]
+    async fn an_order_settled_meanwhile_is_left_alone() {
+        let mut stored = unpaid(true);
+        stored.order.status = OrderStatus::Received;
+        let (store, id) = (Store::with(stored.clone()), stored.order.id);
+        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Paid);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(expiry, Expiry::AlreadySettled);
+        assert!(gateway.calls().is_empty());
+    }
+}
