@@ -3,6 +3,8 @@
 //! handlers. Used by `make dev` and by the end-to-end tests.
 
 pub mod bootstrap;
+pub mod env_file;
+pub mod events;
 pub mod runtime_api;
 pub mod server;
 pub mod template;

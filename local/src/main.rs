@@ -125,6 +125,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (stack, router) =
         kiosk_local::start_with_secrets(&sdk, &template, &prefix, &staff, &secrets).await?;
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
+    let env_json = kiosk_local::env_file::write_local(&template, &stack, &endpoint)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -133,6 +134,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         emulator = %endpoint,
         user_pool = stack.user_pool_id()?,
         demo_products = menu,
+        env_json = %env_json.display(),
         "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
     );
     axum::serve(listener, router)

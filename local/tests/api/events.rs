@@ -10,6 +10,7 @@ use crate::helpers::{
     emulator_endpoint, issue_guest_token, template, unique_prefix, workspace_path,
 };
 use kiosk_local::bootstrap::{LocalStack, StaffUser};
+use kiosk_local::events::{SAMPLE_ORDER_ID, SAMPLE_PRODUCT_ID};
 use kiosk_local::runtime_api::{Invocation, Outcome, invoke};
 use kiosk_local::template::Template;
 use serde_json::{Value, json};
@@ -17,11 +18,6 @@ use shared::config::Env;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The sample ids the events name; the test replaces them with ids of its own
-/// stack, as a `sam local invoke` user edits them for theirs.
-const SAMPLE_PRODUCT_ID: &str = "3f2b8c1e-8d7a-4c55-9a53-2a8f6c1d9e10";
-const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
 /// The documented local webhook secret the sample webhook event is signed with.
 const LOCAL_WEBHOOK_SECRET: &str = "local-webhook-secret-change-me-0123456789";
 
@@ -61,11 +57,7 @@ fn binary(name: &str) -> PathBuf {
 
 /// The event file with the sample ids replaced; a webhook event is signed again.
 fn event(file: &str, ids: &HashMap<&str, String>) -> Value {
-    let mut text = std::fs::read_to_string(workspace_path("events").join(file)).unwrap();
-    for (sample, real) in ids {
-        text = text.replace(sample, real);
-    }
-    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let mut event = kiosk_local::events::load(file, ids).unwrap();
     if event["resource"] == "/webhooks/payment" {
         let signature = shared::payments::webhook::sign(
             LOCAL_WEBHOOK_SECRET.as_bytes(),
@@ -131,21 +123,13 @@ impl Lambdas {
         found.unwrap().0.clone()
     }
 
+    /// The function's environment, as `make dev` writes it to `.local/env.json`.
     fn env_for(&self, binary_name: &str) -> Vec<(String, String)> {
-        let declared = self
-            .template
-            .function_env(&self.logical_id(binary_name), &self.stack.refs)
-            .unwrap();
-        let mut env: Vec<(String, String)> = declared.into_iter().collect();
-        env.push(("AWS_ENDPOINT_URL".into(), emulator_endpoint()));
-        for (k, v) in [
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-        ] {
-            env.push((k.into(), v.into()));
-        }
-        env
+        let mut all =
+            kiosk_local::env_file::resolve(&self.template, &self.stack, &emulator_endpoint())
+                .unwrap();
+        let env = all.remove(&self.logical_id(binary_name)).unwrap();
+        env.into_iter().collect()
     }
 
     /// Runs the built `binary_name` on `event`.
@@ -172,16 +156,8 @@ impl Lambdas {
 
     /// A product of this stack, written straight into its table.
     async fn product(&self) -> String {
-        let store = shared::store::products::ProductStore::new(
-            aws_sdk_dynamodb::Client::new(&self.sdk),
-            self.stack.get("ProductsTable").unwrap(),
-        );
-        let draft: shared::domain::product::ProductBody = serde_json::from_value(
-            json!({"name": "Misto Quente", "category": "sandwich", "price_cents": 1290}),
-        )
-        .unwrap();
-        let draft = shared::domain::product::ProductDraft::try_from(draft).unwrap();
-        store.create(draft).await.unwrap().id.to_string()
+        let created = kiosk_local::events::create_product(&self.sdk, &self.stack).await;
+        created.unwrap()
     }
 
     /// Runs every event of `EXPECTED` in order; each function's peak memory.

@@ -7,6 +7,7 @@ mod authorizer_warm;
 mod checkout;
 mod contract;
 mod drift;
+mod env_file;
 mod events;
 mod faults;
 mod helpers;
