@@ -10,7 +10,8 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/kiosk-local"
 : "${AWS_ENDPOINT_URL:?run me through scripts/with-emulator.sh}"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-PORT="$port" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
+# Its env.json beside its log: never over the one of a running `make dev`.
+PORT="$port" LOCAL_ENV_JSON="$root/.local/walkthrough-env.json" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
 api_pid=$!
 trap 'kill $api_pid 2>/dev/null || true; wait $api_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do

@@ -69,13 +69,17 @@ pub fn write(path: &Path, vars: &EnvVars) -> Result<(), BoxError> {
 }
 
 /// What `make dev` does: resolves every function's environment against
-/// `stack` and writes it to [`default_path`], which it returns.
+/// `stack` and writes it to `LOCAL_ENV_JSON`, by default [`default_path`]
+/// (the README walkthrough check writes elsewhere, so that `make test` never
+/// overwrites the file of a running `make dev`). Returns where it wrote.
 pub fn write_local(
     template: &Template,
     stack: &LocalStack,
     endpoint: &str,
 ) -> Result<PathBuf, BoxError> {
-    let path = default_path();
+    let path = std::env::var_os("LOCAL_ENV_JSON")
+        .filter(|p| !p.is_empty())
+        .map_or_else(default_path, PathBuf::from);
     write(&path, &resolve(template, stack, endpoint)?)?;
     Ok(path)
 }
