@@ -201,11 +201,40 @@ impl Instance {
         env: &[(String, String)],
         timeout: Duration,
     ) -> Result<Instance, InvokeError> {
+        Instance::spawn(binary, env, timeout, false).await
+    }
+
+    /// [`Instance::start`] without the current environment: only the
+    /// variables Lambda sets (`PATH`, `LANG`, `TZ` and the runtime's) and
+    /// `env`, as in a Lambda execution environment. What a measurement wants:
+    /// nothing of the caller's shell (`SSL_CERT_DIR`, `AWS_PROFILE`, ...)
+    /// changes what the function does.
+    pub async fn start_clean(
+        binary: &Path,
+        env: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Instance, InvokeError> {
+        Instance::spawn(binary, env, timeout, true).await
+    }
+
+    async fn spawn(
+        binary: &Path,
+        env: &[(String, String)],
+        timeout: Duration,
+        clean: bool,
+    ) -> Result<Instance, InvokeError> {
         let name = binary
             .file_name()
             .map_or_else(|| "function".into(), |n| n.to_string_lossy().into_owned());
         let emulation = serve(&name, timeout).await?;
         let mut command = Command::new(binary);
+        if clean {
+            command
+                .env_clear()
+                .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+                .env("LANG", "en_US.UTF-8")
+                .env("TZ", ":UTC");
+        }
         command
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -216,7 +245,7 @@ impl Instance {
             )
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("_HANDLER", "bootstrap");
-        if std::env::var_os("AWS_REGION").is_none() {
+        if clean || std::env::var_os("AWS_REGION").is_none() {
             command.env("AWS_REGION", "us-east-1");
         }
         command
@@ -231,6 +260,7 @@ impl Instance {
             binary: binary.to_owned(),
             source,
         })?;
+        emulation.api.pid.send_replace(child.id());
 
         let logs = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -303,8 +333,15 @@ impl Instance {
     /// From the process's start to its first `GET /next`: its init, `None`
     /// until it has polled.
     pub fn init_duration(&self) -> Option<Duration> {
-        let polled = self.api.first_poll.get()?;
+        let (polled, _) = self.api.first_poll.get()?;
         Some(polled.saturating_duration_since(self.started))
+    }
+
+    /// The CPU time the process had used by its first `GET /next`: what its
+    /// init cost it, however busy the machine. `None` until it has polled.
+    pub fn init_cpu(&self) -> Option<Duration> {
+        let (_, cpu) = self.api.first_poll.get()?;
+        Some(cpu.as_ref()?.since(&CpuTime::default()))
     }
 
     /// The peak resident memory so far (`VmHWM`), while the process lives.
@@ -402,8 +439,11 @@ struct Api {
     /// Invocations in the order they are handed out; only one poll takes from it at a time.
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     in_flight: Mutex<HashMap<String, InFlight>>,
-    /// When the runtime first asked for an invocation: the end of its init.
-    first_poll: OnceLock<Instant>,
+    /// The process, once started.
+    pid: watch::Sender<Option<u32>>,
+    /// When the runtime first asked for an invocation (the end of its init),
+    /// and the CPU time it had used by then.
+    first_poll: OnceLock<(Instant, Option<CpuTime>)>,
     /// The payload of the runtime's `/init/error`, if it posted one.
     init_error: watch::Sender<Option<Value>>,
     closed: watch::Receiver<()>,
@@ -439,6 +479,7 @@ async fn serve(function_name: &str, timeout: Duration) -> io::Result<Emulation> 
         timeout,
         queue: tokio::sync::Mutex::new(queue),
         in_flight: Mutex::new(HashMap::new()),
+        pid: watch::Sender::new(None),
         first_poll: OnceLock::new(),
         init_error: watch::Sender::new(None),
         closed,
@@ -474,7 +515,17 @@ async fn serve(function_name: &str, timeout: Duration) -> io::Result<Emulation> 
 /// freezes the environment once it has answered, so a poll with nothing queued
 /// waits; only the end of the emulation releases it.
 async fn next(State(api): State<Arc<Api>>) -> Response {
-    api.first_poll.get_or_init(Instant::now);
+    if api.first_poll.get().is_none() {
+        let polled = Instant::now();
+        // A busy machine may preempt the spawner between the spawn and noting
+        // the pid, and the runtime poll first: wait for the pid then.
+        let mut pid = api.pid.subscribe();
+        let noted = tokio::time::timeout(Duration::from_secs(1), pid.wait_for(Option::is_some));
+        let pid = noted.await.ok().and_then(|p| p.ok().and_then(|p| *p));
+        // The runtime waits for this answer: its CPU time now is its init's.
+        api.first_poll
+            .get_or_init(|| (polled, pid.and_then(CpuTime::of)));
+    }
     let mut closed = api.closed.clone();
     let pending = {
         let mut queue = api.queue.lock().await;
@@ -766,6 +817,7 @@ done
         let first = instance.invoke(&json!({"n": 0})).await.unwrap();
         let init = instance.init_duration().unwrap();
         assert!(init <= first.since_start, "{init:?} {first:?}");
+        assert!(instance.init_cpu().unwrap() > Duration::ZERO);
         assert!(first.latency <= first.since_start);
         let before = instance.cpu_time().unwrap();
         for n in 1..4 {
@@ -777,6 +829,29 @@ done
         assert!(instance.peak_memory_kib().unwrap() > 0);
         instance.stop().await;
         std::fs::remove_file(&runtime).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_clean_start_passes_only_lambdas_variables_and_the_given_ones() {
+        // Answers its environment as its response.
+        let runtime = script(&ECHO_RUNTIME.replace(
+            "--data-binary @\"$dir/event\"",
+            "--data-binary \"$(env | sort | tr '\\n' ' ')\"",
+        ));
+        let given = [("PRODUCTS_TABLE".to_owned(), "menu".to_owned())];
+        let mut instance = Instance::start_clean(&runtime, &given, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let answered = instance.invoke(&json!({})).await.unwrap();
+        instance.stop().await;
+        std::fs::remove_file(&runtime).unwrap();
+        let Outcome::Response(Value::String(env)) = answered.outcome else {
+            panic!("{:?}", answered.outcome)
+        };
+        assert!(env.contains("PRODUCTS_TABLE=menu "), "{env}");
+        assert!(env.contains("AWS_LAMBDA_RUNTIME_API=127.0.0.1:"), "{env}");
+        assert!(env.contains("TZ=:UTC "), "{env}");
+        assert!(!env.contains("CARGO"), "{env}");
     }
 
     #[test]
