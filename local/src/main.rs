@@ -49,6 +49,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     {
         ["serve"] => serve().await,
         ["invoke", function, event] => invoke(function, event).await,
+        ["bench", ..] => kiosk_local::bench::main(&args[1..]).await,
         _ => Err(USAGE.into()),
     }
 }
