@@ -20,8 +20,8 @@ command -v openssl > /dev/null || { echo "bench: openssl is missing (it makes th
 mapfile -t functions < <(sed -n 's/^ *Binary: *\([A-Za-z0-9_-]*\).*/\1/p' template.yaml)
 packages=("${functions[@]}" hello-runtime hello-http)
 
-# One package a build: each links only its own features, as `sam build` of one
-# function would (a build of them together unifies their features).
+# One package a build: each links only its own features, as `sam build` builds
+# it from its folder (a build of them together would unify their features).
 for package in "${packages[@]}"; do
   echo "bench: x86_64 release build of $package" >&2
   cargo build --locked --release -p "$package"

@@ -244,6 +244,18 @@ impl Report {
         out
     }
 
+    /// One line on the budgets: how many were met, missed, and pending.
+    pub fn summary(&self) -> String {
+        let met = self.verdicts.iter().filter(|c| c.verdict.met).count();
+        let missed: Vec<&Checked> = self.verdicts.iter().filter(|c| !c.verdict.met).collect();
+        let pending = missed.iter().filter(|c| !c.budget.enforced).count();
+        format!(
+            "{met} of {} budgets met; {} missed, {pending} of them pending",
+            self.verdicts.len(),
+            missed.len()
+        )
+    }
+
     /// What the terminal shows.
     pub fn tables(&self) -> String {
         let mut out = String::new();
@@ -252,8 +264,9 @@ impl Report {
         }
         let _ = write!(
             out,
-            "Budgets (bench/budgets, checked on the {} run):\n\n{}",
+            "Budgets (bench/budgets, checked on the {} run): {}\n\n{}",
             self.runs.first().map_or("", |r| r.transport),
+            self.summary(),
             self.budgets()
         );
         out
@@ -272,7 +285,8 @@ impl Report {
              {load} when the bench started and {load_after} when it ended (other builds share the machine)\n\
              - Toolchain: {rustc}; {cargo_lambda}; {moto}\n\
              - {cold} cold starts of each binary over each transport; {warm} warm calls measured\n  \
-             per binary and transport, after {warm_up} warm-up calls; the measurements took {took} s\n",
+             per binary and transport, after {warm_up} warm-up calls; the measurements took {took} s\n\
+             - Budgets: {summary} (below)\n",
             date = m.date,
             cpu = m.cpu,
             cores = m.cores,
@@ -287,6 +301,7 @@ impl Report {
             warm = self.warm_calls,
             warm_up = self.warm_up_calls,
             took = self.took.as_secs(),
+            summary = self.summary(),
         );
         for run in &self.runs {
             let _ = write!(out, "\n## Over {}\n\n{}", run.transport, run.table());
@@ -313,8 +328,8 @@ const METHOD: &str = "
 ## How it measures
 
 - **Binaries**: each function's x86_64 release binary, built on its own
-  (`cargo build --release -p <function>`: only its features, as a deployed
-  function links), with the workspace's release profile; and two floors built
+  (`cargo build --release -p <function>`: only its features, as `sam build`
+  builds it from its folder), with the workspace's release profile; and two floors built
   alike (`bench/`): `hello-runtime` (lambda_runtime, hands the event back) and
   `hello-http` (lambda_http, answers 200), with the functions' runtime, tokio
   and log setup and nothing else. The authorizer is compared with
@@ -465,6 +480,10 @@ mod tests {
         assert!(
             table.contains("| F | max RSS ≤ 8MB | 8.0 MB | 9.0 MB | **FAIL** |"),
             "{table}"
+        );
+        assert_eq!(
+            report.summary(),
+            "1 of 3 budgets met; 2 missed, 1 of them pending"
         );
         let markdown = report.markdown();
         assert!(markdown.contains("products: `events/products/get-products.json`"));
