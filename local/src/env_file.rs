@@ -81,7 +81,7 @@ pub fn write_local(
         .filter(|p| !p.is_empty())
         .map_or_else(default_path, PathBuf::from);
     write(&path, &resolve(template, stack, endpoint)?)?;
-    Ok(path)
+    Ok(std::fs::canonicalize(&path).unwrap_or(path))
 }
 
 #[cfg(test)]
