@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint build deploy keys rotate-keys invoke bench clean
+.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint build deploy keys rotate-keys invoke bench microbench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,10 +63,11 @@ cfn-lint: venv
 	sam validate --lint --template template.yaml
 	actionlint
 
-build: venv ## sam build: arm64 release bootstraps of every function into .aws-sam/
+build: venv ## sam build: arm64 release bootstraps of every function into .aws-sam/, zip sizes checked
 	@rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu \
 		|| { echo "cannot add the aarch64-unknown-linux-gnu target with rustup; sam build needs it"; exit 1; }
 	sam build --template template.yaml
+	scripts/check-zip-sizes.sh .aws-sam/build
 
 deploy: build ## sam deploy to ENV (dev by default; prod asks to confirm the change set)
 	sam deploy --config-env $(ENV)
@@ -82,7 +83,12 @@ invoke: ## Run one function on one event without Docker: make invoke FN=OrdersFu
 	cargo build --locked --workspace --bins
 	$${CARGO_TARGET_DIR:-target}/debug/kiosk-local invoke $(FN) $(EVENT)
 
-bench: ## Benchmarks of the request paths' CPU work (token verification, CPF, checkout pricing)
+bench: venv toolchain ## Each function against a do-nothing floor: cold start, warm latency, CPU, memory, zip; budgets (docs/PERFORMANCE.md)
+	@rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu \
+		|| { echo "cannot add the aarch64-unknown-linux-gnu target with rustup; the arm64 zips need it"; exit 1; }
+	scripts/bench.sh
+
+microbench: ## Criterion benchmarks of the request paths' CPU work (token verification, CPF, checkout pricing)
 	cargo bench --locked -p shared --bench hot_paths
 
 clean: ## Remove build output and the venv

@@ -11,9 +11,10 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/kiosk-local"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
-# The Mercado Pago stand-in on a free port too, beside any `make dev`.
+# The Mercado Pago stand-in on a free port too, beside any `make dev`; its
+# env.json beside its log: never over the one of a running `make dev`.
 mp_port="$(free_port)"
-PORT="$port" MERCADOPAGO_PORT="$mp_port" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
+PORT="$port" MERCADOPAGO_PORT="$mp_port" LOCAL_ENV_JSON="$root/.local/walkthrough-env.json" "$bin" serve > "$root/.local/walkthrough-api.log" 2>&1 &
 api_pid=$!
 trap 'kill $api_pid 2>/dev/null || true; wait $api_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do

@@ -2,7 +2,10 @@
 //! that serves template.yaml's routes, authorizer in front, with the real
 //! handlers. Used by `make dev` and by the end-to-end tests.
 
+pub mod bench;
 pub mod bootstrap;
+pub mod env_file;
+pub mod events;
 pub mod keys;
 pub mod mercadopago;
 pub mod runtime_api;

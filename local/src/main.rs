@@ -53,6 +53,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         ["keys", command @ ("generate" | "rotate"), environment] => {
             keys(command, environment).await
         }
+        ["bench", ..] => kiosk_local::bench::main(&args[1..]).await,
         _ => Err(USAGE.into()),
     }
 }
@@ -191,6 +192,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let _timers = kiosk_local::schedule::spawn(schedules, expiry_every);
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
     let kiosk = enrol_demo_kiosk(&sdk, &stack, port).await?;
+    let env_json = kiosk_local::env_file::write_local(&template, &stack, &endpoint)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -201,6 +203,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         user_pool = stack.user_pool_id()?,
         demo_products = menu,
         scheduled = %scheduled.join(", "),
+        env_json = %env_json.display(),
         "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
     );
     println!(

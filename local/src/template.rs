@@ -319,6 +319,35 @@ impl Template {
             .collect()
     }
 
+    /// The variables Lambda itself sets from the function's `LoggingConfig`
+    /// (its own keys over the Globals'): `AWS_LAMBDA_LOG_FORMAT` from
+    /// `LogFormat`, `AWS_LAMBDA_LOG_LEVEL` from `ApplicationLogLevel`, which
+    /// the runtime's log subscriber reads.
+    pub fn function_logging_env(&self, function: &str) -> HashMap<String, String> {
+        let own = self
+            .resource(function)
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("LoggingConfig"));
+        let global = self
+            .root
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("LoggingConfig"));
+        [
+            ("LogFormat", "AWS_LAMBDA_LOG_FORMAT"),
+            ("ApplicationLogLevel", "AWS_LAMBDA_LOG_LEVEL"),
+        ]
+        .into_iter()
+        .filter_map(|(key, variable)| {
+            let value = [own, global]
+                .into_iter()
+                .flatten()
+                .find_map(|config| config.get(key).and_then(scalar))?;
+            Some((variable.to_owned(), value))
+        })
+        .collect()
+    }
+
     /// Default values of the template's parameters.
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
         let parameters = self

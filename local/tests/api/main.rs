@@ -8,6 +8,7 @@ mod board;
 mod checkout;
 mod contract;
 mod drift;
+mod env_file;
 mod events;
 mod expiry;
 mod faults;

@@ -1,0 +1,48 @@
+//! The API Gateway events of `events/` (the files `sam local invoke` takes)
+//! and the sample ids they name, which a run against a stack of its own
+//! replaces with ids of that stack, as a `sam local invoke` user edits them.
+
+use crate::bootstrap::{BoxError, LocalStack};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The product the sample events name.
+pub const SAMPLE_PRODUCT_ID: &str = "3f2b8c1e-8d7a-4c55-9a53-2a8f6c1d9e10";
+/// The order the sample events name.
+pub const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
+
+/// `events/` of the workspace.
+pub fn folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("events")
+}
+
+/// The event `file` (relative to `events/`), each sample id of `ids`
+/// replaced by its value.
+pub fn load(file: &str, ids: &HashMap<&str, String>) -> Result<Value, BoxError> {
+    let path = folder().join(file);
+    let mut text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for (sample, real) in ids {
+        text = text.replace(sample, real);
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// A product of `stack`, written straight into its table: its id.
+pub async fn create_product(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+) -> Result<String, BoxError> {
+    let store = shared::store::products::ProductStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        stack.get("ProductsTable")?,
+    );
+    let body: shared::domain::product::ProductBody = serde_json::from_value(
+        serde_json::json!({"name": "Misto Quente", "category": "sandwich", "price_cents": 1290}),
+    )?;
+    let draft = shared::domain::product::ProductDraft::try_from(body)?;
+    Ok(store.create(draft).await?.id.to_string())
+}
