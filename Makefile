@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint build deploy keys rotate-keys invoke bench microbench clean
+.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint deploy-lock build deploy keys rotate-keys invoke bench microbench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,13 @@ cfn-lint: venv
 	cfn-lint template.yaml deploy/github-oidc.yaml
 	sam validate --lint --template template.yaml
 	actionlint
+	python scripts/check-deploy-roles.py
+	@# The deploy jobs' hash-locked SAM CLI must be the one the checks ran.
+	@grep -qixF "$$(grep -iE '^aws-sam-cli==' requirements-dev.txt) \\" deploy/requirements-deploy.txt \
+		|| { echo "deploy/requirements-deploy.txt does not pin requirements-dev.txt's aws-sam-cli: run make deploy-lock"; exit 1; }
+
+deploy-lock: venv ## Re-lock deploy/requirements-deploy.txt (the deploy jobs' SAM CLI, with hashes) after changing requirements-dev.txt
+	scripts/lock-deploy-requirements.sh
 
 build: venv ## sam build: arm64 release bootstraps of every function into .aws-sam/, zip sizes checked
 	@rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu \

@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
-# Smoke test of a running kiosk API: signup → auth → validate → menu → checkout.
-#   scripts/smoke.sh https://abc123.execute-api.sa-east-1.amazonaws.com/dev
+# Smoke test of a running kiosk API: [kiosk sign-in →] signup → auth → validate → menu → checkout.
+#   SMOKE_CPF=<the environment's smoke CPF> scripts/smoke.sh https://abc123.execute-api.sa-east-1.amazonaws.com/dev
 # The deploy pipeline runs it against each stack; `make test` runs it against
-# the local API. It leaves nothing behind but one smoke customer (a fixed CPF,
-# SMOKE_CPF, signed up once) and one cancelled order per run. Needs curl and python3.
+# the local API. It leaves nothing behind but one smoke customer (signed up once)
+# and one cancelled order per run. Needs curl and python3.
+#
+# Settings (environment variables; the deploy workflow takes them from the
+# GitHub environment being deployed, deploy/README.md "The smoke test"):
+#   SMOKE_CPF               the smoke customer's CPF. Required, except against the
+#                           local stack (127.0.0.1 / localhost), where it defaults
+#                           to the public test CPF 000.000.001-91.
+#   SMOKE_KIOSK_ID,         an enrolled kiosk (POST /kiosks) the smoke test signs in
+#   SMOKE_KIOSK_SECRET      as first; its token then signs the customer up and in.
+#                           Both or neither; without them the customer routes are
+#                           called without a kiosk token.
+#   SMOKE_ALLOW_EMPTY_MENU  1: pass without a checkout while the menu is empty.
 set -euo pipefail
 
 base="${1:?usage: $0 BASE_URL}"
 base="${base%/}"
-cpf="${SMOKE_CPF:-00000000191}"
+case "$base" in
+  http://127.0.0.1:* | http://127.0.0.1 | http://localhost:* | http://localhost | http://\[::1\]:*) local_stack=1 ;;
+  *) local_stack=0 ;;
+esac
+if [[ -n "${SMOKE_CPF:-}" ]]; then
+  cpf="$SMOKE_CPF"
+elif [[ "$local_stack" == 1 ]]; then
+  cpf=00000000191
+else
+  echo "smoke: SMOKE_CPF is not set: give the smoke customer's CPF of this environment (a GitHub environment secret in the deploy workflow; deploy/README.md, The smoke test). The local stack's default is not used against $base." >&2
+  exit 2
+fi
 # The customer routes are an enrolled kiosk's: the smoke test signs in as one.
-kiosk_id="${SMOKE_KIOSK_ID:?set SMOKE_KIOSK_ID and SMOKE_KIOSK_SECRET: the kiosk the smoke test signs in as}"
-kiosk_secret="${SMOKE_KIOSK_SECRET:?set SMOKE_KIOSK_SECRET: the secret shown when that kiosk was enrolled}"
+kiosk_id="${SMOKE_KIOSK_ID:-}"
+kiosk_secret="${SMOKE_KIOSK_SECRET:-}"
+if [[ -z "$kiosk_id" || -z "$kiosk_secret" ]]; then
+  echo "smoke: set SMOKE_KIOSK_ID and SMOKE_KIOSK_SECRET: the smoke kiosk of this environment (deploy/README.md, The smoke test; locally the demo kiosk in .local/kiosk-<port>.env)" >&2
+  exit 2
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -32,9 +58,11 @@ call() {
 }
 field() { python3 -c "import json, sys; v = json.load(sys.stdin)$1; print('' if v is None else v)"; }
 
-kiosk="$(call POST /auth/kiosk 200 "" "{\"kiosk_id\": \"$kiosk_id\", \"secret\": \"$kiosk_secret\"}" | field '["access_token"]')"
-call POST /customers "201 409" "$kiosk" "{\"cpf\": \"$cpf\", \"name\": \"Smoke Test\", \"email\": \"smoke@example.com\"}" > /dev/null
-token="$(call POST /auth 200 "$kiosk" "{\"cpf\": \"$cpf\"}" | field '["access_token"]')"
+# The kiosk's token signs the customer up and in.
+body="$(python3 -c 'import json, sys; print(json.dumps({"kiosk_id": sys.argv[1], "secret": sys.argv[2]}))' "$kiosk_id" "$kiosk_secret")"
+kiosk_token="$(call POST /auth/kiosk 200 "" "$body" | field '["access_token"]')"
+call POST /customers "201 409" "$kiosk_token" "{\"cpf\": \"$cpf\", \"name\": \"Smoke Test\", \"email\": \"smoke@example.com\"}" > /dev/null
+token="$(call POST /auth 200 "$kiosk_token" "{\"cpf\": \"$cpf\"}" | field '["access_token"]')"
 role="$(call POST /validate 200 "$token" | field '["claims"]["role"]')"
 [[ "$role" == customer ]] || { echo "smoke: validate says role '$role'" >&2; exit 1; }
 call GET /products 401 > /dev/null

@@ -103,6 +103,8 @@ const DEPLOY_ONLY: &[&str] = &[
     "AWS::Logs::MetricFilter",
     "AWS::ApiGateway::Account",
     "AWS::IAM::Role",
+    "AWS::WAFv2::WebACL",
+    "AWS::WAFv2::WebACLAssociation",
 ];
 
 #[tokio::test]
