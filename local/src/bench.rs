@@ -721,8 +721,16 @@ mod tests {
         let mut runtime: Vec<&str> = order[1..http_floor].iter().map(|o| o.0).collect();
         runtime.sort_unstable();
         assert_eq!(runtime, ["order-expiry", "validate-jwt"]);
-        assert!(order[1..http_floor].iter().all(|o| o.1 == Some(RUNTIME_FLOOR)));
-        assert!(order[http_floor + 1..].iter().all(|o| o.1 == Some(HTTP_FLOOR)));
+        assert!(
+            order[1..http_floor]
+                .iter()
+                .all(|o| o.1 == Some(RUNTIME_FLOOR))
+        );
+        assert!(
+            order[http_floor + 1..]
+                .iter()
+                .all(|o| o.1 == Some(HTTP_FLOOR))
+        );
         assert_eq!(subjects.len(), template.functions().unwrap().len() + 2);
         for subject in &subjects {
             assert!(crate::events::folder().join(subject.event_file).exists());

@@ -166,6 +166,11 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .parameters
             .insert("OrderPaymentTimeoutSeconds".into(), timeout);
     }
+    if let Ok(limit) = std::env::var("KIOSK_SIGNINS_PER_MINUTE") {
+        overrides
+            .parameters
+            .insert("KioskSigninsPerMinute".into(), limit);
+    }
     let expiry_every = match std::env::var("EXPIRY_INTERVAL_SECONDS") {
         Ok(seconds) if !seconds.is_empty() => Some(
             seconds

@@ -10,12 +10,15 @@ use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
 use shared::http::{Caller, bearer, json_body, json_response, query_param, route, route_not_found};
 use shared::store::directory::{CustomerView, Directory, StaffSignIn};
 use shared::store::kiosks::KioskStore;
+use shared::store::orders::OrderStore;
 use shared::{Cpf, Email, Error, PersonName, Result, Role};
 
 pub struct State {
     pub directory: Directory,
     pub tokens: TokenService,
     pub kiosks: KioskStore,
+    /// The orders, for erasure: their owner is replaced (LGPD).
+    pub orders: OrderStore,
     /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins plus signups a kiosk may
     /// make in a minute.
     pub signins_per_minute: u32,
@@ -32,10 +35,9 @@ impl shared::lambda::Function for State {
             env.required("USER_POOL_CLIENT_ID")?,
         );
         let tokens = TokenConfig::from_env(env)?.service(aws_sdk_secretsmanager::Client::new(sdk));
-        let kiosks = KioskStore::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            env.required("KIOSKS_TABLE")?,
-        );
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let kiosks = KioskStore::new(dynamodb.clone(), env.required("KIOSKS_TABLE")?);
+        let orders = OrderStore::without_menu(dynamodb, env.required("ORDERS_TABLE")?);
         let signins_per_minute = match env.get("KIOSK_SIGNINS_PER_MINUTE") {
             Some(n) => n
                 .parse()
@@ -46,6 +48,7 @@ impl shared::lambda::Function for State {
             directory,
             tokens,
             kiosks,
+            orders,
             signins_per_minute,
         })
     }
@@ -55,6 +58,9 @@ impl shared::lambda::Function for State {
         let result = match route(&request) {
             ("POST", "/customers") => sign_up(self, &request).await,
             ("GET", "/customers") => list_customers(self, &request).await,
+            ("GET", "/customers/me") => own_record(self, &request).await,
+            ("DELETE", "/customers/me") => erase_self(self, &request).await,
+            ("DELETE", "/customers/{id}") => erase_customer(self, &request).await,
             ("POST", "/auth") => authenticate_customer(self, &request).await,
             ("POST", "/auth/guest") => authenticate_guest(self, &request).await,
             ("POST", "/auth/kiosk") => authenticate_kiosk(self, &request).await,
@@ -271,6 +277,61 @@ async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>>
     let enrolled = state.kiosks.enrol(&name).await?;
     tracing::info!(kiosk_id = %enrolled.kiosk.id, "kiosk enrolled");
     Ok(json_response(201, &enrolled))
+}
+
+/// `GET /customers/me` (customer): the record the directory holds, CPF
+/// masked; 404 once erased.
+#[tracing::instrument(skip_all)]
+async fn own_record(state: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Customer])?;
+    let customer = state
+        .directory
+        .customer_by_id(&caller.sub)
+        .await?
+        .ok_or_else(customer_not_found)?;
+    Ok(json_response(200, &CustomerView::from(&customer)))
+}
+
+/// `DELETE /customers/me` (customer): erasure of one's own data.
+#[tracing::instrument(skip_all)]
+async fn erase_self(state: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Customer])?;
+    erase(state, &caller.sub).await
+}
+
+/// `DELETE /customers/{id}` (admin): erasure at a customer's request made
+/// elsewhere (at the counter, by e-mail).
+#[tracing::instrument(skip_all)]
+async fn erase_customer(state: &State, request: &Request) -> Result<Response<Body>> {
+    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let id = shared::http::path_param(request, "id").unwrap_or_default();
+    erase(state, id).await
+}
+
+/// Erasure (LGPD art. 18): the orders first get an opaque owner that is not
+/// the customer's id (they keep items and totals for the books), then the
+/// directory record goes, which frees the CPF. In that order, a failure
+/// half-way leaves the record, so a retry finishes the job.
+async fn erase(state: &State, customer_id: &str) -> Result<Response<Body>> {
+    let customer = state
+        .directory
+        .customer_by_id(customer_id)
+        .await?
+        .ok_or_else(customer_not_found)?;
+    let replacement = format!("erased:{}", uuid::Uuid::new_v4());
+    let orders = state
+        .orders
+        .reassign_owner(&customer.id, &replacement)
+        .await?;
+    state.directory.delete_customer(&customer).await?;
+    tracing::info!(orders, "customer erased");
+    Ok(shared::http::empty_response(204))
+}
+
+fn customer_not_found() -> Error {
+    Error::not_found("customer_not_found", "no such customer")
 }
 
 const KIOSKS_CURSOR: &str = "kiosks";

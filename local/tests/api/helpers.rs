@@ -877,17 +877,21 @@ pub fn token_of(answer: Answer) -> String {
     answer.expect::<Tokens>(200).access_token
 }
 
-/// The `sub` claim of a token (read, not verified).
-pub fn sub_of(token: &str) -> String {
+/// The claims of a token as JSON (read, not verified).
+pub fn claims_json(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
+    serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
             .unwrap(),
     )
-    .unwrap();
-    claims["sub"].as_str().unwrap().to_owned()
+    .unwrap()
+}
+
+/// The `sub` claim of a token (read, not verified).
+pub fn sub_of(token: &str) -> String {
+    claims_json(token)["sub"].as_str().unwrap().to_owned()
 }
 
 /// An order's status and payment status.

@@ -26,14 +26,7 @@ async fn kiosk_sign_in(app: &TestApp, id: &str, secret: &str) -> crate::helpers:
 
 /// The claim names of a token (read, not verified).
 fn claim_names(token: &str) -> Vec<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = crate::helpers::claims_json(token);
     let mut names: Vec<String> = claims.as_object().unwrap().keys().cloned().collect();
     names.sort();
     names

@@ -18,6 +18,7 @@ mod idempotency;
 mod identity;
 mod kiosks;
 mod kitchen_queue;
+mod lgpd;
 mod logs;
 mod mercadopago;
 mod ownership;

@@ -119,34 +119,36 @@ impl TryFrom<ProductBody> for ProductDraft {
     type Error = Error;
 
     fn try_from(body: ProductBody) -> Result<Self> {
+        // Free text: trimmed, NFC, no control or format characters.
         let name = body
             .name
             .as_str()
-            .map(str::trim)
-            .filter(|n| {
-                (1..=MAX_NAME_CHARS).contains(&n.chars().count())
-                    && !n.chars().any(char::is_control)
-            })
+            .and_then(|n| crate::domain::text::clean(n, MAX_NAME_CHARS).ok())
             .ok_or_else(|| {
                 Error::validation(
                     "invalid_name",
-                    format!("name is a string of 1 to {MAX_NAME_CHARS} characters"),
+                    format!(
+                        "name is a string of 1 to {MAX_NAME_CHARS} characters, no control or \
+                         invisible formatting characters"
+                    ),
                 )
             })?;
         let description = match &body.description {
-            None | Some(serde_json::Value::Null) => "",
-            Some(value) => value
-                .as_str()
-                .map(str::trim)
-                .filter(|d| d.chars().count() <= MAX_DESCRIPTION_CHARS)
-                .ok_or_else(|| {
-                    Error::validation(
-                        "invalid_description",
-                        format!(
-                            "description is a string of at most {MAX_DESCRIPTION_CHARS} characters"
-                        ),
-                    )
-                })?,
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(value) => match value.as_str().map(str::trim) {
+                Some("") => Some(String::new()),
+                Some(d) => crate::domain::text::clean(d, MAX_DESCRIPTION_CHARS).ok(),
+                None => None,
+            }
+            .ok_or_else(|| {
+                Error::validation(
+                    "invalid_description",
+                    format!(
+                        "description is a string of at most {MAX_DESCRIPTION_CHARS} characters, \
+                         no control or invisible formatting characters"
+                    ),
+                )
+            })?,
         };
         let category = body
             .category
@@ -207,6 +209,31 @@ fn is_https_url(url: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn names_and_descriptions_refuse_control_and_format_characters() {
+        let base = || json!({"name": "X-Burger", "category": "sandwich", "price_cents": 2490});
+        let with = |key: &str, value: &str| {
+            let mut body = base();
+            body[key] = value.into();
+            draft(body)
+        };
+        for bad in [
+            "ESC\u{1b}[2J",
+            "NUL\u{0}",
+            "bidi\u{202e}gro",
+            "zero\u{200b}width",
+        ] {
+            assert_eq!(code(with("name", bad)), "invalid_name", "{bad:?}");
+            assert_eq!(
+                code(with("description", bad)),
+                "invalid_description",
+                "{bad:?}"
+            );
+        }
+        let composed = with("description", "Pa\u{303}o de queijo").unwrap();
+        assert_eq!(composed.description, "Pão de queijo");
+    }
 
     fn draft(body: serde_json::Value) -> Result<ProductDraft> {
         let body: ProductBody = serde_json::from_value(body)

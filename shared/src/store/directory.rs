@@ -269,6 +269,59 @@ impl Directory {
         })
     }
 
+    /// The customer whose id (Cognito `sub`) is `id`: one ListUsers with a
+    /// `sub` filter (Cognito's way to find a user by sub). Staff are never
+    /// found: only `cpf:` usernames are customers.
+    pub async fn customer_by_id(&self, id: &str) -> Result<Option<Customer>> {
+        // Our ids are UUIDs; anything else (quotes included) is nobody.
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        {
+            return Ok(None);
+        }
+        let found = self
+            .client
+            .list_users()
+            .user_pool_id(&self.user_pool_id)
+            .filter(format!("sub = \"{id}\""))
+            .limit(2)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(found
+            .users()
+            .iter()
+            .find(|u| u.username().is_some_and(|n| n.starts_with(CUSTOMER_PREFIX)))
+            .map(|u| {
+                customer_from(
+                    u.username().unwrap_or_default(),
+                    u.attributes(),
+                    u.enabled(),
+                )
+            }))
+    }
+
+    /// Deletes the customer's directory record (LGPD erasure): the CPF is
+    /// free for a new signup. Deleting one already gone is not an error.
+    pub async fn delete_customer(&self, customer: &Customer) -> Result<()> {
+        let deleted = self
+            .client
+            .admin_delete_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(format!("{CUSTOMER_PREFIX}{}", customer.cpf_digits))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_user_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
     /// A page of the `customers` group, at most [`COGNITO_MAX_PAGE`] long.
     pub async fn list_customers(
         &self,

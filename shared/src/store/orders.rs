@@ -402,6 +402,60 @@ impl OrderStore {
         }
     }
 
+    /// LGPD erasure: every order of `owner` gets `replacement` as its owner
+    /// (an opaque value that is not the erased customer's id). The orders
+    /// keep their items and totals for the books; nothing links them to the
+    /// person any more. Each is a conditional update on the old owner, so a
+    /// retry after a failure picks up where it stopped. Returns how many.
+    pub async fn reassign_owner(&self, owner: &str, replacement: &str) -> Result<usize> {
+        let mut moved = 0;
+        let mut start = None;
+        // One pass over the owner's index entries, page after page (not a
+        // Query again from the top: the index lags the updates a little).
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OWNER_INDEX)
+                .key_condition_expression("customer_id = :owner")
+                .expression_attribute_values(":owner", s(owner))
+                .limit(100)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            let ids: Vec<String> = page
+                .items()
+                .iter()
+                .filter_map(|item| text(item, "id"))
+                .collect();
+            for id in ids {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("id", s(&id))
+                    .update_expression("SET customer_id = :replacement")
+                    .condition_expression("customer_id = :owner")
+                    .expression_attribute_values(":owner", s(owner))
+                    .expression_attribute_values(":replacement", s(replacement))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => moved += 1,
+                    // Moved by a concurrent erasure: nothing left to do for it.
+                    Err(e) if conditional_item(&e).is_some() => {}
+                    Err(e) => return Err(from_sdk(e)),
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(moved),
+            }
+        }
+    }
+
     /// A page of `owner`'s orders, newest first: one Query.
     pub async fn list_own(
         &self,
