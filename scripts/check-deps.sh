@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A clients=(
-  [authenticate]="aws-sdk-cognitoidentityprovider aws-sdk-secretsmanager aws-sdk-sts"
+  [authenticate]="aws-sdk-cognitoidentityprovider aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sts"
   [validate-jwt]=""
   [products]="aws-sdk-dynamodb aws-sdk-sts"
   [orders]="aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sts"

@@ -218,7 +218,7 @@ mod tests {
             Ok(self.0.lock().unwrap().get(id).cloned())
         }
         async fn attach_payment(&self, _: &OrderId, _: &str, _: &Payment) -> Result<Attached> {
-            unimplemented!()
+            panic!("the expiry job never attaches a payment")
         }
         async fn confirm_paid(&self, order: &Order, paid_by: &ProviderOrderId) -> Result<Order> {
             let mut orders = self.0.lock().unwrap();
@@ -297,7 +297,7 @@ mod tests {
 
     impl PaymentGateway for Gateway {
         async fn create_qr_order(&self, _: &QrOrderRequest) -> Result<MpOrder, PaymentError> {
-            unimplemented!()
+            panic!("the expiry job never creates a QR order")
         }
         async fn get_order(&self, _: &ProviderOrderId) -> Result<MpOrder, PaymentError> {
             self.answer("get")
