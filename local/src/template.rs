@@ -115,35 +115,25 @@ impl Template {
 
     pub fn routes(&self) -> Result<Vec<Route>, TemplateError> {
         let mut routes = Vec::new();
-        for (function, properties) in self.resources_of_type("AWS::Serverless::Function") {
-            let events = properties
-                .get("Events")
-                .and_then(Value::as_mapping)
-                .into_iter()
-                .flatten();
-            for (name, event) in events {
-                if event.get("Type").and_then(Value::as_str) != Some("Api") {
-                    continue;
-                }
-                let p = event
-                    .get("Properties")
-                    .ok_or_else(|| shape(format!("{function} event {name:?} has no Properties")))?;
-                let text = |key: &str| {
-                    p.get(key)
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| shape(format!("{function} event {name:?} has no {key}")))
-                };
-                let authorizer = p
-                    .get("Auth")
-                    .and_then(|a| a.get("Authorizer"))
-                    .and_then(Value::as_str);
-                routes.push(Route {
-                    method: text("Method")?.to_ascii_uppercase(),
-                    path: text("Path")?.to_owned(),
-                    function: function.to_owned(),
-                    authorized: authorizer != Some("NONE"),
-                });
-            }
+        for (function, name, event) in self.events_of_type("Api") {
+            let p = event
+                .get("Properties")
+                .ok_or_else(|| shape(format!("{function} event {name:?} has no Properties")))?;
+            let text = |key: &str| {
+                p.get(key)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| shape(format!("{function} event {name:?} has no {key}")))
+            };
+            let authorizer = p
+                .get("Auth")
+                .and_then(|a| a.get("Authorizer"))
+                .and_then(Value::as_str);
+            routes.push(Route {
+                method: text("Method")?.to_ascii_uppercase(),
+                path: text("Path")?.to_owned(),
+                function: function.to_owned(),
+                authorized: authorizer != Some("NONE"),
+            });
         }
         Ok(routes)
     }
@@ -152,30 +142,38 @@ impl Template {
     /// `rate(...)` expression): logical id and period.
     pub fn schedules(&self) -> Result<Vec<(String, std::time::Duration)>, TemplateError> {
         let mut schedules = Vec::new();
-        for (function, properties) in self.resources_of_type("AWS::Serverless::Function") {
-            let events = properties
-                .get("Events")
-                .and_then(Value::as_mapping)
-                .into_iter()
-                .flatten();
-            for (name, event) in events {
-                if event.get("Type").and_then(Value::as_str) != Some("Schedule") {
-                    continue;
-                }
-                let expression = event
-                    .get("Properties")
-                    .and_then(|p| p.get("Schedule"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| shape(format!("{function} event {name:?} has no Schedule")))?;
-                let every = rate(expression).ok_or_else(|| {
-                    shape(format!(
-                        "{function} event {name:?}: {expression:?} is not a rate(...) the local stack runs"
-                    ))
-                })?;
-                schedules.push((function.to_owned(), every));
-            }
+        for (function, name, event) in self.events_of_type("Schedule") {
+            let expression = event
+                .get("Properties")
+                .and_then(|p| p.get("Schedule"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| shape(format!("{function} event {name:?} has no Schedule")))?;
+            let every = rate(expression).ok_or_else(|| {
+                shape(format!(
+                    "{function} event {name:?}: {expression:?} is not a rate(...) the local stack runs"
+                ))
+            })?;
+            schedules.push((function.to_owned(), every));
         }
         Ok(schedules)
+    }
+
+    /// Every event of type `kind` (`Api`, `Schedule`) of every function:
+    /// the function's logical id, the event's name and the event.
+    fn events_of_type<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value, &'a Value)> + 'a {
+        self.resources_of_type("AWS::Serverless::Function")
+            .flat_map(|(function, properties)| {
+                properties
+                    .get("Events")
+                    .and_then(Value::as_mapping)
+                    .into_iter()
+                    .flatten()
+                    .map(move |(name, event)| (function, name, event))
+            })
+            .filter(move |(_, _, event)| event.get("Type").and_then(Value::as_str) == Some(kind))
     }
 
     fn api_properties(&self) -> Result<&Value, TemplateError> {

@@ -234,27 +234,7 @@ impl MercadoPagoProxy {
                         .unwrap();
                     assert!(paid.status().is_success(), "{}", paid.status());
                 }
-                let url = format!(
-                    "{upstream}{}",
-                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-                );
-                let mut request = client.request(method, url).body(body);
-                for (name, value) in &headers {
-                    if name != "host" && name != "content-length" {
-                        request = request.header(name, value);
-                    }
-                }
-                let response = request.send().await.unwrap();
-                let status = response.status();
-                let content_type = response.headers().get("content-type").cloned();
-                let mut answer = axum::response::Response::new(axum::body::Body::from(
-                    response.bytes().await.unwrap(),
-                ));
-                *answer.status_mut() = status;
-                if let Some(content_type) = content_type {
-                    answer.headers_mut().insert("content-type", content_type);
-                }
-                answer
+                crate::helpers::relay(&client, &upstream, method, &uri, &headers, body).await
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1094,12 +1094,12 @@ async fn start_proxy(
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("(no target)");
-            let relay = on_call(target);
-            let _turn = match relay {
+            let how = on_call(target);
+            let _turn = match how {
                 Relay::Serialized => Some(one_at_a_time.lock().await),
                 _ => None,
             };
-            if let Relay::ServerErrorPage = relay {
+            if let Relay::ServerErrorPage = how {
                 let page = "<html><body><h1>500 Internal Server Error</h1></body></html>";
                 let mut answer = axum::response::Response::new(axum::body::Body::from(page));
                 *answer.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -1107,34 +1107,48 @@ async fn start_proxy(
                 answer.headers_mut().insert("content-type", html);
                 return answer;
             }
-            let url = format!(
-                "{upstream}{}",
-                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-            );
-            let mut request = client.request(method, url).body(body);
-            for (name, value) in &headers {
-                if name != "host" && name != "content-length" {
-                    request = request.header(name, value);
-                }
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.unwrap();
-            let mut answer = axum::response::Response::new(axum::body::Body::from(body));
-            *answer.status_mut() = status;
-            for (name, value) in &headers {
-                if name != "content-length" && name != "transfer-encoding" {
-                    answer.headers_mut().insert(name, value.clone());
-                }
-            }
-            answer
+            relay(&client, &upstream, method, &uri, &headers, body).await
         }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
     endpoint
+}
+
+/// Sends the request to `upstream` as it came (its headers but `host` and
+/// `content-length`) and answers what `upstream` answered: what the test
+/// proxies do with every call they let through.
+pub async fn relay(
+    client: &reqwest::Client,
+    upstream: &str,
+    method: axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let url = format!(
+        "{upstream}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    let mut request = client.request(method, url).body(body);
+    for (name, value) in headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap();
+    let mut answer = axum::response::Response::new(axum::body::Body::from(body));
+    *answer.status_mut() = status;
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
 }
 
 /// `spawn_app`, with every AWS call of the functions (and of the bootstrap)
