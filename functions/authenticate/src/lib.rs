@@ -226,7 +226,7 @@ fn kiosk_of(request: &Request) -> Result<String> {
 async fn count_signin(state: &State, kiosk: &str) -> Result<()> {
     match state
         .kiosks
-        .count_signin(kiosk, state.signins_per_minute)
+        .count_signin(kiosk, state.signins_per_minute, shared::clock::now())
         .await?
     {
         Ok(()) => Ok(()),

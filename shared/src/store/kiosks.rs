@@ -220,15 +220,17 @@ impl KioskStore {
         Ok((matches && !item.revoked).then(|| item.into()))
     }
 
-    /// Counts one CPF sign-in or signup of `kiosk` in this minute, unless the
-    /// minute already has `limit`: then `Err(seconds until the next minute)`.
-    /// One conditional ADD, so concurrent requests cannot slip past the limit.
+    /// Counts one CPF sign-in or signup of `kiosk` in the UTC minute of
+    /// `now`, unless that minute already has `limit`: then `Err(seconds
+    /// until the next minute)`. One conditional ADD, so concurrent requests
+    /// cannot slip past the limit.
     pub async fn count_signin(
         &self,
         kiosk: &str,
         limit: u32,
+        now: OffsetDateTime,
     ) -> Result<std::result::Result<(), u64>> {
-        let now = clock::now_unix();
+        let now = now.unix_timestamp();
         let minute = now - now.rem_euclid(60);
         let result = self
             .client
