@@ -6,7 +6,6 @@ use crate::helpers::{Shop, open_shop, spawn_app, spawn_app_failing, spawn_record
 use serde::Deserialize;
 use serde_json::Value;
 use shared::domain::OrderId;
-use std::collections::HashMap;
 
 /// The board as the contract shows it: these two lists and no other field.
 #[derive(Debug, Deserialize, PartialEq)]
@@ -51,67 +50,8 @@ async fn number_of(shop: &Shop, id: &OrderId) -> Option<u16> {
 async fn the_board_lists_paid_orders_by_status_oldest_payment_first_and_numbers_only() {
     // Arrange: orders of two guests, created, paid and moved in mixed orders.
     let shop = open_shop().await;
-    let guests = [shop.guest_token().await, shop.guest_token().await];
-    let created = [
-        "ready_2",
-        "preparing_1",
-        "unpaid",
-        "received_2",
-        "completed",
-        "ready_1",
-        "received_1",
-        "preparing_2",
-        "cancelled_by_admin",
-        "refused",
-        "cancelled_by_owner",
-    ];
-    let mut ids: HashMap<&str, OrderId> = HashMap::new();
-    let mut owner: HashMap<&str, &str> = HashMap::new();
-    for (i, name) in created.into_iter().enumerate() {
-        ids.insert(name, shop.placed_order(&guests[i % 2]).await.id);
-        owner.insert(name, &guests[i % 2]);
-    }
-    // Paid in this order, which is neither the creation nor the moving order.
-    let mut numbers: HashMap<&str, u16> = HashMap::new();
-    for name in [
-        "preparing_1",
-        "received_1",
-        "ready_1",
-        "completed",
-        "preparing_2",
-        "ready_2",
-        "cancelled_by_admin",
-        "received_2",
-    ] {
-        numbers.insert(name, paid_number(&shop, &ids[name]).await);
-    }
-    let refused = shop.pay(&ids["refused"], "reject").await;
-    assert_eq!(
-        refused.status,
-        shared::domain::order::OrderStatus::Cancelled
-    );
-    let cancelled = shop.moved(
-        owner["cancelled_by_owner"],
-        &ids["cancelled_by_owner"],
-        "cancelled",
-    );
-    cancelled.await;
-    for (name, target) in [
-        ("ready_2", "in_preparation"),
-        ("ready_2", "ready"),
-        ("preparing_2", "in_preparation"),
-        ("ready_1", "in_preparation"),
-        ("ready_1", "ready"),
-        ("preparing_1", "in_preparation"),
-        ("completed", "in_preparation"),
-        ("completed", "ready"),
-        ("completed", "completed"),
-    ] {
-        shop.moved(&shop.kitchen, &ids[name], target).await;
-    }
-    shop.moved(&shop.admin, &ids["cancelled_by_admin"], "cancelled")
-        .await;
-    let expect = |names: &[&str]| names.iter().map(|n| numbers[n]).collect::<Vec<_>>();
+    let kitchen = shop.busy_kitchen().await;
+    let expect = |names: &[&str]| names.iter().map(|n| kitchen.numbers[n]).collect::<Vec<_>>();
 
     // Act
     let board = board_of(&shop).await;
@@ -128,7 +68,7 @@ async fn the_board_lists_paid_orders_by_status_oldest_payment_first_and_numbers_
         "cancelled_by_admin",
     ] {
         // An order with no number (unpaid ones) cannot be on the board at all.
-        if let Some(number) = number_of(&shop, &ids[name]).await {
+        if let Some(number) = number_of(&shop, &kitchen.ids[name]).await {
             let shown = board.preparing.contains(&number) || board.ready.contains(&number);
             assert!(!shown, "{name} ({number}) is on the board: {board:?}");
         }

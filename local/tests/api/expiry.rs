@@ -5,11 +5,10 @@
 //! rather than after a real deadline.
 
 use crate::helpers::{
-    PAST_DEADLINE, Shop, open_shop, spawn_app_with_isolated_writes, statuses, stock,
+    AtCancel, MercadoPagoProxy, PAST_DEADLINE, Shop, open_shop, spawn_app_with_isolated_writes,
+    statuses, stock,
 };
 use shared::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 const EXPIRED: (OrderStatus, PaymentStatus) = (OrderStatus::Cancelled, PaymentStatus::Expired);
@@ -190,58 +189,4 @@ async fn a_payment_made_as_the_job_cancels_is_refunded_by_the_job() {
     );
     assert_eq!(shop.provider_status(&provider_order).await, "refunded");
     assert!(shop.ticket_slots_of(&order.id).await.is_empty());
-}
-
-/// What the proxy does to a `POST /v1/orders/{id}/cancel`.
-#[derive(Clone, Copy)]
-#[repr(u8)]
-enum AtCancel {
-    /// Answers 503 without forwarding it.
-    Fail,
-    /// Pays the order at the stand-in (no notification), then forwards it.
-    PayFirst,
-}
-
-/// A Mercado Pago in front of the stand-in that does [`AtCancel`] to
-/// cancellations and forwards everything else.
-struct MercadoPagoProxy;
-
-impl MercadoPagoProxy {
-    async fn start(upstream: &str, at_cancel: AtCancel) -> String {
-        use axum::body::Bytes;
-        use axum::http::{HeaderMap, Method, StatusCode, Uri};
-        let mode = Arc::new(AtomicU8::new(at_cancel as u8));
-        let (client, upstream) = (reqwest::Client::new(), upstream.to_owned());
-        let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (client, upstream, mode) = (client.clone(), upstream.clone(), mode.clone());
-            async move {
-                let path = uri.path().to_owned();
-                if let Some(id) = path
-                    .strip_prefix("/v1/orders/")
-                    .and_then(|rest| rest.strip_suffix("/cancel"))
-                {
-                    if mode.load(Ordering::SeqCst) == AtCancel::Fail as u8 {
-                        let mut answer = axum::response::Response::new(axum::body::Body::from(
-                            r#"{"errors":[{"code":"internal_error","message":"down"}]}"#,
-                        ));
-                        *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                        return answer;
-                    }
-                    let paid = client
-                        .post(format!("{upstream}/simulate/orders/{id}/pay?notify=false"))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert!(paid.status().is_success(), "{}", paid.status());
-                }
-                crate::helpers::relay(&client, &upstream, method, &uri, &headers, body).await
-            }
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(
-            async move { axum::serve(listener, axum::Router::new().fallback(forward)).await },
-        );
-        url
-    }
 }

@@ -1,10 +1,9 @@
 //! The kitchen queue: only paid orders, ready first, then in preparation,
 //! then received, each oldest paid first; and every caller's own list.
 
-use crate::helpers::{Page, Shop, open_shop};
+use crate::helpers::{Page, open_shop};
 use shared::domain::OrderId;
 use shared::domain::order::{Order, OrderStatus};
-use std::collections::HashMap;
 
 #[tokio::test]
 async fn unpaid_orders_are_not_in_the_kitchen_queue_and_cannot_be_started() {
@@ -36,65 +35,6 @@ async fn unpaid_orders_are_not_in_the_kitchen_queue_and_cannot_be_started() {
     shop.moved(kitchen, &id, "in_preparation").await;
 }
 
-/// Ten orders of two guests in every status, created, paid and moved in
-/// mixed orders; their ids by name, and each guest's ids oldest first.
-async fn a_busy_kitchen(
-    shop: &Shop,
-    guests: &[String; 2],
-) -> (HashMap<&'static str, OrderId>, [Vec<OrderId>; 2]) {
-    // Created in a mixed order: the queue is ordered by payment, not by creation.
-    let names = [
-        "received_2",
-        "ready_2",
-        "preparing_2",
-        "unpaid",
-        "received_1",
-        "completed",
-        "ready_1",
-        "preparing_1",
-        "cancelled_by_admin",
-        "refused",
-    ];
-    let mut ids = HashMap::new();
-    let mut own: [Vec<OrderId>; 2] = Default::default();
-    for (i, name) in names.into_iter().enumerate() {
-        let id = shop.placed_order(&guests[i % 2]).await.id;
-        own[i % 2].push(id.clone());
-        ids.insert(name, id);
-    }
-    for name in [
-        "preparing_1",
-        "ready_1",
-        "received_1",
-        "completed",
-        "preparing_2",
-        "ready_2",
-        "cancelled_by_admin",
-        "received_2",
-    ] {
-        shop.pay_approved(&ids[name]).await;
-    }
-    let refused = shop.pay(&ids["refused"], "reject").await;
-    assert_eq!(refused.status, OrderStatus::Cancelled, "{refused:?}");
-    // Moved in the reverse of their payment order: the queue still goes by payment.
-    for (name, target) in [
-        ("preparing_2", "in_preparation"),
-        ("preparing_1", "in_preparation"),
-        ("ready_2", "in_preparation"),
-        ("ready_2", "ready"),
-        ("ready_1", "in_preparation"),
-        ("ready_1", "ready"),
-        ("completed", "in_preparation"),
-        ("completed", "ready"),
-        ("completed", "completed"),
-    ] {
-        shop.moved(&shop.kitchen, &ids[name], target).await;
-    }
-    shop.moved(&shop.admin, &ids["cancelled_by_admin"], "cancelled")
-        .await;
-    (ids, own)
-}
-
 /// The queue of the busy kitchen: ready, then in preparation, then received,
 /// each oldest paid first.
 const QUEUE: [&str; 6] = [
@@ -111,30 +51,28 @@ async fn the_kitchen_queue_is_ready_then_in_preparation_then_received_oldest_pai
     // Arrange
     let shop = open_shop().await;
     let kitchen = &shop.kitchen;
-    let guests = [shop.guest_token().await, shop.guest_token().await];
-    let (ids, own) = a_busy_kitchen(&shop, &guests).await;
-    let expect = |names: &[&str]| names.iter().map(|n| ids[n].clone()).collect::<Vec<_>>();
-    let name_of = |id: &OrderId| ids.iter().find(|(_, v)| *v == id).map_or("?", |(k, _)| *k);
+    let busy = shop.busy_kitchen().await;
+    let expected = busy.ids_of(&QUEUE);
 
     // Act
     let queue: Page<Order> = shop.list_orders(kitchen, "").await.expect(200);
 
     // Assert
     let queue_ids: Vec<OrderId> = queue.items.into_iter().map(|o| o.id).collect();
-    let got: Vec<&str> = queue_ids.iter().map(name_of).collect();
-    assert_eq!(queue_ids, expect(&QUEUE), "got {got:?}");
+    let got: Vec<&str> = queue_ids.iter().map(|id| busy.name_of(id)).collect();
+    assert_eq!(queue_ids, expected, "got {got:?}");
     assert!(queue.next_cursor.is_none());
     let by_admin = shop.walk_orders(&shop.admin, "limit=20").await;
-    assert_eq!(by_admin, expect(&QUEUE), "admin sees the same queue");
+    assert_eq!(by_admin, expected, "admin sees the same queue");
     let one_by_one = shop.walk_orders(kitchen, "limit=1").await;
-    assert_eq!(one_by_one, expect(&QUEUE), "page by page, the same queue");
+    assert_eq!(one_by_one, expected, "page by page, the same queue");
     for (status, names) in [
         ("ready", 0..2),
         ("in_preparation", 2..4),
         ("received", 4..6),
     ] {
         let listed = shop.walk_orders(kitchen, &format!("status={status}")).await;
-        assert_eq!(listed, expect(&QUEUE[names]), "{status}");
+        assert_eq!(listed, busy.ids_of(&QUEUE[names]), "{status}");
     }
     for status in ["bogus", "completed", "cancelled", "awaiting_payment"] {
         let answer = shop.list_orders(kitchen, &format!("status={status}")).await;
@@ -142,8 +80,8 @@ async fn the_kitchen_queue_is_ready_then_in_preparation_then_received_oldest_pai
     }
 
     // Each guest sees all of their own orders, whatever the status, newest first.
-    for (guest, mine) in guests.iter().zip(own) {
-        let newest_first: Vec<OrderId> = mine.into_iter().rev().collect();
+    for (guest, mine) in busy.guests.iter().zip(&busy.own) {
+        let newest_first: Vec<OrderId> = mine.iter().rev().cloned().collect();
         assert_eq!(shop.my_orders(guest).await, newest_first);
         assert_eq!(shop.walk_orders(guest, "limit=2").await, newest_first);
     }

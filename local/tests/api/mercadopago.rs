@@ -103,13 +103,8 @@ async fn spawn_webhook() -> (String, mpsc::UnboundedReceiver<Received>) {
             }
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/webhooks/mercadopago",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, receiver)
+    let url = crate::helpers::serve(app).await;
+    (format!("{url}/webhooks/mercadopago"), receiver)
 }
 
 fn qr_request(cents: i64) -> QrOrderRequest {

@@ -1,0 +1,280 @@
+//! Stacks in the emulator: `spawn_app` (a stack of its own under a unique
+//! prefix, bootstrapped from template.yaml, with the staff users, a Mercado
+//! Pago stand-in and the local API on free ports) and its variants, a bare
+//! stack without the API, a moto server of a test's own to pause or kill,
+//! and what a test reads from a stack directly.
+
+use super::proxy::{Relay, start_proxy};
+use super::{ADMIN_PASSWORD, KITCHEN_PASSWORD, OUTSIDER_PASSWORD, TestApp};
+use kiosk_local::bootstrap::{LocalStack, StaffUser};
+use kiosk_local::template::Template;
+
+pub fn emulator_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: these tests need the emulator (run them with `make test`)",
+    )
+}
+
+pub fn template() -> Template {
+    Template::load(&Template::default_path()).unwrap()
+}
+
+pub fn unique_prefix() -> String {
+    format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// A file of the workspace (template.yaml, openapi.yaml, events/...).
+pub fn workspace_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+}
+
+pub fn staff_users() -> Vec<StaffUser> {
+    vec![
+        StaffUser {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            group: Some("admin".into()),
+        },
+        StaffUser {
+            username: "kitchen".into(),
+            password: KITCHEN_PASSWORD.into(),
+            group: Some("kitchen".into()),
+        },
+        StaffUser {
+            username: "outsider".into(),
+            password: OUTSIDER_PASSWORD.into(),
+            group: None,
+        },
+    ]
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_through(&emulator_endpoint()).await
+}
+
+/// A stack of its own (no staff users) whose AWS calls go to `endpoint`, for
+/// the tests that call the functions' code or the emulator without the local API.
+pub async fn bare_stack(endpoint: &str) -> (aws_config::SdkConfig, Template, LocalStack) {
+    let sdk = kiosk_local::emulator_sdk(endpoint).await;
+    let template = template();
+    let started = kiosk_local::start(&sdk, &template, &unique_prefix(), &[]).await;
+    (sdk, template, started.unwrap().0)
+}
+
+/// A stack and the local API whose AWS calls go to `endpoint`.
+pub(super) async fn spawn_app_through(endpoint: &str) -> TestApp {
+    spawn_app_configured(endpoint, &[]).await
+}
+
+/// `spawn_app`, with template parameters set (`KioskSigninsPerMinute`, ...).
+pub async fn spawn_app_with_parameters(parameters: &[(&str, &str)]) -> TestApp {
+    spawn_app_configured(&emulator_endpoint(), parameters).await
+}
+
+async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &str)]) -> TestApp {
+    let sdk = kiosk_local::emulator_sdk(endpoint).await;
+    let template = template();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let config = kiosk_local::mercadopago::StandInConfig::local(Some(format!(
+        "{base_url}/webhooks/mercadopago"
+    )));
+    let (addr, stand_in) = kiosk_local::mercadopago::spawn(config.clone())
+        .await
+        .unwrap();
+    let mut overrides = kiosk_local::Overrides::mercadopago(&config, &format!("http://{addr}"));
+    for (name, value) in parameters {
+        overrides
+            .parameters
+            .insert((*name).to_owned(), (*value).to_owned());
+    }
+    let (stack, router) = kiosk_local::start_with(
+        &sdk,
+        &template,
+        &unique_prefix(),
+        &staff_users(),
+        &overrides,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    TestApp {
+        base_url,
+        http: reqwest::Client::new(),
+        stack,
+        sdk,
+        template,
+        mercadopago: tokio::sync::Mutex::new(stand_in),
+        mercadopago_url: format!("http://{addr}"),
+        mercadopago_config: config,
+        owners: Default::default(),
+        kiosk: Default::default(),
+    }
+}
+
+/// A moto server of a test's own, so that pausing or stopping it hurts no
+/// other test (they share the emulator of `with-emulator.sh`).
+pub struct OwnEmulator {
+    child: tokio::process::Child,
+    pub endpoint: String,
+}
+
+impl OwnEmulator {
+    pub async fn start() -> OwnEmulator {
+        let moto = workspace_path(".venv/bin/moto_server");
+        assert!(
+            moto.exists(),
+            "{} is missing: run `make venv`",
+            moto.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = tokio::process::Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return OwnEmulator { child, endpoint };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("moto did not start on port {port}");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Freezes the emulator (SIGSTOP): connections still open, nothing answers.
+    pub fn pause(&self) {
+        signal(self.pid(), "-STOP");
+    }
+
+    /// Thaws it (SIGCONT): what it had received is answered now.
+    pub fn resume(&self) {
+        signal(self.pid(), "-CONT");
+    }
+
+    /// Kills it: connections are refused from now on.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// A stack on this emulator and the local API in front of it.
+    pub async fn spawn_app(&self) -> TestApp {
+        spawn_app_through(&self.endpoint).await
+    }
+
+    /// [`Self::spawn_app`], its AWS calls through a tripwire: once armed, the
+    /// first call of `operation` (`TransactWriteItems`, ...) pauses the
+    /// emulator just before it is forwarded, so that it stalls in flight.
+    pub async fn spawn_app_with_tripwire(&self, operation: &'static str) -> (TestApp, Tripwire) {
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (pid, trip) = (self.pid(), armed.clone());
+        let on_call = move |target: &str| {
+            if target.ends_with(operation) && trip.swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                signal(pid, "-STOP");
+            }
+            Relay::Forward
+        };
+        let endpoint = start_proxy(self.endpoint.clone(), on_call).await;
+        (spawn_app_through(&endpoint).await, Tripwire(armed))
+    }
+}
+
+/// See [`OwnEmulator::spawn_app_with_tripwire`].
+pub struct Tripwire(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Tripwire {
+    pub fn arm(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+impl TestApp {
+    /// The environment template.yaml gives `function`, resolved for this stack.
+    pub fn function_env(&self, function: &str) -> std::collections::HashMap<String, String> {
+        self.template
+            .function_env(function, &self.stack.refs)
+            .unwrap()
+    }
+
+    /// Where this stack's token keys are (`kiosk-local keys` names).
+    pub fn key_names(&self) -> kiosk_local::keys::KeyNames {
+        kiosk_local::keys::KeyNames::under(&self.stack.prefix)
+    }
+
+    /// The private key the signing secret holds now (`AWSCURRENT`).
+    pub async fn signing_key(&self) -> shared::domain::jwk::PrivateKey {
+        let value = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .get_secret_value()
+            .secret_id(self.key_names().secret)
+            .send()
+            .await
+            .unwrap();
+        shared::domain::jwk::PrivateKey::from_jwk(value.secret_string().unwrap().as_bytes())
+            .unwrap()
+    }
+
+    /// `function`'s environment as a deploy made now would resolve it: the
+    /// SSM-typed parameters (the public keys) read again.
+    pub async fn redeployed_env(&self, function: &str) -> shared::config::Env {
+        let mut refs = self.stack.refs.clone();
+        refs.insert(
+            kiosk_local::bootstrap::PUBLIC_KEYS_PARAMETER,
+            self.key_names().parameter,
+        );
+        kiosk_local::bootstrap::resolve_ssm_parameters(&self.sdk, &self.template, &mut refs)
+            .await
+            .unwrap();
+        shared::config::Env::Map(self.template.function_env(function, &refs).unwrap())
+    }
+
+    /// The ticket slots (`ticket#<n>` items) `order_id` holds, read straight
+    /// from the table (a Scan: test code only).
+    pub async fn ticket_slots_of(&self, order_id: impl std::fmt::Display) -> Vec<String> {
+        let output = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(self.stack.get("OrdersTable").unwrap())
+            .filter_expression("order_id = :id AND begins_with(id, :ticket)")
+            .expression_attribute_values(
+                ":id",
+                aws_sdk_dynamodb::types::AttributeValue::S(order_id.to_string()),
+            )
+            .expression_attribute_values(
+                ":ticket",
+                aws_sdk_dynamodb::types::AttributeValue::S("ticket#".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        output
+            .items()
+            .iter()
+            .filter_map(|item| item.get("id")?.as_s().ok().cloned())
+            .collect()
+    }
+}

@@ -1,0 +1,399 @@
+//! The arrangements: staff, kiosks, guests and customers signed in, the menu
+//! stocked, orders placed, paid (the customer at Mercado Pago's stand-in) and
+//! moved, the expiry job run "later"; `Shop` holds the usual stack.
+
+use super::{ADMIN_PASSWORD, Customer, KITCHEN_PASSWORD, TestApp, Validation, spawn_app, token_of};
+use serde_json::{Value, json};
+use shared::domain::OrderId;
+use shared::domain::order::{Order, OrderStatus, Payment};
+use shared::domain::product::Product;
+use std::collections::HashMap;
+
+impl TestApp {
+    // Sign-ins.
+
+    /// The token of this stack's kiosk, enrolled on first use by the admin.
+    pub async fn kiosk_token(&self) -> String {
+        self.kiosk
+            .get_or_init(|| async {
+                let (id, secret) = self.enrol_kiosk("Totem 1").await;
+                let token = token_of(self.kiosk_sign_in(&id, &secret).await);
+                (id, token)
+            })
+            .await
+            .1
+            .clone()
+    }
+
+    /// Enrols a kiosk as the admin, which must succeed: its id and secret.
+    pub async fn enrol_kiosk(&self, name: &str) -> (String, String) {
+        let admin = self.admin_token().await;
+        let enrolled: Value = self
+            .post_as("/kiosks", &admin, json!({ "name": name }))
+            .await
+            .expect(201);
+        let field = |name: &str| enrolled[name].as_str().unwrap().to_owned();
+        (field("id"), field("secret"))
+    }
+
+    /// Signs a customer up, which must succeed.
+    pub async fn signed_up(&self, cpf: &str, name: &str) -> Customer {
+        self.sign_up(cpf, name).await.expect(201)
+    }
+
+    /// The claims `/validate` reads from a valid token.
+    pub async fn claims_of(&self, token: &str) -> shared::domain::token::Claims {
+        let validated: Validation = self.validate(token).await.expect(200);
+        assert!(validated.valid);
+        validated.claims.unwrap()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        token_of(self.staff_sign_in("admin", ADMIN_PASSWORD).await)
+    }
+
+    pub async fn kitchen_token(&self) -> String {
+        token_of(self.staff_sign_in("kitchen", KITCHEN_PASSWORD).await)
+    }
+
+    pub async fn guest_token(&self) -> String {
+        let kiosk = self.kiosk_token().await;
+        token_of(self.post_as("/auth/guest", &kiosk, Value::Null).await)
+    }
+
+    pub async fn customer_token(&self, cpf: &str) -> String {
+        token_of(self.auth(cpf).await)
+    }
+
+    // The menu.
+
+    /// Creates a product as admin and returns its id.
+    pub async fn create_product(
+        &self,
+        admin: &str,
+        name: &str,
+        category: &str,
+        price_cents: i64,
+    ) -> String {
+        let body = json!({"name": name, "category": category, "price_cents": price_cents});
+        self.post_product(admin, body)
+            .await
+            .expect::<Product>(201)
+            .id
+            .to_string()
+    }
+
+    /// Marks the product sold out (`false`) or back in stock (`true`), which
+    /// must succeed; the product as answered.
+    pub async fn set_available(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        available: bool,
+    ) -> Product {
+        let answer = self.patch_product(token, id, json!({ "available": available }));
+        let product: Product = answer.await.expect(200);
+        assert_eq!(product.available, available, "{product:?}");
+        product
+    }
+
+    // Orders and their payment.
+
+    /// Checks out, which must succeed, and returns the new order.
+    pub async fn place(&self, token: &str, items: Value) -> Order {
+        let order: Order = self.checkout(token, items).await.expect(201);
+        let mut owners = self.owners.lock().unwrap();
+        owners.insert(order.id.to_string(), token.to_owned());
+        order
+    }
+
+    /// The stand-in's `POST /simulate/orders/{id}/{pay|reject}`: the customer
+    /// pays (or is refused); with `notify`, after Mercado Pago's webhook was
+    /// delivered and answered.
+    pub async fn simulate(&self, provider_order_id: &str, outcome: &str, notify: bool) -> Value {
+        let url = format!(
+            "{}/simulate/orders/{provider_order_id}/{outcome}{}",
+            self.mercadopago_url,
+            if notify { "" } else { "?notify=false" }
+        );
+        let answer = self.http.post(url).send().await.unwrap();
+        assert!(
+            answer.status().is_success(),
+            "simulate {outcome}: {}",
+            answer.status()
+        );
+        answer.json().await.unwrap()
+    }
+
+    /// The webhook secret the stand-in signs with (and the stack trusts).
+    pub fn webhook_secret(&self) -> Vec<u8> {
+        self.mercadopago_config.webhook_secret.as_bytes().to_vec()
+    }
+
+    /// The Mercado Pago order's `status` as the stand-in has it.
+    pub async fn provider_status(&self, provider_order_id: &str) -> String {
+        let answer = self
+            .http
+            .get(format!(
+                "{}/v1/orders/{provider_order_id}",
+                self.mercadopago_url
+            ))
+            .bearer_auth(&self.mercadopago_config.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        let order: Value = answer.json().await.unwrap();
+        order["status"].as_str().unwrap().to_owned()
+    }
+
+    // The expiry job.
+
+    /// The `order-expiry` function of this stack, built as its `main`
+    /// builds it from the environment template.yaml gives it; with
+    /// `mercadopago_url`, talking to that Mercado Pago instead.
+    pub fn expiry_job(&self, mercadopago_url: Option<&str>) -> order_expiry::State {
+        let mut env = self.function_env("OrderExpiryFunction");
+        if let Some(url) = mercadopago_url {
+            env.insert("MERCADOPAGO_API_URL".into(), url.to_owned());
+        }
+        order_expiry::State::from_env(&self.sdk, &shared::config::Env::Map(env)).unwrap()
+    }
+
+    /// One run of the expiry job as if it were `after` from now (rather than
+    /// wait for a deadline).
+    pub async fn run_expiry_after(&self, after: std::time::Duration) -> order_expiry::Report {
+        self.run_expiry_with(&self.expiry_job(None), after).await
+    }
+
+    /// One run of `job` as if it were `after` from now.
+    pub async fn run_expiry_with(
+        &self,
+        job: &order_expiry::State,
+        after: std::time::Duration,
+    ) -> order_expiry::Report {
+        job.run(shared::clock::now() + after).await.unwrap()
+    }
+}
+
+/// How long after checkout the expiry job finds an order due, with the
+/// template's default timeout (900 s) and a margin.
+pub const PAST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(900 + 60);
+
+/// An order's status and payment status.
+pub fn statuses(order: &Order) -> (OrderStatus, shared::domain::order::PaymentStatus) {
+    (order.status, order.payment_status)
+}
+
+/// Valid CPFs, generated: tests that need many distinct customers.
+pub fn cpf_from(seed: u32) -> String {
+    shared::domain::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
+}
+
+/// A stack with X-Burger on the menu, the staff and a guest signed in.
+pub struct Shop {
+    pub app: TestApp,
+    pub admin: String,
+    pub kitchen: String,
+    pub guest: String,
+    pub burger: String,
+}
+
+impl std::ops::Deref for Shop {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+pub async fn open_shop() -> Shop {
+    stock(spawn_app().await).await
+}
+
+/// Puts X-Burger on `app`'s menu and signs the staff and a guest in.
+pub async fn stock(app: TestApp) -> Shop {
+    let admin = app.admin_token().await;
+    let kitchen = app.kitchen_token().await;
+    let guest = app.guest_token().await;
+    let burger = app
+        .create_product(&admin, "X-Burger", "sandwich", 2490)
+        .await;
+    Shop {
+        app,
+        admin,
+        kitchen,
+        guest,
+        burger,
+    }
+}
+
+impl Shop {
+    /// One line: `quantity` X-Burgers.
+    pub fn burgers(&self, quantity: u32) -> Value {
+        json!([{"product_id": self.burger, "quantity": quantity}])
+    }
+
+    /// The order as the admin reads it (whoever owns it).
+    pub async fn order(&self, id: impl std::fmt::Display) -> Order {
+        self.get_order(&self.admin, id).await.expect(200)
+    }
+
+    /// An order of one X-Burger, awaiting payment.
+    pub async fn placed_order(&self, token: &str) -> Order {
+        self.place(token, self.burgers(1)).await
+    }
+
+    /// The owner's QR payment of the order (made, or the one already made).
+    pub async fn payment_of(&self, order_id: impl std::fmt::Display) -> Payment {
+        let order_id = order_id.to_string();
+        let owner = self.owners.lock().unwrap().get(&order_id).cloned();
+        let owner = owner.unwrap_or_else(|| self.guest.clone());
+        let answer = self.request_payment(&owner, &order_id).await;
+        assert!(matches!(answer.status, 200 | 201), "{}", answer.body);
+        answer.json()
+    }
+
+    /// The customer pays the order's QR (or is refused), Mercado Pago
+    /// notifies, and the order is as the webhook left it.
+    pub async fn pay(&self, order_id: impl std::fmt::Display, outcome: &str) -> Order {
+        let order_id = order_id.to_string();
+        let payment = self.payment_of(&order_id).await;
+        let simulated = self
+            .simulate(&payment.provider_order_id, outcome, true)
+            .await;
+        assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
+        self.order(&order_id).await
+    }
+
+    /// Pays the order, which is then received.
+    pub async fn pay_approved(&self, order_id: impl std::fmt::Display) -> Order {
+        let paid = self.pay(order_id, "pay").await;
+        assert_eq!(paid.status, OrderStatus::Received, "{paid:?}");
+        paid
+    }
+
+    /// Moves the order, which must succeed.
+    pub async fn moved(&self, token: &str, id: impl std::fmt::Display, status: &str) -> Order {
+        let moved: Order = self.move_order(token, id, status).await.expect(200);
+        assert_eq!(moved.status.as_str(), status, "{moved:?}");
+        moved
+    }
+
+    /// An order of `token`'s for one X-Burger, brought to `status` the way
+    /// the kitchen does (the owner cancels).
+    pub async fn order_in(&self, token: &str, status: OrderStatus) -> Order {
+        let order = self.placed_order(token).await;
+        let steps: &[OrderStatus] = match status {
+            OrderStatus::AwaitingPayment => return order,
+            OrderStatus::Cancelled => return self.moved(token, &order.id, "cancelled").await,
+            OrderStatus::Received => &[],
+            OrderStatus::InPreparation => &[OrderStatus::InPreparation],
+            OrderStatus::Ready => &[OrderStatus::InPreparation, OrderStatus::Ready],
+            OrderStatus::Completed => &[
+                OrderStatus::InPreparation,
+                OrderStatus::Ready,
+                OrderStatus::Completed,
+            ],
+        };
+        let mut order = self.pay_approved(&order.id).await;
+        for step in steps {
+            order = self.moved(&self.kitchen, &order.id, step.as_str()).await;
+        }
+        order
+    }
+}
+
+/// Eleven orders of two guests in every status (`ready_1`, `unpaid`,
+/// `cancelled_by_owner`, ...), created, paid and moved in three different
+/// orders: the kitchen queue and the board go by payment alone.
+pub struct BusyKitchen {
+    pub guests: [String; 2],
+    /// Each order's id by name.
+    pub ids: HashMap<&'static str, OrderId>,
+    /// Each guest's orders, oldest first.
+    pub own: [Vec<OrderId>; 2],
+    /// The ticket number of each order paid (approved).
+    pub numbers: HashMap<&'static str, u16>,
+}
+
+impl BusyKitchen {
+    /// The ids of the orders named, in that order.
+    pub fn ids_of(&self, names: &[&str]) -> Vec<OrderId> {
+        names.iter().map(|name| self.ids[name].clone()).collect()
+    }
+
+    /// The name of one of these orders (`?` for another order).
+    pub fn name_of(&self, id: &OrderId) -> &'static str {
+        let named = self.ids.iter().find(|(_, v)| *v == id);
+        named.map_or("?", |(name, _)| *name)
+    }
+}
+
+impl Shop {
+    /// A [`BusyKitchen`] of two new guests.
+    pub async fn busy_kitchen(&self) -> BusyKitchen {
+        let guests = [self.guest_token().await, self.guest_token().await];
+        let created = [
+            "ready_2",
+            "preparing_1",
+            "unpaid",
+            "received_2",
+            "completed",
+            "ready_1",
+            "received_1",
+            "preparing_2",
+            "cancelled_by_admin",
+            "refused",
+            "cancelled_by_owner",
+        ];
+        let (mut ids, mut owner) = (HashMap::new(), HashMap::new());
+        let mut own: [Vec<OrderId>; 2] = Default::default();
+        for (i, name) in created.into_iter().enumerate() {
+            let id = self.placed_order(&guests[i % 2]).await.id;
+            own[i % 2].push(id.clone());
+            ids.insert(name, id);
+            owner.insert(name, &guests[i % 2]);
+        }
+        let mut numbers = HashMap::new();
+        for name in [
+            "preparing_1",
+            "received_1",
+            "ready_1",
+            "completed",
+            "preparing_2",
+            "ready_2",
+            "cancelled_by_admin",
+            "received_2",
+        ] {
+            let paid = self.pay_approved(&ids[name]).await;
+            numbers.insert(name, paid.number.unwrap());
+        }
+        let refused = self.pay(&ids["refused"], "reject").await;
+        assert_eq!(refused.status, OrderStatus::Cancelled, "{refused:?}");
+        let by_owner = "cancelled_by_owner";
+        self.moved(owner[by_owner], &ids[by_owner], "cancelled")
+            .await;
+        // Moved in the reverse of their payment order.
+        for (name, target) in [
+            ("preparing_2", "in_preparation"),
+            ("preparing_1", "in_preparation"),
+            ("ready_2", "in_preparation"),
+            ("ready_2", "ready"),
+            ("ready_1", "in_preparation"),
+            ("ready_1", "ready"),
+            ("completed", "in_preparation"),
+            ("completed", "ready"),
+            ("completed", "completed"),
+        ] {
+            self.moved(&self.kitchen, &ids[name], target).await;
+        }
+        self.moved(&self.admin, &ids["cancelled_by_admin"], "cancelled")
+            .await;
+        BusyKitchen {
+            guests,
+            ids,
+            own,
+            numbers,
+        }
+    }
+}
