@@ -2,27 +2,11 @@
 //! theirs alone, sign-ins counted per kiosk, tokens without personal data,
 //! staff and customers kept apart.
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with_parameters, token_of};
+use crate::helpers::{
+    Answer, bare_stack, emulator_endpoint, spawn_app, spawn_app_with_parameters, token_of,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Enrols a kiosk as the admin: (id, secret).
-async fn enrol(app: &TestApp, name: &str) -> (String, String) {
-    let admin = app.admin_token().await;
-    let enrolled: Value = app
-        .post_as("/kiosks", &admin, json!({"name": name}))
-        .await
-        .expect(201);
-    (
-        enrolled["id"].as_str().unwrap().to_owned(),
-        enrolled["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn kiosk_sign_in(app: &TestApp, id: &str, secret: &str) -> crate::helpers::Answer {
-    app.post("/auth/kiosk", json!({"kiosk_id": id, "secret": secret}))
-        .await
-}
 
 /// The claim names of a token (read, not verified).
 fn claim_names(token: &str) -> Vec<String> {
@@ -114,16 +98,16 @@ async fn tokens_carry_the_kiosk_and_no_personal_data() {
 #[tokio::test]
 async fn an_unknown_kiosk_a_wrong_secret_and_a_revoked_kiosk_answer_alike() {
     let app = spawn_app().await;
-    let (id, secret) = enrol(&app, "Totem 2").await;
-    let token = token_of(kiosk_sign_in(&app, &id, &secret).await);
+    let (id, secret) = app.enrol_kiosk("Totem 2").await;
+    let token = token_of(app.kiosk_sign_in(&id, &secret).await);
     assert_eq!(app.claims_of(&token).await.sub, format!("kiosk:{id}"));
 
     let unknown = uuid::Uuid::new_v4().to_string();
     let mut refusals = vec![
-        kiosk_sign_in(&app, &unknown, &secret).await,
-        kiosk_sign_in(&app, &id, "not-the-secret").await,
-        kiosk_sign_in(&app, &id, "").await,
-        kiosk_sign_in(&app, "../kiosk", &secret).await,
+        app.kiosk_sign_in(&unknown, &secret).await,
+        app.kiosk_sign_in(&id, "not-the-secret").await,
+        app.kiosk_sign_in(&id, "").await,
+        app.kiosk_sign_in("../kiosk", &secret).await,
     ];
     let admin = app.admin_token().await;
     // The list shows it, never a secret.
@@ -139,7 +123,7 @@ async fn an_unknown_kiosk_a_wrong_secret_and_a_revoked_kiosk_answer_alike() {
 
     let revoke = app.request(Method::DELETE, &format!("/kiosks/{id}"), Some(&admin));
     assert_eq!(app.send(revoke).await.status, 204);
-    refusals.push(kiosk_sign_in(&app, &id, &secret).await);
+    refusals.push(app.kiosk_sign_in(&id, &secret).await);
     for answer in &refusals {
         answer.expect_error(401, "invalid_credentials");
     }
@@ -160,78 +144,122 @@ async fn an_unknown_kiosk_a_wrong_secret_and_a_revoked_kiosk_answer_alike() {
         .expect_error(403, "forbidden");
 }
 
-/// Waits until at least `seconds` remain in this minute, so a burst of
-/// sign-ins falls in one minute.
-async fn clear_of_the_minute_boundary(seconds: i64) {
-    let into_minute = shared::clock::now_unix().rem_euclid(60);
-    if 60 - into_minute < seconds {
-        tokio::time::sleep(std::time::Duration::from_secs(
-            u64::try_from(60 - into_minute + 1).unwrap(),
-        ))
-        .await;
+/// The UTC minute it is: what the per-kiosk sign-in counter counts in.
+fn this_minute() -> i64 {
+    shared::clock::now_unix().div_euclid(60)
+}
+
+/// Runs `burst` once, or twice if a UTC minute began while it ran (a new
+/// minute starts a new count); what the run within one minute returned.
+/// Each run signs in a kiosk of its own, so it starts from zero.
+async fn in_one_minute<T, F: Future<Output = T>>(mut burst: impl FnMut() -> F) -> T {
+    for _ in 0..2 {
+        let minute = this_minute();
+        let result = burst().await;
+        if this_minute() == minute {
+            return result;
+        }
     }
+    panic!("two bursts of sign-ins each ran across a minute boundary");
+}
+
+/// What a kiosk at its limit was answered, all within one minute.
+struct Burst {
+    counted: Vec<Answer>,
+    over: reqwest::Response,
+    signup: Answer,
+    guest: Answer,
+    elsewhere: Answer,
 }
 
 #[tokio::test]
 async fn the_thirty_first_sign_in_of_a_minute_is_429_for_that_kiosk_only() {
-    let app = spawn_app().await;
-    let busy = app.kiosk_token().await;
-    let (id, secret) = enrol(&app, "Totem 2").await;
-    let other = token_of(kiosk_sign_in(&app, &id, &secret).await);
-    clear_of_the_minute_boundary(40).await;
+    let app = &spawn_app().await;
+    let other = &app.new_kiosk_token("Totem 2").await;
+    let ana = json!({"cpf": "52998224725"});
+    let bia = json!({"cpf": "111.444.777-35", "name": "Bia", "email": "b@example.com"});
 
-    for i in 0..30 {
-        let answer = app
-            .post_as("/auth", &busy, json!({"cpf": "52998224725"}))
-            .await;
+    let burst = in_one_minute(|| async {
+        let busy = app.new_kiosk_token("Totem 1").await;
+        let mut counted = Vec::new();
+        for _ in 0..30 {
+            counted.push(app.post_as("/auth", &busy, ana.clone()).await);
+        }
+        let request = app.request(Method::POST, "/auth", Some(&busy));
+        let over = request.json(&ana).send().await.unwrap();
+        Burst {
+            counted,
+            over,
+            // Signups count too; guests do not.
+            signup: app.post_as("/customers", &busy, bia.clone()).await,
+            guest: app.post_as("/auth/guest", &busy, Value::Null).await,
+            elsewhere: app.post_as("/auth", other, ana.clone()).await,
+        }
+    })
+    .await;
+
+    for (i, answer) in burst.counted.iter().enumerate() {
         assert_eq!(answer.status, 404, "sign-in {}: {}", i + 1, answer.body);
     }
-    let request = app
-        .request(Method::POST, "/auth", Some(&busy))
-        .json(&json!({"cpf": "52998224725"}));
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"]
+    assert_eq!(burst.over.status(), 429);
+    let retry_after: u64 = burst.over.headers()["retry-after"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    let body: Value = response.json().await.unwrap();
+    let body: Value = burst.over.json().await.unwrap();
     assert_eq!(body["error"]["code"], "too_many_requests");
-    // Signups count too; guests do not.
-    let signup = app
-        .post_as(
-            "/customers",
-            &busy,
-            json!({"cpf": "111.444.777-35", "name": "Bia", "email": "b@example.com"}),
-        )
-        .await;
-    signup.expect_error(429, "too_many_requests");
-    assert_eq!(
-        app.post_as("/auth/guest", &busy, Value::Null).await.status,
-        200
-    );
+    burst.signup.expect_error(429, "too_many_requests");
+    assert_eq!(burst.guest.status, 200);
     // Another kiosk is not affected.
-    let elsewhere = app
-        .post_as("/auth", &other, json!({"cpf": "52998224725"}))
-        .await;
-    elsewhere.expect_error(404, "customer_not_found");
+    burst.elsewhere.expect_error(404, "customer_not_found");
 }
 
 #[tokio::test]
 async fn concurrent_sign_ins_cannot_slip_past_the_limit() {
-    let app = spawn_app_with_parameters(&[("KioskSigninsPerMinute", "10")]).await;
-    let kiosk = app.kiosk_token().await;
-    clear_of_the_minute_boundary(40).await;
-    let request = app
-        .request(Method::POST, "/auth", Some(&kiosk))
-        .json(&json!({"cpf": "52998224725"}));
-    let answers = app.send_concurrently(20, request).await;
-    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    let app = &spawn_app_with_parameters(&[("KioskSigninsPerMinute", "10")]).await;
+    let statuses: Vec<u16> = in_one_minute(|| async {
+        let kiosk = app.new_kiosk_token("Totem 1").await;
+        let request = app
+            .request(Method::POST, "/auth", Some(&kiosk))
+            .json(&json!({"cpf": "52998224725"}));
+        let answers = app.send_concurrently(20, request).await;
+        answers.iter().map(|a| a.status).collect()
+    })
+    .await;
     let counted = statuses.iter().filter(|s| **s == 404).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!((counted, limited), (10, 10), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sign_ins_are_counted_per_kiosk_and_per_utc_minute() {
+    use shared::store::kiosks::KioskStore;
+    use time::format_description::well_known::Rfc3339;
+    let (sdk, _, stack) = bare_stack(&emulator_endpoint()).await;
+    let table = stack.get("KiosksTable").unwrap();
+    let kiosks = &KioskStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    // Three a minute; past them, Err(seconds until the next minute).
+    let count = |kiosk: &'static str, at: &'static str| {
+        let now = time::OffsetDateTime::parse(&format!("2030-01-01T{at}Z"), &Rfc3339).unwrap();
+        async move { kiosks.count_signin(kiosk, 3, now).await.unwrap() }
+    };
+
+    for at in ["12:00:00", "12:00:30", "12:00:59"] {
+        assert_eq!(count("busy", at).await, Ok(()), "{at}");
+    }
+    assert_eq!(count("busy", "12:00:45").await, Err(15));
+    assert_eq!(count("busy", "12:00:59").await, Err(1));
+    // Another kiosk counts apart; the next minute counts from zero.
+    assert_eq!(count("other", "12:00:59").await, Ok(()));
+    for at in ["12:01:00", "12:01:00", "12:01:59"] {
+        assert_eq!(count("busy", at).await, Ok(()), "{at}");
+    }
+    assert_eq!(count("busy", "12:01:59").await, Err(1));
+    // Each minute keeps its own count.
+    assert_eq!(count("busy", "12:00:10").await, Err(50));
+    assert_eq!(count("busy", "12:02:00").await, Ok(()));
 }
 
 #[tokio::test]

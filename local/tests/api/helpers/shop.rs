@@ -25,6 +25,12 @@ impl TestApp {
             .clone()
     }
 
+    /// A new kiosk named `name`, enrolled and signed in: its token.
+    pub async fn new_kiosk_token(&self, name: &str) -> String {
+        let (id, secret) = self.enrol_kiosk(name).await;
+        token_of(self.kiosk_sign_in(&id, &secret).await)
+    }
+
     /// Enrols a kiosk as the admin, which must succeed: its id and secret.
     pub async fn enrol_kiosk(&self, name: &str) -> (String, String) {
         let admin = self.admin_token().await;
