@@ -4,6 +4,7 @@
 use crate::helpers::{open_shop, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
+use shared::domain::product::Product;
 
 #[tokio::test]
 async fn tokens_and_personal_data_are_never_cacheable() {
@@ -90,6 +91,16 @@ async fn a_body_over_64_kib_is_refused_unread_with_413() {
         shop.my_orders(&shop.guest).await.is_empty(),
         "nothing was written"
     );
+    let sold_out = json!({"available": false, "note": padding});
+    let answer = shop
+        .patch_product(&shop.kitchen, &shop.burger, sold_out)
+        .await;
+    answer.expect_error(413, "body_too_large");
+    let burger: Product = shop
+        .get_product(&shop.guest, &shop.burger)
+        .await
+        .expect(200);
+    assert!(burger.available, "nothing was written");
     // Just under the bound is read (and refused for what it says).
     let under = json!({"token": "t".repeat(60 * 1024)}).to_string();
     assert_eq!(shop.post_raw("/validate", &under).await.status, 401);

@@ -60,3 +60,19 @@ async fn another_callers_order_is_404_whether_read_cancelled_or_listed() {
     let start = shop.move_order(kitchen, &unknown, "in_preparation").await;
     start.expect_error(404, "order_not_found");
 }
+
+#[tokio::test]
+async fn a_kiosk_device_may_neither_read_nor_list_orders() {
+    // Arrange: an order placed at the kiosk, by its guest.
+    let shop = open_shop().await;
+    let kiosk = shop.kiosk_token().await;
+    let order = shop.placed_order(&shop.guest).await.id;
+
+    // Act, Assert: its customers sign in and read theirs; the device reads none.
+    let read = shop.get_order(&kiosk, &order).await;
+    read.expect_error(403, "forbidden");
+    for query in ["", "status=ready"] {
+        let listed = shop.list_orders(&kiosk, query).await;
+        listed.expect_error(403, "forbidden");
+    }
+}
