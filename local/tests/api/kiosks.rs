@@ -175,12 +175,12 @@ struct Burst {
 #[tokio::test]
 async fn the_thirty_first_sign_in_of_a_minute_is_429_for_that_kiosk_only() {
     let app = &spawn_app().await;
-    let other = &app.new_kiosk_token("Totem 2").await;
+    let (_, other) = &app.new_kiosk("Totem 2").await;
     let ana = json!({"cpf": "52998224725"});
     let bia = json!({"cpf": "111.444.777-35", "name": "Bia", "email": "b@example.com"});
 
     let burst = in_one_minute(|| async {
-        let busy = app.new_kiosk_token("Totem 1").await;
+        let (_, busy) = app.new_kiosk("Totem 1").await;
         let mut counted = Vec::new();
         for _ in 0..30 {
             counted.push(app.post_as("/auth", &busy, ana.clone()).await);
@@ -220,7 +220,7 @@ async fn the_thirty_first_sign_in_of_a_minute_is_429_for_that_kiosk_only() {
 async fn concurrent_sign_ins_cannot_slip_past_the_limit() {
     let app = &spawn_app_with_parameters(&[("KioskSigninsPerMinute", "10")]).await;
     let statuses: Vec<u16> = in_one_minute(|| async {
-        let kiosk = app.new_kiosk_token("Totem 1").await;
+        let (_, kiosk) = app.new_kiosk("Totem 1").await;
         let request = app
             .request(Method::POST, "/auth", Some(&kiosk))
             .json(&json!({"cpf": "52998224725"}));

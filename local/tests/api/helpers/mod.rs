@@ -32,6 +32,8 @@ pub const KITCHEN_PASSWORD: &str = "KitchenTest1234";
 /// A user with a password but in no staff group.
 pub const OUTSIDER_PASSWORD: &str = "OutsiderTest1234";
 
+/// A stack of its own in the emulator and the local API in front of it, on
+/// a free port (see [`spawn_app`]).
 pub struct TestApp {
     pub base_url: String,
     pub http: reqwest::Client,

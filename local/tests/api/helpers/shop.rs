@@ -14,21 +14,16 @@ impl TestApp {
 
     /// The token of this stack's kiosk, enrolled on first use by the admin.
     pub async fn kiosk_token(&self) -> String {
-        self.kiosk
-            .get_or_init(|| async {
-                let (id, secret) = self.enrol_kiosk("Totem 1").await;
-                let token = token_of(self.kiosk_sign_in(&id, &secret).await);
-                (id, token)
-            })
-            .await
-            .1
-            .clone()
+        let (_, token) = self.kiosk.get_or_init(|| self.new_kiosk("Totem 1")).await;
+        token.clone()
     }
 
-    /// A new kiosk named `name`, enrolled and signed in: its token.
-    pub async fn new_kiosk_token(&self, name: &str) -> String {
+    /// A new kiosk named `name`, enrolled by the admin and signed in: its id
+    /// and token.
+    pub async fn new_kiosk(&self, name: &str) -> (String, String) {
         let (id, secret) = self.enrol_kiosk(name).await;
-        token_of(self.kiosk_sign_in(&id, &secret).await)
+        let token = token_of(self.kiosk_sign_in(&id, &secret).await);
+        (id, token)
     }
 
     /// Enrols a kiosk as the admin, which must succeed: its id and secret.
