@@ -81,7 +81,7 @@ async fn an_order_before_its_deadline_is_untouched() {
 
 #[tokio::test]
 async fn the_webhook_and_the_job_racing_on_an_order_end_with_one_outcome() {
-    let shop = stock(spawn_app_with_isolated_writes().await).await;
+    let shop = stock(spawn_app_with_isolated_writes(&[]).await).await;
     let job = shop.expiry_job(None);
     for _ in 0..4 {
         let (order, provider_order) = order_with_qr(&shop).await;

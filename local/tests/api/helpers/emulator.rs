@@ -68,12 +68,9 @@ pub(super) async fn spawn_app_through(endpoint: &str) -> TestApp {
     spawn_app_configured(endpoint, &[]).await
 }
 
-/// `spawn_app`, with template parameters set (`KioskSigninsPerMinute`, ...).
-pub async fn spawn_app_with_parameters(parameters: &[(&str, &str)]) -> TestApp {
-    spawn_app_configured(&emulator_endpoint(), parameters).await
-}
-
-async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &str)]) -> TestApp {
+/// A stack and the local API whose AWS calls go to `endpoint`, with template
+/// parameters set (`KioskSigninsPerMinute`, ...).
+pub(super) async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &str)]) -> TestApp {
     let sdk = kiosk_local::emulator_sdk(endpoint).await;
     let template = template();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

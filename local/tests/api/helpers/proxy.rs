@@ -4,7 +4,7 @@
 //! front of the Mercado Pago stand-in that fails or races cancellations.
 
 use super::TestApp;
-use super::emulator::{emulator_endpoint, spawn_app_through};
+use super::emulator::{emulator_endpoint, spawn_app_configured, spawn_app_through};
 
 /// The AWS operations the app sends, as seen on the wire (the `X-Amz-Target`
 /// header of the JSON protocols: `DynamoDB_20120810.Query`, ...): all of them,
@@ -144,11 +144,14 @@ pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
     (spawn_app_through(&endpoint).await, recorder)
 }
 
-/// `spawn_app`, its DynamoDB writes made one at a time. moto's transactions
-/// are not isolated (one snapshots its tables and, when a condition fails,
-/// restores the snapshot, undoing the writes of whatever ran meanwhile);
-/// DynamoDB's are. Tests of concurrent writes on one order need the latter.
-pub async fn spawn_app_with_isolated_writes() -> TestApp {
+/// `spawn_app` with template `parameters` set (`KioskSigninsPerMinute`, ...),
+/// its DynamoDB writes made one at a time. moto's writes are not isolated:
+/// a transaction snapshots its tables and, when a condition fails, restores
+/// the snapshot, undoing the writes of whatever ran meanwhile; and of
+/// concurrent conditional updates of one item, more than the condition
+/// allows can pass it. DynamoDB's are isolated; tests of concurrent writes
+/// on one item need that.
+pub async fn spawn_app_with_isolated_writes(parameters: &[(&str, &str)]) -> TestApp {
     let on_call = |target: &str| {
         let write = ["TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem"]
             .iter()
@@ -159,7 +162,8 @@ pub async fn spawn_app_with_isolated_writes() -> TestApp {
             Relay::Forward
         }
     };
-    spawn_app_through(&start_proxy(emulator_endpoint(), on_call).await).await
+    let endpoint = start_proxy(emulator_endpoint(), on_call).await;
+    spawn_app_configured(&endpoint, parameters).await
 }
 
 /// `spawn_app`, with every call of `operation` (`Query`, ...) answered 500
