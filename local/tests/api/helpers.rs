@@ -973,7 +973,7 @@ impl Shop {
         let order_id = order_id.to_string();
         let payment = self.payment_of(&order_id).await;
         let simulated = self
-            .simulate(&payment.provider_order_id, outcome, true)
+            .simulate(payment.provider_order_id.as_str(), outcome, true)
             .await;
         assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
         self.order(&order_id).await
@@ -1211,6 +1211,12 @@ pub fn authorize(
 
 /// A guest token issued by the authenticate function's own state, for `sub`.
 pub async fn issue_guest_token(signer: &authenticate::State, sub: &str) -> String {
-    let issued = signer.tokens.issue(sub, shared::Role::Guest, None).await;
+    let subject = sub
+        .parse::<shared::domain::Subject>()
+        .expect("a guest subject");
+    let issued = signer
+        .tokens
+        .issue(&subject, shared::Role::Guest, None)
+        .await;
     issued.unwrap().access_token
 }

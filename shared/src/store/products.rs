@@ -12,9 +12,9 @@
 use crate::clock::now_rfc3339;
 use crate::domain::ids::ProductId;
 use crate::domain::product::{Category, Product, ProductDraft};
-use crate::store::dynamo::from_item;
+use crate::store::dynamo::{from_item, is_condition_failure};
 use crate::store::sdk::from_sdk;
-use crate::{Error, Result};
+use crate::{Code, Error, Result};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
@@ -42,10 +42,6 @@ pub struct MenuCursor {
 
 fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
     format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
-}
-
-fn not_found() -> Error {
-    Error::not_found("product_not_found", "no such product")
 }
 
 #[derive(Clone)]
@@ -132,10 +128,8 @@ impl ProductStore {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    Error::conflict("product_exists", "a product with this id exists")
+                if is_condition_failure(&e) {
+                    Error::conflict(Code::ProductExists, "a product with this id exists")
                 } else {
                     from_sdk(e)
                 }
@@ -174,8 +168,8 @@ impl ProductStore {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    not_found()
+                if is_condition_failure(&e) {
+                    Error::product_not_found()
                 } else {
                     from_sdk(e)
                 }
@@ -202,10 +196,8 @@ impl ProductStore {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    not_found()
+                if is_condition_failure(&e) {
+                    Error::product_not_found()
                 } else {
                     from_sdk(e)
                 }
@@ -228,10 +220,8 @@ impl ProductStore {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    not_found()
+                if is_condition_failure(&e) {
+                    Error::product_not_found()
                 } else {
                     from_sdk(e)
                 }
@@ -268,7 +258,7 @@ impl ProductStore {
             if let Some(category) = category
                 && !after.sk.starts_with(&format!("{}#", category.as_str()))
             {
-                return Err(crate::http::page::invalid_cursor());
+                return Err(Error::invalid_cursor());
             }
             query = query.set_exclusive_start_key(Some(HashMap::from([
                 ("id".to_owned(), AttributeValue::S(after.id)),
