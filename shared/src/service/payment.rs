@@ -547,19 +547,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_refund_leaves_the_paid_order_as_it_is() {
-        let stored = unpaid(true);
-        let store = Memory::with(stored.clone());
-        let gateway = Gateway::holding(&stored.order, MpOrderStatus::Paid);
-        settle_provider_order(&store, &gateway, &provider_id())
-            .await
-            .unwrap();
+        let (store, gateway, id) = paid().await;
         let account = Account {
             gateway,
             ..Account::default()
         };
         account.gateway.go_down();
-        let failed = refund_paid(&store, &account, &stored.order.id).await;
+        let failed = refund_paid(&store, &account, &id).await;
         assert_eq!(failed.unwrap_err().status_code(), 503);
-        assert_eq!(store.order(&stored.order.id).status, OrderStatus::Received);
+        assert_eq!(store.order(&id).status, OrderStatus::Received);
     }
 }
