@@ -336,7 +336,7 @@ const METHOD: &str = "
   hello-runtime, the HTTP functions with hello-http: times as a difference
   (+ms), CPU, memory and size as a ratio (×).
 - **Run**: over the project's Lambda Runtime API harness
-  (`local/src/runtime_api.rs`), with the environment `make dev` writes to
+  (`local/src/runtime_api/`), with the environment `make dev` writes to
   `.local/env.json` (JSON logs at INFO, as deployed), against a moto server
   bootstrapped from template.yaml and seeded with the demo menu. Once over
   HTTP, once over TLS: a CA and a leaf certificate for 127.0.0.1 made with
