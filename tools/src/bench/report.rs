@@ -381,7 +381,7 @@ What to keep in mind:
 - The endpoint is an IP address: no DNS lookup, which in Lambda a cold start
   makes once per AWS endpoint.
 - The harness's Runtime API is part of every latency (a debug build of
-  kiosk-local, the same for the floors); init and first response also count
+  kiosk-tools, the same for the floors); init and first response also count
   the process's exec.
 - Two shared cores: other builds running at the same time add noise, most to
   the cold starts; the load averages above say how busy the machine was.
