@@ -10,8 +10,8 @@ use shared::domain::kiosk::MAX_KIOSK_NAME_CHARS;
 use shared::domain::token::{IssuedToken, TokenError};
 use shared::domain::{CustomerId, KioskId, Subject};
 use shared::http::error::ErrorBody;
-use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
-use shared::http::{Caller, bearer, json_body, json_response, path_param, query_param, route};
+use shared::http::page::{Page, encode_cursor};
+use shared::http::{Caller, bearer, json_body, json_response, page_params, path_param, route};
 use shared::service::customers::erase;
 use shared::service::tokens::TokenService;
 use shared::store::directory::{CustomerView, Directory, StaffSignIn};
@@ -352,10 +352,7 @@ const KIOSKS_CURSOR: &str = "kiosks";
 #[tracing::instrument(skip_all)]
 async fn list_kiosks(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let limit = parse_limit(query_param(request, "limit"))?;
-    let after = query_param(request, "cursor")
-        .map(|c| decode_cursor::<String>(KIOSKS_CURSOR, c))
-        .transpose()?;
+    let (limit, after) = page_params::<String>(request, KIOSKS_CURSOR)?;
     let (items, next) = state.kiosks.list(limit, after).await?;
     Ok(json_response(
         200,
@@ -481,10 +478,7 @@ const CUSTOMERS_CURSOR: &str = "customers";
 #[tracing::instrument(skip_all)]
 async fn list_customers(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let limit = parse_limit(query_param(request, "limit"))?;
-    let next_token = query_param(request, "cursor")
-        .map(|c| decode_cursor::<String>(CUSTOMERS_CURSOR, c))
-        .transpose()?;
+    let (limit, next_token) = page_params::<String>(request, CUSTOMERS_CURSOR)?;
     let page = state.directory.list_customers(limit, next_token).await?;
     Ok(json_response(
         200,

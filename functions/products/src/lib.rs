@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::ProductId;
 use shared::domain::product::{AvailabilityChange, Category, ProductBody, ProductDraft};
-use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
+use shared::http::page::{Page, encode_cursor};
 use shared::http::{
-    Caller, empty_response, json_body, json_response, path_param, query_param, route,
+    Caller, empty_response, json_body, json_response, page_params, path_param, query_param, route,
 };
 use shared::store::products::{MenuCursor, ProductStore};
 use shared::{Error, Result, Role};
@@ -61,10 +61,7 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
     let category = query_param(request, "category")
         .map(str::parse::<Category>)
         .transpose()?;
-    let limit = parse_limit(query_param(request, "limit"))?;
-    let after = query_param(request, "cursor")
-        .map(|c| decode_cursor::<MenuCursor>(CURSOR_KIND, c))
-        .transpose()?;
+    let (limit, after) = page_params::<MenuCursor>(request, CURSOR_KIND)?;
     let (items, next) = state.products.list(category, limit, after).await?;
     Ok(json_response(
         200,

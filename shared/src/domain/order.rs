@@ -237,6 +237,28 @@ pub struct Order {
 /// store writes what the domain decided and the in-memory fakes of the
 /// service tests apply the very same move.
 impl Order {
+    /// A new order of `owner`, awaiting its payment: no ticket number yet.
+    pub fn placed(
+        owner: Subject,
+        items: Vec<OrderLine>,
+        total: Money,
+        now: OffsetDateTime,
+    ) -> Order {
+        Order {
+            id: OrderId::generate(),
+            number: None,
+            customer_id: owner,
+            items,
+            total_cents: total,
+            status: OrderStatus::AwaitingPayment,
+            payment_status: PaymentStatus::Pending,
+            cancel_reason: None,
+            paid_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Paid: `received`, `approved`, its ticket number, `paid_at`.
     pub fn confirmed(&self, number: u16, paid_at: OffsetDateTime) -> Order {
         Order {

@@ -12,6 +12,6 @@ pub mod response;
 
 pub use parse::{bearer, parse_json};
 #[cfg(feature = "http")]
-pub use request::{Caller, json_body, path_param, query_param, route};
+pub use request::{Caller, json_body, page_params, path_param, query_param, route};
 #[cfg(feature = "http")]
 pub use response::{empty_response, json_response};

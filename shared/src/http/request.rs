@@ -66,6 +66,16 @@ impl Caller {
     }
 }
 
+/// `?limit=` and the position of `?cursor=` in the list named `kind`: the
+/// page a list route is asked for (400 `invalid_limit`, `invalid_cursor`).
+pub fn page_params<T: DeserializeOwned>(request: &Request, kind: &str) -> Result<(u16, Option<T>)> {
+    let limit = super::page::parse_limit(query_param(request, "limit"))?;
+    let after = query_param(request, "cursor")
+        .map(|c| super::page::decode_cursor::<T>(kind, c))
+        .transpose()?;
+    Ok((limit, after))
+}
+
 pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request
         .query_string_parameters_ref()

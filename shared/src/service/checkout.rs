@@ -4,8 +4,8 @@
 
 use crate::clock;
 use crate::domain::Subject;
-use crate::domain::ids::{IdempotencyKey, OrderId};
-use crate::domain::order::{Checkout, Order, OrderStatus, PaymentStatus};
+use crate::domain::ids::IdempotencyKey;
+use crate::domain::order::{Checkout, Order};
 use crate::service::ports::{CheckoutStore, Created, IdempotencyRecord};
 use crate::{Code, Error, Result};
 use sha2::{Digest, Sha256};
@@ -39,20 +39,7 @@ pub async fn place_order(
         return replay(store, &record, &request_hash).await;
     }
     let (items, total_cents) = checkout.price(&menu)?;
-    let now = clock::now();
-    let order = Order {
-        id: OrderId::generate(),
-        number: None,
-        customer_id: owner.clone(),
-        items,
-        total_cents,
-        status: OrderStatus::AwaitingPayment,
-        payment_status: PaymentStatus::Pending,
-        cancel_reason: None,
-        paid_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let order = Order::placed(owner.clone(), items, total_cents, clock::now());
     let record = record_id.map(|id| IdempotencyRecord {
         id,
         order_id: order.id.clone(),
@@ -129,7 +116,8 @@ fn key_in_use() -> Error {
 mod tests {
     use super::*;
     use crate::domain::money::Money;
-    use crate::domain::order::{CheckoutBody, CheckoutLine};
+    use crate::domain::ids::OrderId;
+    use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
     use crate::domain::product::Product;
     use crate::service::testing::{Memory, product};
 

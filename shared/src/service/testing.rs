@@ -420,19 +420,7 @@ pub fn provider_id() -> ProviderOrderId {
 pub fn unpaid(with_payment: bool) -> StoredOrder {
     let now = clock::now();
     StoredOrder {
-        order: Order {
-            id: OrderId::generate(),
-            number: None,
-            customer_id: Subject::new_guest(),
-            items: Vec::new(),
-            total_cents: Money::cents(2490),
-            status: OrderStatus::AwaitingPayment,
-            payment_status: PaymentStatus::Pending,
-            cancel_reason: None,
-            paid_at: None,
-            created_at: now,
-            updated_at: now,
-        },
+        order: Order::placed(Subject::new_guest(), Vec::new(), Money::cents(2490), now),
         payment: with_payment.then(|| Payment {
             provider: "mercadopago".into(),
             provider_order_id: provider_id(),

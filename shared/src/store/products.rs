@@ -40,6 +40,18 @@ pub struct MenuCursor {
     pub sk: String,
 }
 
+/// A write conditioned on the product being there (and active) that was
+/// refused: 404 `product_not_found`; any other failure as the SDK's.
+fn missing_if_refused<E: crate::store::sdk::ServiceError>(
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Error {
+    if is_condition_failure(&e) {
+        Error::product_not_found()
+    } else {
+        from_sdk(e)
+    }
+}
+
 fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
     format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
 }
@@ -167,13 +179,7 @@ impl ProductStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    Error::product_not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
         Ok(item.product)
     }
@@ -195,13 +201,7 @@ impl ProductStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    Error::product_not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
         Ok(item.product)
     }
@@ -219,13 +219,7 @@ impl ProductStore {
             .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
             .send()
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    Error::product_not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         Ok(())
     }
 

@@ -45,10 +45,11 @@ pub use queries::{BOARD_LIMIT, Board, OwnCursor, QueueCursor};
 use crate::Result;
 use crate::domain::ProviderOrderId;
 use crate::domain::ids::OrderId;
-use crate::domain::order::{Order, Payment};
+use crate::domain::order::{Order, OrderStatus, Payment};
 use crate::store::dynamo::{Item, from_item, s};
 use crate::store::sdk::from_sdk;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use serde::{Deserialize, Serialize};
 
 pub const OWNER_INDEX: &str = "by_owner";
@@ -151,6 +152,29 @@ impl OrderStore {
             .await
             .map_err(from_sdk)?;
         output.item.map(from_item::<OrderItem>).transpose()
+    }
+}
+
+impl OrderStore {
+    /// A Query of `owner`'s orders (the `by_owner` index).
+    fn owner_query(&self, owner: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("customer_id = :owner")
+            .expression_attribute_values(":owner", s(owner))
+    }
+
+    /// A Query of the paid orders in `status` (the `kitchen` index), oldest
+    /// payment first.
+    fn kitchen_query(&self, status: OrderStatus) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(KITCHEN_INDEX)
+            .key_condition_expression("queue_status = :status")
+            .expression_attribute_values(":status", s(status.as_str()))
     }
 }
 

@@ -1,9 +1,7 @@
 //! The lists: a caller's own orders, the kitchen queue, the pickup board,
 //! and the orders due for expiry. Queries only, never a Scan.
 
-use super::{
-    AWAITING, AWAITING_INDEX, KITCHEN_INDEX, OWNER_INDEX, OrderItem, OrderStore, due_bound,
-};
+use super::{AWAITING, AWAITING_INDEX, OrderItem, OrderStore, due_bound};
 use crate::domain::Subject;
 use crate::domain::ids::OrderId;
 use crate::domain::order::{Order, OrderStatus};
@@ -85,12 +83,7 @@ impl OrderStore {
             ])
         });
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OWNER_INDEX)
-            .key_condition_expression("customer_id = :owner")
-            .expression_attribute_values(":owner", s(&owner))
+            .owner_query(&owner)
             .scan_index_forward(false)
             .limit(i32::from(limit))
             .set_exclusive_start_key(start)
@@ -142,12 +135,7 @@ impl OrderStore {
             });
             let start_given = start.is_some();
             let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(KITCHEN_INDEX)
-                .key_condition_expression("queue_status = :status")
-                .expression_attribute_values(":status", s(status.as_str()))
+                .kitchen_query(*status)
                 .limit(i32::from(limit))
                 .set_exclusive_start_key(start);
             let (status, with_cursor) = (*status, start_given);
@@ -226,12 +214,7 @@ impl OrderStore {
         let mut start = None;
         for _ in 0..BOARD_PAGES {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(KITCHEN_INDEX)
-                .key_condition_expression("queue_status = :status")
-                .expression_attribute_values(":status", s(status.as_str()))
+                .kitchen_query(status)
                 // `number` is a DynamoDB reserved word.
                 .projection_expression("#number, queue_sk")
                 .expression_attribute_names("#number", "number")

@@ -2,8 +2,7 @@
 //! paid order also frees its ticket number) and erasure's owner swap.
 
 use super::{
-    OWNER_INDEX, OrderItem, OrderStore, cancelled_for_condition, failed_item, is_order_id, now,
-    ticket_slot,
+    OrderItem, OrderStore, cancelled_for_condition, failed_item, is_order_id, now, ticket_slot,
 };
 use crate::domain::Subject;
 use crate::domain::ids::OrderId;
@@ -16,11 +15,11 @@ use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-impl OrderStore {
+impl OrderMoves for OrderStore {
     /// Moves an order by `actor` to `to`, in one conditional update on the
     /// status the move requires. `owner`: the move is only for that owner's
     /// order (another's answers 404, like a missing one).
-    pub async fn move_status(
+    async fn move_status(
         &self,
         id: &OrderId,
         actor: Actor,
@@ -81,7 +80,9 @@ impl OrderStore {
             },
         }
     }
+}
 
+impl OrderStore {
     /// Moves a paid order out of the open ones (completed, or cancelled by an
     /// admin after its refund) and frees its ticket number, in one
     /// transaction conditioned on the status the move requires.
@@ -152,18 +153,6 @@ impl OrderStore {
     }
 }
 
-impl OrderMoves for OrderStore {
-    async fn move_status(
-        &self,
-        id: &OrderId,
-        actor: Actor,
-        to: OrderStatus,
-        owner: Option<&Subject>,
-    ) -> Result<Order> {
-        OrderStore::move_status(self, id, actor, to, owner).await
-    }
-}
-
 impl OrderOwners for OrderStore {
     /// LGPD erasure: every order of `owner` gets `replacement` as its owner
     /// (an opaque value that is not the erased customer's id). The orders
@@ -178,12 +167,7 @@ impl OrderOwners for OrderStore {
         // Query again from the top: the index lags the updates a little).
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(OWNER_INDEX)
-                .key_condition_expression("customer_id = :owner")
-                .expression_attribute_values(":owner", s(&owner))
+                .owner_query(&owner)
                 .limit(100)
                 .set_exclusive_start_key(start.take())
                 .send()
