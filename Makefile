@@ -80,10 +80,10 @@ deploy: build ## sam deploy to ENV (dev by default; prod asks to confirm the cha
 	sam deploy --config-env $(ENV)
 
 keys: ## Create ENV's token key pair, once before its first deploy (make keys ENV=dev)
-	cargo run --locked --quiet -p kiosk-local -- keys generate $(ENV)
+	cargo run --locked --quiet -p kiosk-tools -- keys generate $(ENV)
 
 rotate-keys: ## New token signing key for ENV, the old one kept as previous; deploy ENV afterwards
-	cargo run --locked --quiet -p kiosk-local -- keys rotate $(ENV)
+	cargo run --locked --quiet -p kiosk-tools -- keys rotate $(ENV)
 
 invoke: ## Run one function on one event without Docker: make invoke FN=OrdersFunction EVENT=events/orders/get-orders.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function logical id> EVENT=<events/...json>"; exit 2; }

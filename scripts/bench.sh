@@ -3,7 +3,7 @@
 #   scripts/bench.sh [--cold N] [--warm N]
 # Builds the functions of template.yaml and the floors of bench/ (x86_64 release,
 # and their arm64 zips with cargo lambda), makes a CA and a certificate for
-# 127.0.0.1, then runs `kiosk-local bench` (local/src/bench.rs): moto over HTTP
+# 127.0.0.1, then runs `kiosk-tools bench` (tools/src/bench/): moto over HTTP
 # and over TLS, the table, the budgets of bench/budgets, docs/PERFORMANCE.md.
 # Exits non-zero when an enforced budget is missed.
 set -euo pipefail
@@ -30,7 +30,7 @@ for package in "${packages[@]}"; do
   echo "bench: arm64 zip of $package" >&2
   cargo lambda build --locked --release --arm64 --output-format zip -p "$package"
 done
-cargo build --locked -p kiosk-local
+cargo build --locked -p kiosk-tools
 built=$SECONDS
 
 # A CA and a leaf for 127.0.0.1, RSA 2048 like the AWS endpoints' certificates.
@@ -56,7 +56,7 @@ done
 cat "$tls/ca.pem" >> "$tls/roots.pem"
 
 status=0
-env -u SSL_CERT_DIR SSL_CERT_FILE="$tls/roots.pem" "$target/debug/kiosk-local" bench \
+env -u SSL_CERT_DIR SSL_CERT_FILE="$tls/roots.pem" "$target/debug/kiosk-tools" bench \
   --bins "$target/release" --zips "$target/lambda" \
   --tls-cert "$tls/leaf.pem" --tls-key "$tls/leaf.key" \
   --out docs/PERFORMANCE.md "$@" || status=$?

@@ -212,7 +212,7 @@ async fn create_secrets(
     Ok(())
 }
 
-/// The token key pair, made by the same code as `kiosk-local keys generate`
+/// The token key pair, made by the same code as `kiosk-tools keys generate`
 /// under this stack's prefix, then every `AWS::SSM::Parameter::Value`
 /// parameter read from SSM, as CloudFormation reads them at deploy time.
 async fn create_token_keys(

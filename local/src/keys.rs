@@ -1,5 +1,8 @@
-//! The token key commands (`kiosk-local keys generate|rotate ENV`), also what
-//! the local bootstrap runs for each stack it creates.
+//! An environment's token keys: where they live, the first pair, a
+//! rotation. The local bootstrap makes each stack's keys with this code (under
+//! the stack's prefix), the end-to-end tests rotate them with it, and
+//! `kiosk-tools keys generate|rotate ENV` (`make keys`, `make rotate-keys`)
+//! runs it for a deployed environment.
 //!
 //! An environment's token keys live in two places, both outside the stack
 //! (CloudFormation cannot make an Ed25519 key):
@@ -30,12 +33,8 @@ pub struct KeyNames {
 }
 
 impl KeyNames {
-    /// The names template.yaml expects for `environment` (dev, prod).
-    pub fn for_environment(environment: &str) -> Self {
-        Self::under(&format!("kiosk/{environment}"))
-    }
-
-    /// The names under a prefix (the local stacks use their own).
+    /// The names under a prefix: `kiosk/<env>` for an environment (what
+    /// template.yaml expects), the stack's own for a local stack.
     pub fn under(prefix: &str) -> Self {
         Self {
             secret: format!("{prefix}/token-signing-key"),
@@ -78,7 +77,7 @@ pub async fn generate(
     let ssm = ssm(sdk);
     ssm.put_parameter()
         .name(&names.parameter)
-        .description("JWKS of the kiosk API's token verification keys (kiosk-local keys)")
+        .description("JWKS of the kiosk API's token verification keys (kiosk-tools keys)")
         .value(public.to_jwks())
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .overwrite(false)
@@ -96,7 +95,7 @@ pub async fn generate(
         .create_secret()
         .name(&names.secret)
         .description(
-            "Ed25519 private JWK that signs the kiosk API's access tokens (kiosk-local keys)",
+            "Ed25519 private JWK that signs the kiosk API's access tokens (kiosk-tools keys)",
         )
         .secret_string(key.to_jwk())
         .send()

@@ -2,10 +2,8 @@
 //! that serves template.yaml's routes, authorizer in front, with the real
 //! handlers. Used by `make dev` and by the end-to-end tests.
 
-pub mod bench;
 pub mod bootstrap;
 pub mod env_file;
-pub mod events;
 pub mod keys;
 pub mod mercadopago;
 pub mod runtime_api;
@@ -15,6 +13,31 @@ pub mod template;
 
 use bootstrap::{BoxError, LocalStack, StaffUser};
 use template::Template;
+
+/// The `main` of the local stack's programs (`kiosk-local`, and
+/// `kiosk-tools`): logs to stderr, filtered by `LOG_LEVEL` (`info` by
+/// default), runs `command` on the program's arguments and prints its error
+/// after the program's `name`.
+pub async fn command_main(
+    name: &str,
+    command: impl AsyncFnOnce(&[&str]) -> Result<(), BoxError>,
+) -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match command(&args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Bootstraps a stack named `prefix` in the emulator and returns the local API
 /// for it, ready to serve.

@@ -1,5 +1,7 @@
 //! `kiosk-local serve`: bootstraps the emulated AWS resources and serves the
-//! whole API on 127.0.0.1 (what `make dev` runs once moto is up).
+//! whole API on 127.0.0.1 (what `make dev` runs once moto is up); `kiosk-local
+//! invoke FUNCTION EVENT_FILE` (what `make invoke` runs). The bench and the
+//! production key commands are `kiosk-tools` (tools/).
 
 // The SDK futures nest deeper than the compiler's default layout limit.
 #![recursion_limit = "256"]
@@ -7,7 +9,6 @@
 use kiosk_local::bootstrap::StaffUser;
 use kiosk_local::template::Template;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADMIN_PASSWORD: &str = "AdminLocal123";
 const DEFAULT_KITCHEN_PASSWORD: &str = "KitchenLocal123";
@@ -21,74 +22,19 @@ fn setting(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kiosk-local: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    kiosk_local::command_main("kiosk-local", run).await
 }
 
 const USAGE: &str =
     "usage: kiosk-local serve                   (settings from the environment; see README)
-       kiosk-local invoke FUNCTION EVENT_FILE  (FUNCTION: a function's logical id in template.yaml)
-       kiosk-local keys generate|rotate ENV    (an environment's token keys; deploy/README.md)";
+       kiosk-local invoke FUNCTION EVENT_FILE  (FUNCTION: a function's logical id in template.yaml)";
 
-async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+async fn run(args: &[&str]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match args {
         ["serve"] => serve().await,
         ["invoke", function, event] => invoke(function, event).await,
-        ["keys", command @ ("generate" | "rotate"), environment] => {
-            keys(command, environment).await
-        }
-        ["bench", ..] => kiosk_local::bench::main(&args[1..]).await,
         _ => Err(USAGE.into()),
     }
-}
-
-/// `keys generate ENV` / `keys rotate ENV` against the account and region of
-/// the standard AWS settings (profile, `AWS_REGION`, ...).
-async fn keys(
-    command: &str,
-    environment: &str,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    if !environment
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        || environment.is_empty()
-    {
-        return Err(format!("{environment:?} is not an environment name (dev, prod)").into());
-    }
-    let names = kiosk_local::keys::KeyNames::for_environment(environment);
-    let sdk = shared::config::aws().await;
-    let public = if command == "generate" {
-        kiosk_local::keys::generate(&sdk, &names).await?
-    } else {
-        kiosk_local::keys::rotate(&sdk, &names).await?
-    };
-    let kids: Vec<&str> = public.keys().iter().map(|k| k.kid.as_str()).collect();
-    println!(
-        "{command}: {} now holds the signing key {}; {} publishes {}.\n\
-         Deploy {environment} now (make deploy ENV={environment}): the verifiers learn the new key at deploy time,\n\
-         and until then tokens keep being signed with the key they know.",
-        names.secret,
-        kids[0],
-        names.parameter,
-        kids.join(", ")
-    );
-    Ok(())
 }
 
 /// The Docker-free twin of `sam local invoke FUNCTION --event EVENT_FILE

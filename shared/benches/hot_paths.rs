@@ -4,17 +4,20 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::domain::ProductId;
+use shared::domain::Subject;
 use shared::domain::jwk::{PrivateKey, PublicKeys};
-use shared::domain::keys::{KeyRing, KeySet, KeySource, SigningKey};
+use shared::domain::keys::{KeySet, SigningKey};
 use shared::domain::money::Money;
 use shared::domain::order::{Checkout, CheckoutBody, CheckoutLine};
 use shared::domain::product::{Category, Product};
-use shared::domain::token::{TokenService, TokenSettings};
+use shared::domain::token::TokenSettings;
+use shared::service::tokens::TokenService;
+use shared::store::keys::{KeyRing, KeySource};
 use shared::{Cpf, Role};
 use std::hint::black_box;
 use std::time::Duration;
 
-fn token_service() -> TokenService {
+fn token_service() -> TokenService<KeyRing> {
     let private = PrivateKey::from_seed([7; 32]);
     let key = SigningKey::new("v1", private.to_jwk()).unwrap();
     let ring = KeyRing::new(
@@ -42,8 +45,9 @@ fn tokens(c: &mut Criterion) {
         .build()
         .unwrap();
     let service = token_service();
+    let guest: Subject = "guest:bench".parse().unwrap();
     let token = runtime
-        .block_on(service.issue("guest:bench", Role::Guest, None))
+        .block_on(service.issue(&guest, Role::Guest, None))
         .unwrap()
         .access_token;
     // The authorizer's whole path: Ed25519 verified, claims checked.
@@ -52,7 +56,7 @@ fn tokens(c: &mut Criterion) {
     });
     c.bench_function("issue a token (warm keys)", |b| {
         b.to_async(&runtime)
-            .iter(|| service.issue(black_box("guest:bench"), Role::Guest, None))
+            .iter(|| service.issue(black_box(&guest), Role::Guest, None))
     });
 }
 

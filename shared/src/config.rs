@@ -6,8 +6,9 @@ use std::time::Duration;
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
-    #[error("environment variable {0} is not a valid number of seconds")]
-    Invalid(&'static str),
+    /// Set, but not what the setting takes (the second part says what).
+    #[error("environment variable {0} is not {1}")]
+    Invalid(&'static str, &'static str),
     #[error("environment variable {0}: {1}")]
     Malformed(&'static str, crate::domain::jwk::MalformedKey),
 }
@@ -51,8 +52,18 @@ impl Env {
             Some(v) => v
                 .parse()
                 .map(Duration::from_secs)
-                .map_err(|_| ConfigError::Invalid(name)),
+                .map_err(|_| ConfigError::Invalid(name, "a whole number of seconds")),
             None => Ok(Duration::from_secs(default)),
+        }
+    }
+
+    /// A whole-number setting (a count or a limit), `default` when unset.
+    pub fn count_or(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        match self.get(name) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::Invalid(name, "a whole number")),
+            None => Ok(default),
         }
     }
 }
@@ -85,7 +96,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// [`OPERATION_TIMEOUT`], 3.5 s, plus the calls that succeeded before it. The
 /// one path that goes on after a failed call is a key ring whose cached keys
 /// are due by age: it waits for the refresh at most
-/// [`crate::domain::keys::DUE_REFRESH_PATIENCE`] (0.5 s) and then serves the
+/// `store::keys::DUE_REFRESH_PATIENCE` (0.5 s) and then serves the
 /// cached keys, so the authorizer (or the payment webhook) then the function's
 /// own call cost 4 s at worst. Within one call a hung attempt is cut at
 /// [`ATTEMPT_TIMEOUT`] (3 s, above the emulator's slowest legitimate answer)
@@ -162,7 +173,9 @@ pub struct TokenConfig {
     /// `JWT_PUBLIC_KEYS`: what the verifiers accept, so also what may sign.
     pub public_keys: crate::domain::jwk::PublicKeys,
     pub settings: crate::domain::token::TokenSettings,
-    /// `JWT_KEY_CACHE_SECONDS` (300): how long a fetched private key is trusted.
+    /// `JWT_KEY_CACHE_SECONDS` (300): how long a fetched private key is
+    /// trusted. The function that signs wires the key cache from this and
+    /// `secret_id` (`authenticate`'s state).
     pub key_cache_ttl: Duration,
 }
 
@@ -185,20 +198,33 @@ impl TokenConfig {
             key_cache_ttl: env.seconds_or("JWT_KEY_CACHE_SECONDS", 300)?,
         })
     }
+}
 
-    /// The token service over the secret; no key is fetched until first use.
-    #[cfg(feature = "secrets")]
-    pub fn service(
-        &self,
-        client: aws_sdk_secretsmanager::Client,
-    ) -> crate::domain::token::TokenService {
-        let source = crate::domain::keys::KeySource::SecretsManager(
-            crate::store::secrets::SecretVersions::new(client, self.secret_id.clone()),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_setting_says_what_it_should_be() {
+        let env = Env::Map(
+            [
+                ("KIOSK_SIGNINS_PER_MINUTE".to_owned(), "lots".to_owned()),
+                ("ORDER_PAYMENT_TIMEOUT_SECONDS".to_owned(), "15m".to_owned()),
+            ]
+            .into(),
         );
-        crate::domain::token::TokenService::new(
-            crate::domain::keys::KeyRing::new(source, self.key_cache_ttl),
-            self.public_keys.clone(),
-            self.settings.clone(),
-        )
+        assert_eq!(
+            env.count_or("KIOSK_SIGNINS_PER_MINUTE", 30)
+                .unwrap_err()
+                .to_string(),
+            "environment variable KIOSK_SIGNINS_PER_MINUTE is not a whole number"
+        );
+        assert_eq!(
+            env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)
+                .unwrap_err()
+                .to_string(),
+            "environment variable ORDER_PAYMENT_TIMEOUT_SECONDS is not a whole number of seconds"
+        );
+        assert_eq!(env.count_or("UNSET", 7).unwrap(), 7);
     }
 }

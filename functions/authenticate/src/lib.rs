@@ -5,17 +5,25 @@
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::config::{ConfigError, Env, TokenConfig};
-use shared::domain::token::{TokenError, TokenService};
-use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
-use shared::http::{Caller, bearer, json_body, json_response, query_param, route, route_not_found};
+use shared::domain::customer::NewCustomer;
+use shared::domain::kiosk::MAX_KIOSK_NAME_CHARS;
+use shared::domain::token::{IssuedToken, TokenError};
+use shared::domain::{CustomerId, KioskId, Subject};
+use shared::http::error::ErrorBody;
+use shared::http::page::{Page, encode_cursor};
+use shared::http::{Caller, bearer, json_body, json_response, page_params, path_param, route};
+use shared::service::customers::erase;
+use shared::service::tokens::TokenService;
 use shared::store::directory::{CustomerView, Directory, StaffSignIn};
+use shared::store::keys::{KeyRing, KeySource};
 use shared::store::kiosks::KioskStore;
 use shared::store::orders::OrderStore;
-use shared::{Cpf, Email, Error, PersonName, Result, Role};
+use shared::store::secrets::SecretVersions;
+use shared::{Code, Cpf, Email, Error, PersonName, Result, Role};
 
 pub struct State {
     pub directory: Directory,
-    pub tokens: TokenService,
+    pub tokens: TokenService<KeyRing>,
     pub kiosks: KioskStore,
     /// The orders, for erasure: their owner is replaced (LGPD).
     pub orders: OrderStore,
@@ -34,16 +42,20 @@ impl shared::lambda::Function for State {
             env.required("USER_POOL_ID")?,
             env.required("USER_POOL_CLIENT_ID")?,
         );
-        let tokens = TokenConfig::from_env(env)?.service(aws_sdk_secretsmanager::Client::new(sdk));
+        let config = TokenConfig::from_env(env)?;
+        // The private key is read lazily from the secret and cached.
+        let keys = KeyRing::new(
+            KeySource::SecretsManager(SecretVersions::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                config.secret_id,
+            )),
+            config.key_cache_ttl,
+        );
+        let tokens = TokenService::new(keys, config.public_keys, config.settings);
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let kiosks = KioskStore::new(dynamodb.clone(), env.required("KIOSKS_TABLE")?);
-        let orders = OrderStore::without_menu(dynamodb, env.required("ORDERS_TABLE")?);
-        let signins_per_minute = match env.get("KIOSK_SIGNINS_PER_MINUTE") {
-            Some(n) => n
-                .parse()
-                .map_err(|_| ConfigError::Invalid("KIOSK_SIGNINS_PER_MINUTE"))?,
-            None => 30,
-        };
+        let orders = OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?);
+        let signins_per_minute = env.count_or("KIOSK_SIGNINS_PER_MINUTE", 30)?;
         Ok(Self {
             directory,
             tokens,
@@ -70,7 +82,7 @@ impl shared::lambda::Function for State {
             ("POST", "/auth/staff") => authenticate_staff(self, &request).await,
             ("POST", "/validate") => return validate(self, &request),
             ("GET", "/.well-known/jwks.json") => return jwks(self),
-            _ => Err(route_not_found()),
+            _ => Err(Error::route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
     }
@@ -119,7 +131,22 @@ struct ValidateBody {
 }
 
 fn parse_cpf(raw: &str) -> Result<Cpf> {
-    Cpf::parse(raw).map_err(|e| Error::validation("invalid_cpf", e.to_string()))
+    Cpf::parse(raw).map_err(|e| Error::validation(Code::InvalidCpf, e.to_string()))
+}
+
+/// A signup body becomes a [`NewCustomer`] only with every field valid.
+impl TryFrom<SignUp> for NewCustomer {
+    type Error = Error;
+
+    fn try_from(body: SignUp) -> Result<Self> {
+        Ok(NewCustomer {
+            cpf: parse_cpf(&body.cpf)?,
+            name: PersonName::parse(&body.name)
+                .map_err(|e| Error::validation(Code::InvalidName, e.to_string()))?,
+            email: Email::parse(&body.email)
+                .map_err(|e| Error::validation(Code::InvalidEmail, e.to_string()))?,
+        })
+    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -127,12 +154,10 @@ async fn sign_up(state: &State, request: &Request) -> Result<Response<Body>> {
     let kiosk = kiosk_of(request)?;
     let body: SignUp = json_body(request)?;
     count_signin(state, &kiosk).await?;
-    let cpf = parse_cpf(&body.cpf)?;
-    let name = PersonName::parse(&body.name)
-        .map_err(|e| Error::validation("invalid_name", e.to_string()))?;
-    let email =
-        Email::parse(&body.email).map_err(|e| Error::validation("invalid_email", e.to_string()))?;
-    let customer = state.directory.create_customer(&cpf, &name, &email).await?;
+    let customer = state
+        .directory
+        .create_customer(&NewCustomer::try_from(body)?)
+        .await?;
     tracing::info!(customer_id = %customer.id, "customer signed up");
     Ok(json_response(201, &CustomerView::from(&customer)))
 }
@@ -147,17 +172,18 @@ async fn authenticate_customer(state: &State, request: &Request) -> Result<Respo
         .directory
         .find_customer(&cpf)
         .await?
-        .ok_or_else(|| Error::not_found("customer_not_found", "no customer has this CPF"))?;
+        .ok_or_else(|| Error::not_found(Code::CustomerNotFound, "no customer has this CPF"))?;
     if !customer.enabled {
         return Err(Error::forbidden(
-            "customer_disabled",
+            Code::CustomerDisabled,
             "this customer is disabled",
         ));
     }
-    let token = issue(state, &customer.id, Role::Customer, Some(&kiosk)).await?;
+    let subject = Subject::Customer(customer.id.clone());
+    let token = issue(state, &subject, Role::Customer, Some(&kiosk)).await?;
     tracing::info!(customer_id = %customer.id, kiosk_id = %kiosk, "customer authenticated");
     // The greeting's first name comes in the answer, never in the token.
-    let first_name = customer.name.split_whitespace().next().unwrap_or_default();
+    let first_name = customer.first_name();
     Ok(json_response(
         200,
         &serde_json::json!({
@@ -173,16 +199,16 @@ async fn authenticate_customer(state: &State, request: &Request) -> Result<Respo
 async fn authenticate_guest(state: &State, request: &Request) -> Result<Response<Body>> {
     let kiosk = kiosk_of(request)?;
     // Every guest session is its own subject: guests never share orders.
-    let sub = format!("guest:{}", uuid::Uuid::new_v4());
-    let token = issue(state, &sub, Role::Guest, Some(&kiosk)).await?;
-    tracing::info!(sub = %sub, "guest authenticated");
+    let subject = Subject::new_guest();
+    let token = issue(state, &subject, Role::Guest, Some(&kiosk)).await?;
+    tracing::info!(sub = %subject, "guest authenticated");
     Ok(json_response(200, &token))
 }
 
 #[tracing::instrument(skip_all)]
 async fn authenticate_staff(state: &State, request: &Request) -> Result<Response<Body>> {
     let body: StaffCredentials = json_body(request)?;
-    let invalid = || Error::unauthorized("invalid_credentials", "wrong username or password");
+    let invalid = || Error::unauthorized(Code::InvalidCredentials, "wrong username or password");
     if body.username.is_empty()
         || body.username.len() > 128
         || body.password.is_empty()
@@ -196,17 +222,17 @@ async fn authenticate_staff(state: &State, request: &Request) -> Result<Response
         .await?
     {
         StaffSignIn::SignedIn(staff) => {
-            let token = issue(state, &staff.id, staff.role, None).await?;
+            let token = issue(state, &Subject::Staff(staff.id.clone()), staff.role, None).await?;
             tracing::info!(staff_id = %staff.id, role = %staff.role, "staff authenticated");
             Ok(json_response(200, &token))
         }
         StaffSignIn::InvalidCredentials => Err(invalid()),
         StaffSignIn::PasswordChangeRequired => Err(Error::forbidden(
-            "password_change_required",
+            Code::PasswordChangeRequired,
             "this password must be changed before use",
         )),
         StaffSignIn::NotStaff => Err(Error::forbidden(
-            "not_staff",
+            Code::NotStaff,
             "this user is not kitchen or admin staff",
         )),
     }
@@ -214,19 +240,21 @@ async fn authenticate_staff(state: &State, request: &Request) -> Result<Response
 
 /// The kiosk calling a kiosk route: only a kiosk token gets here (401
 /// without a token is the authorizer's; another role is 403).
-fn kiosk_of(request: &Request) -> Result<String> {
+fn kiosk_of(request: &Request) -> Result<KioskId> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Kiosk])?;
-    caller
-        .kiosk_id
-        .ok_or_else(|| Error::unauthorized("unauthorized", "a kiosk token names its kiosk"))
+    caller.kiosk_id.ok_or_else(Error::unauthorized_caller)
 }
 
 /// One CPF sign-in or signup of `kiosk`, or 429 past its limit this minute.
-async fn count_signin(state: &State, kiosk: &str) -> Result<()> {
+async fn count_signin(state: &State, kiosk: &KioskId) -> Result<()> {
     match state
         .kiosks
-        .count_signin(kiosk, state.signins_per_minute, shared::clock::now())
+        .count_signin(
+            kiosk.as_str(),
+            state.signins_per_minute,
+            shared::clock::now(),
+        )
         .await?
     {
         Ok(()) => Ok(()),
@@ -248,13 +276,13 @@ async fn authenticate_kiosk(state: &State, request: &Request) -> Result<Response
         .await?
     else {
         return Err(Error::unauthorized(
-            "invalid_credentials",
+            Code::InvalidCredentials,
             "unknown kiosk or wrong secret",
         ));
     };
     let token = issue(
         state,
-        &format!("kiosk:{}", kiosk.id),
+        &Subject::Kiosk(kiosk.id.clone()),
         Role::Kiosk,
         Some(&kiosk.id),
     )
@@ -268,9 +296,9 @@ async fn authenticate_kiosk(state: &State, request: &Request) -> Result<Response
 async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let body: NewKiosk = json_body(request)?;
-    let name = shared::domain::text::clean(&body.name, 100).map_err(|_| {
+    let name = shared::domain::text::clean(&body.name, MAX_KIOSK_NAME_CHARS).map_err(|_| {
         Error::validation(
-            "invalid_name",
+            Code::InvalidName,
             "a kiosk name has 1 to 100 characters and no control or invisible formatting characters",
         )
     })?;
@@ -285,11 +313,15 @@ async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>>
 async fn own_record(state: &State, request: &Request) -> Result<Response<Body>> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Customer])?;
+    let id = caller
+        .subject
+        .customer_id()
+        .ok_or_else(Error::customer_not_found)?;
     let customer = state
         .directory
-        .customer_by_id(&caller.sub)
+        .customer_by_id(id)
         .await?
-        .ok_or_else(customer_not_found)?;
+        .ok_or_else(Error::customer_not_found)?;
     Ok(json_response(200, &CustomerView::from(&customer)))
 }
 
@@ -298,7 +330,12 @@ async fn own_record(state: &State, request: &Request) -> Result<Response<Body>> 
 async fn erase_self(state: &State, request: &Request) -> Result<Response<Body>> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Customer])?;
-    erase(state, &caller.sub).await
+    let id = caller
+        .subject
+        .customer_id()
+        .ok_or_else(Error::customer_not_found)?;
+    erase(&state.directory, &state.orders, id).await?;
+    Ok(shared::http::empty_response(204))
 }
 
 /// `DELETE /customers/{id}` (admin): erasure at a customer's request made
@@ -306,32 +343,11 @@ async fn erase_self(state: &State, request: &Request) -> Result<Response<Body>> 
 #[tracing::instrument(skip_all)]
 async fn erase_customer(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let id = shared::http::path_param(request, "id").unwrap_or_default();
-    erase(state, id).await
-}
-
-/// Erasure (LGPD art. 18): the orders first get an opaque owner that is not
-/// the customer's id (they keep items and totals for the books), then the
-/// directory record goes, which frees the CPF. In that order, a failure
-/// half-way leaves the record, so a retry finishes the job.
-async fn erase(state: &State, customer_id: &str) -> Result<Response<Body>> {
-    let customer = state
-        .directory
-        .customer_by_id(customer_id)
-        .await?
-        .ok_or_else(customer_not_found)?;
-    let replacement = format!("erased:{}", uuid::Uuid::new_v4());
-    let orders = state
-        .orders
-        .reassign_owner(&customer.id, &replacement)
-        .await?;
-    state.directory.delete_customer(&customer).await?;
-    tracing::info!(orders, "customer erased");
+    let id = path_param(request, "id")
+        .and_then(CustomerId::parse)
+        .ok_or_else(Error::customer_not_found)?;
+    erase(&state.directory, &state.orders, &id).await?;
     Ok(shared::http::empty_response(204))
-}
-
-fn customer_not_found() -> Error {
-    Error::not_found("customer_not_found", "no such customer")
 }
 
 const KIOSKS_CURSOR: &str = "kiosks";
@@ -340,10 +356,7 @@ const KIOSKS_CURSOR: &str = "kiosks";
 #[tracing::instrument(skip_all)]
 async fn list_kiosks(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let limit = parse_limit(query_param(request, "limit"))?;
-    let after = query_param(request, "cursor")
-        .map(|c| decode_cursor::<String>(KIOSKS_CURSOR, c))
-        .transpose()?;
+    let (limit, after) = page_params::<String>(request, KIOSKS_CURSOR)?;
     let (items, next) = state.kiosks.list(limit, after).await?;
     Ok(json_response(
         200,
@@ -359,9 +372,12 @@ async fn list_kiosks(state: &State, request: &Request) -> Result<Response<Body>>
 #[tracing::instrument(skip_all)]
 async fn revoke_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let id = shared::http::path_param(request, "id").unwrap_or_default();
-    if !state.kiosks.revoke(id).await? {
-        return Err(Error::not_found("kiosk_not_found", "no such kiosk"));
+    let not_found = || Error::not_found(Code::KioskNotFound, "no such kiosk");
+    let id = path_param(request, "id")
+        .and_then(KioskId::parse)
+        .ok_or_else(not_found)?;
+    if !state.kiosks.revoke(&id).await? {
+        return Err(not_found());
     }
     tracing::info!(kiosk_id = %id, "kiosk revoked");
     Ok(shared::http::empty_response(204))
@@ -369,13 +385,13 @@ async fn revoke_kiosk(state: &State, request: &Request) -> Result<Response<Body>
 
 async fn issue(
     state: &State,
-    sub: &str,
+    subject: &Subject,
     role: Role,
-    kiosk_id: Option<&str>,
-) -> Result<shared::domain::token::IssuedToken> {
+    kiosk_id: Option<&KioskId>,
+) -> Result<IssuedToken> {
     state
         .tokens
-        .issue(sub, role, kiosk_id)
+        .issue(subject, role, kiosk_id)
         .await
         .map_err(|e| match e {
             TokenError::Keys(e) => Error::from(e),
@@ -389,7 +405,7 @@ struct Validation<'a, C: Serialize> {
     #[serde(skip_serializing_if = "Option::is_none")]
     claims: Option<C>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<shared::http::error::ErrorBody<'a>>,
+    error: Option<ErrorBody<'a>>,
 }
 
 /// `GET /.well-known/jwks.json`: the public keys tokens verify with (current
@@ -444,12 +460,9 @@ fn validate(state: &State, request: &Request) -> Response<Body> {
         ),
         Err(TokenError::Keys(e)) => Error::from(e).into_response(),
         Err(e) => {
-            tracing::info!(reason = e.code(), "token refused");
+            tracing::info!(reason = e.code().as_str(), "token refused");
             let message = e.to_string();
-            let error = shared::http::error::ErrorBody {
-                code: e.code(),
-                message: &message,
-            };
+            let error = ErrorBody::new(e.code(), &message);
             json_response(
                 401,
                 &Validation::<()> {
@@ -469,10 +482,7 @@ const CUSTOMERS_CURSOR: &str = "customers";
 #[tracing::instrument(skip_all)]
 async fn list_customers(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let limit = parse_limit(query_param(request, "limit"))?;
-    let next_token = query_param(request, "cursor")
-        .map(|c| decode_cursor::<String>(CUSTOMERS_CURSOR, c))
-        .transpose()?;
+    let (limit, next_token) = page_params::<String>(request, CUSTOMERS_CURSOR)?;
     let page = state.directory.list_customers(limit, next_token).await?;
     Ok(json_response(
         200,

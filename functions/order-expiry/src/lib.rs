@@ -80,15 +80,14 @@ impl Report {
 impl State {
     /// From `ORDERS_TABLE`, the Mercado Pago settings and secret
     /// (`MERCADOPAGO_SECRET_ID`, `MERCADOPAGO_API_URL`,
-    /// `MERCADOPAGO_EXTERNAL_POS_ID`, `MERCADOPAGO_SECRET_CACHE_SECONDS`) and
-    /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900, as the orders function); no
-    /// network call.
+    /// `MERCADOPAGO_EXTERNAL_POS_ID`, `MERCADOPAGO_SECRET_CACHE_SECONDS`); no
+    /// network call. (Deadlines are written on each order at checkout: the
+    /// job reads them from the `awaiting` index.)
     pub fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
-        let orders = OrderStore::without_menu(
+        let orders = OrderStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
             env.required("ORDERS_TABLE")?,
-        )
-        .with_payment_timeout(env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)?);
+        );
         Ok(Self {
             orders,
             mercadopago: MercadoPagoAccount::from_env(sdk, env)?,
@@ -171,7 +170,7 @@ impl State {
 
 /// The Lambda entry point: the state built once, each scheduled event run.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    shared::logging::init();
     let sdk = shared::config::aws().await;
     let state = State::from_env(&sdk, &Env::Process)?;
     let state = &state;

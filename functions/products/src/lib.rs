@@ -5,10 +5,9 @@ use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::ProductId;
 use shared::domain::product::{AvailabilityChange, Category, ProductBody, ProductDraft};
-use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
+use shared::http::page::{Page, encode_cursor};
 use shared::http::{
-    Caller, empty_response, json_body, json_response, path_param, query_param, route,
-    route_not_found,
+    Caller, empty_response, json_body, json_response, page_params, path_param, query_param, route,
 };
 use shared::store::products::{MenuCursor, ProductStore};
 use shared::{Error, Result, Role};
@@ -36,7 +35,7 @@ impl shared::lambda::Function for State {
             ("PUT", "/products/{id}") => update(self, &request).await,
             ("PATCH", "/products/{id}") => set_available(self, &request).await,
             ("DELETE", "/products/{id}") => delete(self, &request).await,
-            _ => Err(route_not_found()),
+            _ => Err(Error::route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
     }
@@ -44,16 +43,12 @@ impl shared::lambda::Function for State {
 
 const CURSOR_KIND: &str = "products";
 
-fn product_not_found() -> Error {
-    Error::not_found("product_not_found", "no such product")
-}
-
 /// The `{id}` of the path; one that cannot be a product id is 404 without
 /// asking DynamoDB.
 fn product_id(request: &Request) -> Result<ProductId> {
     path_param(request, "id")
         .and_then(ProductId::parse)
-        .ok_or_else(product_not_found)
+        .ok_or_else(Error::product_not_found)
 }
 
 fn draft(request: &Request) -> Result<ProductDraft> {
@@ -66,10 +61,7 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
     let category = query_param(request, "category")
         .map(str::parse::<Category>)
         .transpose()?;
-    let limit = parse_limit(query_param(request, "limit"))?;
-    let after = query_param(request, "cursor")
-        .map(|c| decode_cursor::<MenuCursor>(CURSOR_KIND, c))
-        .transpose()?;
+    let (limit, after) = page_params::<MenuCursor>(request, CURSOR_KIND)?;
     let (items, next) = state.products.list(category, limit, after).await?;
     Ok(json_response(
         200,
@@ -85,7 +77,7 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?;
     match state.products.get(&product_id(request)?).await? {
         Some(product) if product.active => Ok(json_response(200, &product)),
-        _ => Err(product_not_found()),
+        _ => Err(Error::product_not_found()),
     }
 }
 

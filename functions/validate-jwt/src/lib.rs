@@ -72,7 +72,7 @@ pub fn decide(state: &State, request: ApiGatewayCustomAuthorizerRequest) -> Deci
     let claims = match claims {
         Ok(claims) => claims,
         Err(e) => {
-            tracing::info!(reason = e.code(), "token refused");
+            tracing::info!(reason = e.code().as_str(), "token refused");
             return Decision::Denied;
         }
     };

@@ -30,27 +30,16 @@ fn main() -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Logs as Lambda's logging config asks (`AWS_LAMBDA_LOG_FORMAT`,
-/// `AWS_LAMBDA_LOG_LEVEL`), INFO and text by default. TRACE is capped at
-/// DEBUG: nothing here logs an event, and nothing may start to.
+/// Logs by the one policy of `shared::logging` (TRACE read as DEBUG:
+/// nothing here logs an event, and nothing may start to), on
+/// tracing-subscriber directly: the authorizer links no lambda_runtime.
 fn init_logging() {
-    use tracing::level_filters::LevelFilter;
-    let level = match std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .unwrap_or_default()
-        .to_ascii_uppercase()
-        .as_str()
-    {
-        "TRACE" | "DEBUG" => LevelFilter::DEBUG,
-        "WARN" => LevelFilter::WARN,
-        "ERROR" | "FATAL" => LevelFilter::ERROR,
-        _ => LevelFilter::INFO,
-    };
     let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_max_level(shared::logging::level_from_env())
         .with_ansi(false)
         .without_time() // CloudWatch stamps every line
         .with_target(false);
-    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    if shared::logging::json_from_env() {
         builder.json().init();
     } else {
         builder.init();

@@ -18,7 +18,7 @@ const EXPIRED: (OrderStatus, PaymentStatus) = (OrderStatus::Cancelled, PaymentSt
 async fn order_with_qr(shop: &Shop) -> (Order, String) {
     let order = shop.placed_order(&shop.guest).await;
     let payment = shop.payment_of(&order.id).await;
-    (order, payment.provider_order_id)
+    (order, payment.provider_order_id.to_string())
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ async fn another_callers_order_is_404_whether_read_cancelled_or_listed() {
     let (alice, bob) = (shop.guest_token().await, shop.guest_token().await);
     let alices = shop.placed_order(&alice).await.id;
     let customers = shop.placed_order(&customer).await;
-    assert_eq!(customers.customer_id, ana.id, "{customers:?}");
+    assert_eq!(customers.customer_id.to_string(), ana.id, "{customers:?}");
     let customers = customers.id;
 
     // Act, Assert

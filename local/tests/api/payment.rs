@@ -9,7 +9,7 @@ use shared::domain::order::OrderStatus::{AwaitingPayment, Cancelled, Received};
 use shared::domain::order::PaymentStatus::{Approved, Pending, Refunded, Refused};
 use shared::domain::order::{CancelReason, Order, Payment};
 use shared::payments::mercadopago::{MercadoPago, MercadoPagoSettings};
-use shared::payments::{PaymentGateway, ProviderOrderId, QrOrderRequest};
+use shared::payments::{PaymentGateway, QrOrderRequest};
 
 /// The stand-in through our own adapter, as a second client of Mercado Pago.
 fn mercadopago(shop: &Shop) -> MercadoPago {
@@ -21,7 +21,7 @@ fn mercadopago(shop: &Shop) -> MercadoPago {
 }
 
 async fn provider_status(shop: &Shop, payment: &Payment) -> String {
-    let id = ProviderOrderId::parse(&payment.provider_order_id).unwrap();
+    let id = payment.provider_order_id.clone();
     mercadopago(shop).get_order(&id).await.unwrap().raw_status
 }
 
@@ -87,7 +87,7 @@ async fn a_notification_counts_only_signed_and_only_for_what_mercado_pago_says()
     let shop = open_shop().await;
     let order = shop.placed_order(&shop.guest).await;
     let payment = shop.payment_of(&order.id).await;
-    let id = payment.provider_order_id.clone();
+    let id = payment.provider_order_id.to_string();
     let secret = shop.webhook_secret();
 
     // Paid at Mercado Pago, no notification yet.
@@ -143,7 +143,7 @@ async fn a_refused_payment_cancels_and_a_pending_one_changes_nothing() {
 
     let secret = shop.webhook_secret();
     assert_eq!(
-        shop.notify(&pending_payment.provider_order_id, Some(&secret))
+        shop.notify(pending_payment.provider_order_id.as_str(), Some(&secret))
             .await
             .status,
         200

@@ -59,11 +59,14 @@ async fn checkout_moves_and_the_queue_cost_few_round_trips_and_never_scan() {
         "read the order, keep the payment: {calls:?}"
     );
     assert!(calls.len() <= 3, "at most the secret besides: {calls:?}");
-    shop.simulate(&payment.provider_order_id, "pay", false)
+    shop.simulate(payment.provider_order_id.as_str(), "pay", false)
         .await;
     shop.mercadopago.lock().await.take_calls();
     let notified = shop
-        .notify(&payment.provider_order_id, Some(&shop.webhook_secret()))
+        .notify(
+            payment.provider_order_id.as_str(),
+            Some(&shop.webhook_secret()),
+        )
         .await;
     assert_eq!(notified.status, 200);
     let mercadopago = shop.mercadopago.lock().await.take_calls();

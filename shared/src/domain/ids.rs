@@ -15,6 +15,9 @@ fn fits(raw: &str) -> bool {
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
+        id_type!($(#[$doc])* $name, fits);
+    };
+    ($(#[$doc:meta])* $name:ident, $valid:path) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -26,9 +29,10 @@ macro_rules! id_type {
                 Self(uuid::Uuid::new_v4().to_string())
             }
 
-            /// `raw` if it can name one: 1 to [`MAX_ID_BYTES`] bytes.
+            /// `raw` if it can name one (its type's rule; at least 1 to
+            /// [`MAX_ID_BYTES`] bytes).
             pub fn parse(raw: &str) -> Option<Self> {
-                fits(raw).then(|| Self(raw.to_owned()))
+                $valid(raw).then(|| Self(raw.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -39,10 +43,10 @@ macro_rules! id_type {
         impl TryFrom<String> for $name {
             type Error = String;
             fn try_from(raw: String) -> Result<Self, String> {
-                if fits(&raw) {
+                if $valid(&raw) {
                     Ok(Self(raw))
                 } else {
-                    Err(format!("{} has 1 to {MAX_ID_BYTES} bytes", stringify!($name)))
+                    Err(format!("not a valid {}", stringify!($name)))
                 }
             }
         }
@@ -94,9 +98,35 @@ id_type!(
     ProductId
 );
 id_type!(
-    /// The payment provider's id of a payment.
-    PaymentId
+    /// A customer's id: the directory's (Cognito's) `sub` of the user, the
+    /// subject of their tokens and the owner of their orders; never the CPF.
+    CustomerId
 );
+id_type!(
+    /// An enrolled kiosk's id (a UUID we minted): hex digits and `-`, at
+    /// most 64 bytes, so nothing else reaches the kiosks table.
+    KioskId,
+    is_kiosk_id
+);
+id_type!(
+    /// Mercado Pago's id of an order (`ORD01JQ4S4KY8HWQ6NA5PXB65B3D3`): 1 to
+    /// 64 ASCII letters, digits, `-` or `_`. It arrives from webhooks
+    /// (untrusted query strings) and goes into URL paths, so nothing else is
+    /// let in.
+    ProviderOrderId,
+    is_provider_order_id
+);
+
+fn is_kiosk_id(raw: &str) -> bool {
+    (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+fn is_provider_order_id(raw: &str) -> bool {
+    (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// An `Idempotency-Key` header: 1 to 128 visible ASCII characters.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -137,6 +167,18 @@ mod tests {
         assert_eq!(id.as_str(), "abc");
         assert!(serde_json::from_str::<ProductId>("\"\"").is_err());
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"abc\"");
+    }
+
+    #[test]
+    fn kiosk_and_provider_ids_keep_their_own_alphabets() {
+        assert!(KioskId::parse("6f1c2b9e-8d0a-4b5e-9a77-0c3d2e1f4a5b").is_some());
+        for bad in ["", "kiosk#1", "../x", &"a".repeat(65)] {
+            assert!(KioskId::parse(bad).is_none(), "{bad}");
+        }
+        assert!(ProviderOrderId::parse("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3").is_some());
+        for bad in ["", "ORD/../x", "a b", &"A".repeat(65)] {
+            assert!(ProviderOrderId::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   parameter), so verifying makes no network call.
 //!
 //! A key's `kid` is its RFC 7638 thumbprint: it names the key itself, whatever
-//! secret version or parameter carries it. `kiosk-local keys` generates and
+//! secret version or parameter carries it. `kiosk-tools keys` generates and
 //! rotates them (deploy/README.md).
 
 use base64::Engine;
@@ -163,7 +163,7 @@ pub struct PrivateKey {
 }
 
 impl PrivateKey {
-    /// The key of a 32-byte random seed (from the OS: `kiosk-local keys`).
+    /// The key of a 32-byte random seed (from the OS: `kiosk-tools keys`, and the local bootstrap).
     pub fn from_seed(seed: [u8; KEY_BYTES]) -> Self {
         let x = ed25519_dalek::SigningKey::from_bytes(&seed)
             .verifying_key()

@@ -1,9 +1,10 @@
 //! Orders: lines priced from the menu at checkout, and the status machine.
 
-use crate::domain::ids::{OrderId, ProductId};
+use crate::domain::ids::{OrderId, ProductId, ProviderOrderId};
 use crate::domain::money::Money;
 use crate::domain::product::Product;
-use crate::{Error, Result, Role};
+use crate::domain::subject::Subject;
+use crate::{Code, Error, Result, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -71,7 +72,7 @@ impl FromStr for OrderStatus {
 
 impl From<UnknownStatus> for Error {
     fn from(_: UnknownStatus) -> Self {
-        Error::validation("invalid_status", "unknown order status")
+        Error::validation(Code::InvalidStatus, "unknown order status")
     }
 }
 
@@ -91,6 +92,18 @@ pub enum PaymentStatus {
     Refunded,
 }
 
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Approved => "approved",
+            PaymentStatus::Refused => "refused",
+            PaymentStatus::Expired => "expired",
+            PaymentStatus::Refunded => "refunded",
+        }
+    }
+}
+
 /// Why an order was cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +116,17 @@ pub enum CancelReason {
     PaymentExpired,
     /// An admin cancelled it after payment (and it was refunded).
     Staff,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::Customer => "customer",
+            CancelReason::PaymentRefused => "payment_refused",
+            CancelReason::PaymentExpired => "payment_expired",
+            CancelReason::Staff => "staff",
+        }
+    }
 }
 
 /// Who asks for a move.
@@ -172,20 +196,9 @@ impl From<TransitionError> for Error {
     fn from(e: TransitionError) -> Self {
         match e {
             TransitionError::NotPermitted => Error::role_forbidden(),
-            TransitionError::InvalidFrom => invalid_transition(),
+            TransitionError::InvalidFrom => Error::invalid_transition(),
         }
     }
-}
-
-pub fn invalid_transition() -> Error {
-    Error::conflict(
-        "invalid_transition",
-        "the order's status does not allow this move",
-    )
-}
-
-pub fn order_not_found() -> Error {
-    Error::not_found("order_not_found", "no such order")
 }
 
 /// A line of an order: the product's name and price as they were at checkout.
@@ -205,7 +218,7 @@ pub struct Order {
     /// The ticket number, 1..=999: `None` until the payment is approved, then
     /// one no other open paid order holds.
     pub number: Option<u16>,
-    pub customer_id: String,
+    pub customer_id: Subject,
     pub items: Vec<OrderLine>,
     pub total_cents: Money,
     pub status: OrderStatus,
@@ -220,12 +233,104 @@ pub struct Order {
     pub updated_at: OffsetDateTime,
 }
 
+/// The transitions: each returns the order as it is after the move, so the
+/// store writes what the domain decided and the in-memory fakes of the
+/// service tests apply the very same move.
+impl Order {
+    /// A new order of `owner`, awaiting its payment: no ticket number yet.
+    pub fn placed(
+        owner: Subject,
+        items: Vec<OrderLine>,
+        total: Money,
+        now: OffsetDateTime,
+    ) -> Order {
+        Order {
+            id: OrderId::generate(),
+            number: None,
+            customer_id: owner,
+            items,
+            total_cents: total,
+            status: OrderStatus::AwaitingPayment,
+            payment_status: PaymentStatus::Pending,
+            cancel_reason: None,
+            paid_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Paid: `received`, `approved`, its ticket number, `paid_at`.
+    pub fn confirmed(&self, number: u16, paid_at: OffsetDateTime) -> Order {
+        Order {
+            status: OrderStatus::Received,
+            payment_status: PaymentStatus::Approved,
+            number: Some(number),
+            paid_at: Some(paid_at),
+            updated_at: paid_at,
+            ..self.clone()
+        }
+    }
+
+    /// Cancelled before it was paid, for `reason`.
+    pub fn cancelled_unpaid(
+        &self,
+        reason: CancelReason,
+        payment_status: PaymentStatus,
+        now: OffsetDateTime,
+    ) -> Order {
+        Order {
+            status: OrderStatus::Cancelled,
+            cancel_reason: Some(reason),
+            payment_status,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
+    /// Moved to `to` by `actor` (a move [`transition`] allows). A paid
+    /// order cancelled by staff is refunded; one cancelled by its owner was
+    /// never paid.
+    pub fn moved(&self, actor: Actor, to: OrderStatus, now: OffsetDateTime) -> Order {
+        let mut moved = Order {
+            status: to,
+            updated_at: now,
+            ..self.clone()
+        };
+        if to == OrderStatus::Cancelled {
+            if self.status == OrderStatus::AwaitingPayment {
+                moved.cancel_reason = Some(CancelReason::Customer);
+            } else {
+                moved.cancel_reason = Some(match actor {
+                    Actor::Owner => CancelReason::Customer,
+                    _ => CancelReason::Staff,
+                });
+                moved.payment_status = PaymentStatus::Refunded;
+            }
+        }
+        moved
+    }
+
+    /// A payment that came after the order was cancelled, given back.
+    pub fn refunded(&self, now: OffsetDateTime) -> Order {
+        Order {
+            payment_status: PaymentStatus::Refunded,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
+    /// Whether `subject` owns it.
+    pub fn is_owned_by(&self, subject: &Subject) -> bool {
+        &self.customer_id == subject
+    }
+}
+
 /// The payment of an order, as `POST /orders/{id}/payment` answers it: the
 /// Mercado Pago QR order the kiosk shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub provider: String,
-    pub provider_order_id: String,
+    pub provider_order_id: ProviderOrderId,
     pub qr_data: String,
     pub amount_cents: Money,
     #[serde(with = "time::serde::rfc3339")]
@@ -319,7 +424,7 @@ pub struct CheckoutLine {
 }
 
 fn invalid_body(message: impl Into<String>) -> Error {
-    Error::validation("invalid_body", message)
+    Error::invalid_body(message)
 }
 
 /// A checkout that passed every rule: 1 to [`MAX_LINES`] lines, each a
@@ -403,7 +508,7 @@ impl Checkout {
                 .filter(|p| p.active && p.available)
                 .ok_or_else(|| {
                     Error::unprocessable(
-                        "product_unavailable",
+                        Code::ProductUnavailable,
                         format!("product {} is unavailable", line.product_id),
                     )
                 })?;
@@ -530,7 +635,7 @@ mod tests {
         Order {
             id: OrderId::generate(),
             number: None,
-            customer_id: "guest:1".into(),
+            customer_id: "guest:1".parse().unwrap(),
             items: vec![],
             total_cents: Money::cents(2490),
             status,

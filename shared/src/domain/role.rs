@@ -31,19 +31,24 @@ impl Role {
         }
     }
 
+    pub const ALL: [Role; 5] = [
+        Role::Kiosk,
+        Role::Guest,
+        Role::Customer,
+        Role::Kitchen,
+        Role::Admin,
+    ];
+
     pub fn is_staff(self) -> bool {
         matches!(self, Role::Kitchen | Role::Admin)
     }
 
-    /// The staff role of a Cognito user from its groups: `admin` beats `kitchen`.
+    /// The staff role of a Cognito user from its groups (named as the
+    /// roles): `admin` beats `kitchen`.
     pub fn from_staff_groups<'a>(groups: impl IntoIterator<Item = &'a str>) -> Option<Role> {
         groups
             .into_iter()
-            .filter_map(|g| match g {
-                "admin" => Some(Role::Admin),
-                "kitchen" => Some(Role::Kitchen),
-                _ => None,
-            })
+            .filter_map(|g| g.parse::<Role>().ok().filter(|r| r.is_staff()))
             .max_by_key(|r| matches!(r, Role::Admin))
     }
 }
@@ -61,14 +66,10 @@ pub struct UnknownRole;
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "kiosk" => Ok(Role::Kiosk),
-            "guest" => Ok(Role::Guest),
-            "customer" => Ok(Role::Customer),
-            "kitchen" => Ok(Role::Kitchen),
-            "admin" => Ok(Role::Admin),
-            _ => Err(UnknownRole),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or(UnknownRole)
     }
 }
 
@@ -95,7 +96,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_their_names() {
-        for role in [Role::Guest, Role::Customer, Role::Kitchen, Role::Admin] {
+        for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
         assert!("Admin".parse::<Role>().is_err());

@@ -1,6 +1,6 @@
 //! Pagination of lists: `?limit=` and an opaque `?cursor=`.
 
-use crate::{Error, Result};
+use crate::{Code, Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
@@ -26,7 +26,7 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u16> {
     match raw.parse::<u16>() {
         Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
         _ => Err(Error::validation(
-            "invalid_limit",
+            Code::InvalidLimit,
             format!("limit must be an integer from 1 to {MAX_LIMIT}"),
         )),
     }
@@ -37,11 +37,6 @@ struct Envelope<T> {
     /// Which list the cursor belongs to: a cursor of one list is refused by another.
     k: String,
     p: T,
-}
-
-/// 400 `invalid_cursor`: the cursor is not one this list gave out.
-pub fn invalid_cursor() -> Error {
-    Error::validation("invalid_cursor", "the cursor is not one this list gave out")
 }
 
 /// An opaque cursor for `position` in the list named `kind`.
@@ -57,7 +52,7 @@ pub fn encode_cursor<T: Serialize>(kind: &str, position: &T) -> String {
 /// The position in a cursor made by [`encode_cursor`] for the same `kind`; a
 /// forged, garbled or foreign cursor is 400 `invalid_cursor`.
 pub fn decode_cursor<T: DeserializeOwned>(kind: &str, cursor: &str) -> Result<T> {
-    let invalid = invalid_cursor;
+    let invalid = Error::invalid_cursor;
     if cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN {
         return Err(invalid());
     }

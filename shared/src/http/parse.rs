@@ -2,7 +2,7 @@
 //! deny unknown keys, with errors that name fields but never echo values) and
 //! bearer tokens.
 
-use crate::{Error, Result};
+use crate::{Code, Error, Result};
 use serde::de::DeserializeOwned;
 
 /// The largest body any route reads (ours are under 10 KiB: 50 order lines
@@ -15,19 +15,22 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::TooLarge {
-            code: "body_too_large",
+            code: Code::BodyTooLarge,
             message: format!("a body has at most {MAX_BODY_BYTES} bytes"),
         });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::validation("invalid_body", "a JSON body is required"));
+        return Err(Error::validation(
+            Code::InvalidBody,
+            "a JSON body is required",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let message = match e.classify() {
             serde_json::error::Category::Data => describe(&e),
             _ => "the body is not valid JSON".to_owned(),
         };
-        Error::validation("invalid_body", message)
+        Error::validation(Code::InvalidBody, message)
     })
 }
 

@@ -1,6 +1,7 @@
 //! Request parsing: the route, the caller, the body, parameters.
 
 use super::parse::parse_json;
+use crate::domain::{KioskId, Subject};
 use crate::{Error, Result, Role};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -22,38 +23,37 @@ pub fn route(request: &Request) -> (&str, &str) {
     (request.method().as_str(), resource)
 }
 
-pub fn route_not_found() -> Error {
-    Error::not_found("route_not_found", "no such route")
-}
-
 /// The caller as established by the API Gateway authorizer (never by the client:
 /// API Gateway fills `requestContext.authorizer` from the authorizer's answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub sub: String,
+    pub subject: Subject,
     pub role: Role,
     /// The kiosk a kiosk, guest or customer session runs on.
-    pub kiosk_id: Option<String>,
+    pub kiosk_id: Option<KioskId>,
 }
 
 impl Caller {
     pub fn from_request(request: &Request) -> Result<Self> {
-        let unauthorized =
-            || Error::unauthorized("unauthorized", "a valid bearer token is required");
+        let unauthorized = Error::unauthorized_caller;
         let Some(RequestContext::ApiGatewayV1(ctx)) = request.request_context_ref() else {
             return Err(unauthorized());
         };
         let field = |name: &str| ctx.authorizer.fields.get(name).and_then(|v| v.as_str());
-        let sub = field("sub")
-            .filter(|s| !s.is_empty())
-            .ok_or_else(unauthorized)?;
-        let role = field("role")
+        let role: Role = field("role")
             .and_then(|r| r.parse().ok())
             .ok_or_else(unauthorized)?;
+        let subject = field("sub")
+            .and_then(|sub| Subject::of(role, sub))
+            .ok_or_else(unauthorized)?;
+        let kiosk_id = match field("kiosk_id") {
+            Some(id) => Some(KioskId::parse(id).ok_or_else(unauthorized)?),
+            None => None,
+        };
         Ok(Self {
-            sub: sub.to_owned(),
+            subject,
             role,
-            kiosk_id: field("kiosk_id").map(str::to_owned),
+            kiosk_id,
         })
     }
 
@@ -64,6 +64,16 @@ impl Caller {
             Err(Error::role_forbidden())
         }
     }
+}
+
+/// `?limit=` and the position of `?cursor=` in the list named `kind`: the
+/// page a list route is asked for (400 `invalid_limit`, `invalid_cursor`).
+pub fn page_params<T: DeserializeOwned>(request: &Request, kind: &str) -> Result<(u16, Option<T>)> {
+    let limit = super::page::parse_limit(query_param(request, "limit"))?;
+    let after = query_param(request, "cursor")
+        .map(|c| super::page::decode_cursor::<T>(kind, c))
+        .transpose()?;
+    Ok((limit, after))
 }
 
 pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {

@@ -1,6 +1,7 @@
 //! Responses: JSON in the contract's content type, and errors as answers.
 
-use super::error::{Envelope, Error, ErrorBody, ErrorChain};
+use super::error::{Envelope, ErrorBody};
+use crate::error::{Error, ErrorChain};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -44,7 +45,7 @@ impl Error {
         let mut response = json_response(
             self.status_code(),
             &Envelope {
-                error: ErrorBody { code, message },
+                error: ErrorBody::new(code, message),
             },
         );
         if let Error::TooManyRequests { retry_after } = self {
@@ -67,7 +68,7 @@ mod tests {
 
     #[test]
     fn client_errors_answer_their_code_and_message_in_the_contract_envelope() {
-        let response = Error::validation("invalid_cpf", "bad cpf").into_response();
+        let response = Error::validation(crate::Code::InvalidCpf, "bad cpf").into_response();
         assert_eq!(response.status(), 400);
         assert_eq!(
             body_of(&response),

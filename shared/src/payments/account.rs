@@ -8,7 +8,9 @@
 use super::credentials::MercadoPagoCredentials;
 use super::mercadopago::{MercadoPago, MercadoPagoSettings};
 use crate::config::{ConfigError, Env};
-use crate::domain::keys::{KeyRing, KeySource};
+use crate::domain::signature::WebhookSecret;
+use crate::service::ports::PaymentAccount;
+use crate::store::keys::{KeyRing, KeySource};
 use crate::store::secrets::SecretVersions;
 use crate::{Error, Result};
 
@@ -34,7 +36,10 @@ impl MercadoPagoAccount {
             env.required("MERCADOPAGO_SECRET_ID")?,
         );
         let settings = MercadoPagoSettings::from_env(env).map_err(|_| {
-            ConfigError::Invalid("MERCADOPAGO_API_URL or MERCADOPAGO_EXTERNAL_POS_ID")
+            ConfigError::Invalid(
+                "MERCADOPAGO_API_URL or MERCADOPAGO_EXTERNAL_POS_ID",
+                "a base URL and a point-of-sale id",
+            )
         })?;
         Ok(Self {
             settings,
@@ -78,5 +83,17 @@ impl MercadoPagoAccount {
         let built = MercadoPago::new(self.settings.clone(), token).map_err(Error::internal)?;
         *client = Some(built.clone());
         Ok(built)
+    }
+}
+
+impl PaymentAccount for MercadoPagoAccount {
+    type Gateway = MercadoPago;
+
+    async fn webhook_secrets(&self, refreshed: bool) -> Result<Vec<WebhookSecret>> {
+        Ok(self.credentials(refreshed).await?.webhook_secrets)
+    }
+
+    async fn gateway(&self) -> Result<MercadoPago> {
+        MercadoPagoAccount::gateway(self).await
     }
 }

@@ -15,6 +15,8 @@
 //!
 //! Neither value is ever logged: `Debug` prints neither.
 
+use crate::domain::signature::EmptySecret;
+pub use crate::domain::signature::WebhookSecret;
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
@@ -55,36 +57,6 @@ impl AccessToken {
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessToken(***)")
-    }
-}
-
-/// A webhook secret signature (the HMAC key of `x-signature`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Arc<[u8]>);
-
-impl WebhookSecret {
-    pub fn parse(raw: &str) -> Result<Self, CredentialsError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err(CredentialsError::EmptyWebhookSecret);
-        }
-        Ok(Self(raw.as_bytes().into()))
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl AsRef<[u8]> for WebhookSecret {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret(***)")
     }
 }
 
@@ -131,6 +103,12 @@ pub enum CredentialsError {
     InvalidAccessToken,
     #[error("the Mercado Pago webhook secret is empty")]
     EmptyWebhookSecret,
+}
+
+impl From<EmptySecret> for CredentialsError {
+    fn from(_: EmptySecret) -> Self {
+        CredentialsError::EmptyWebhookSecret
+    }
 }
 
 #[cfg(test)]

@@ -41,11 +41,12 @@
 
 use super::credentials::AccessToken;
 use super::{
-    MpOrder, MpOrderStatus, MpPayment, PaymentError, PaymentGateway, ProviderOrderId,
-    QrOrderRequest, format_amount, iso8601_duration, parse_amount,
+    MpOrder, MpOrderStatus, MpPayment, PaymentError, QrOrderRequest, format_amount,
+    iso8601_duration, parse_amount,
 };
 use crate::config::Env;
-use crate::domain::{IdempotencyKey, OrderId};
+use crate::domain::{IdempotencyKey, OrderId, ProviderOrderId};
+use crate::service::ports::PaymentGateway;
 use bytes::Bytes;
 use http::{Method, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
@@ -278,7 +279,7 @@ impl MercadoPago {
         };
         let response = match self.inner.http.request(request).await {
             Ok(response) => response,
-            Err(e) => return Attempt::Retry(format!("{}", crate::http::error::ErrorChain(&e))),
+            Err(e) => return Attempt::Retry(format!("{}", crate::error::ErrorChain(&e))),
         };
         let status = response.status();
         let answer = Limited::new(response.into_body(), MAX_ANSWER_BYTES)

@@ -3,76 +3,16 @@
 //! first order (or 422 for another body) instead of charging twice.
 
 use crate::clock;
-use crate::domain::ids::{IdempotencyKey, OrderId, ProductId};
-use crate::domain::order::{Checkout, Order, OrderStatus, PaymentStatus};
-use crate::domain::product::Product;
-use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use crate::domain::Subject;
+use crate::domain::ids::IdempotencyKey;
+use crate::domain::order::{Checkout, Order};
+use crate::service::ports::{CheckoutStore, Created, IdempotencyRecord};
+use crate::{Code, Error, Result};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::future::Future;
 use std::time::Duration;
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
-
-/// What an `Idempotency-Key` is bound to: the order it created and a hash of
-/// the body that created it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    pub id: String,
-    pub order_id: OrderId,
-    pub request_hash: String,
-    pub expires_at: i64,
-}
-
-impl IdempotencyRecord {
-    /// The record's id: keys are per caller, so two callers never collide.
-    pub fn id_for(owner: &str, key: &IdempotencyKey) -> String {
-        format!("idem#{owner}#{}", key.as_str())
-    }
-
-    fn is_live(&self) -> bool {
-        self.expires_at > clock::now_unix()
-    }
-}
-
-/// The outcome of writing a new order.
-#[derive(Debug)]
-pub enum Created {
-    Order(Order),
-    /// The idempotency key was taken first (by an earlier or concurrent
-    /// request); its record, when the store could read it back.
-    KeyTaken(Option<IdempotencyRecord>),
-}
-
-/// What checkout needs of the order store.
-pub trait CheckoutStore: Sync {
-    /// The products named and, for a keyed request, its record: one read.
-    fn checkout_reads(
-        &self,
-        product_ids: &[ProductId],
-        record_id: Option<&str>,
-    ) -> impl Future<Output = Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)>> + Send;
-
-    /// Writes a new order and, with a record, binds the key in the same
-    /// transaction; a key already bound answers [`Created::KeyTaken`].
-    fn create(
-        &self,
-        order: &Order,
-        record: Option<&IdempotencyRecord>,
-    ) -> impl Future<Output = Result<Created>> + Send;
-
-    /// The record, read strongly consistent.
-    fn idempotency_record(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<IdempotencyRecord>>> + Send;
-
-    /// The order, read strongly consistent (it may have been written a
-    /// moment ago by the request a replay races).
-    fn order_consistent(&self, id: &OrderId) -> impl Future<Output = Result<Option<Order>>> + Send;
-}
 
 /// A checkout's answer: a new order (201) or the replay of a keyed one (200).
 #[derive(Debug)]
@@ -85,7 +25,7 @@ pub enum Placed {
 #[tracing::instrument(skip_all)]
 pub async fn place_order(
     store: &impl CheckoutStore,
-    owner: &str,
+    owner: &Subject,
     checkout: &Checkout,
     key: Option<&IdempotencyKey>,
 ) -> Result<Placed> {
@@ -95,24 +35,11 @@ pub async fn place_order(
         .checkout_reads(&checkout.product_ids(), record_id.as_deref())
         .await?;
     // An expired record (not yet removed by the table's TTL) no longer binds the key.
-    if let Some(record) = record.filter(IdempotencyRecord::is_live) {
+    if let Some(record) = record.filter(|r| r.is_live(clock::now_unix())) {
         return replay(store, &record, &request_hash).await;
     }
     let (items, total_cents) = checkout.price(&menu)?;
-    let now = clock::now();
-    let order = Order {
-        id: OrderId::generate(),
-        number: None,
-        customer_id: owner.to_owned(),
-        items,
-        total_cents,
-        status: OrderStatus::AwaitingPayment,
-        payment_status: PaymentStatus::Pending,
-        cancel_reason: None,
-        paid_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let order = Order::placed(owner.clone(), items, total_cents, clock::now());
     let record = record_id.map(|id| IdempotencyRecord {
         id,
         order_id: order.id.clone(),
@@ -165,7 +92,7 @@ async fn replay(
 ) -> Result<Placed> {
     if record.request_hash != request_hash {
         return Err(Error::unprocessable(
-            "idempotency_key_reused",
+            Code::IdempotencyKeyReused,
             "this Idempotency-Key was used with another body",
         ));
     }
@@ -180,7 +107,7 @@ async fn replay(
 
 fn key_in_use() -> Error {
     Error::conflict(
-        "idempotency_key_in_use",
+        Code::IdempotencyKeyInUse,
         "a request with this Idempotency-Key is still in progress",
     )
 }
@@ -189,79 +116,10 @@ fn key_in_use() -> Error {
 mod tests {
     use super::*;
     use crate::domain::money::Money;
-    use crate::domain::order::{CheckoutBody, CheckoutLine};
-    use crate::domain::product::Category;
-    use std::sync::Mutex;
-
-    /// The port in memory: what DynamoDB's conditions would decide, decided
-    /// with a lock (the real conditions are tested against the emulator).
-    #[derive(Default)]
-    struct Memory {
-        menu: HashMap<ProductId, Product>,
-        orders: Mutex<HashMap<OrderId, Order>>,
-        records: Mutex<HashMap<String, IdempotencyRecord>>,
-        /// Records whose order is "still being written" (never stored).
-        in_flight: bool,
-    }
-
-    impl CheckoutStore for Memory {
-        async fn checkout_reads(
-            &self,
-            product_ids: &[ProductId],
-            record_id: Option<&str>,
-        ) -> Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)> {
-            let menu = product_ids
-                .iter()
-                .filter_map(|id| self.menu.get(id).map(|p| (id.clone(), p.clone())))
-                .collect();
-            let record = record_id.and_then(|id| self.records.lock().unwrap().get(id).cloned());
-            Ok((menu, record))
-        }
-
-        async fn create(
-            &self,
-            order: &Order,
-            record: Option<&IdempotencyRecord>,
-        ) -> Result<Created> {
-            if let Some(record) = record {
-                let mut records = self.records.lock().unwrap();
-                if let Some(taken) = records.get(&record.id).filter(|r| r.is_live()) {
-                    return Ok(Created::KeyTaken(Some(taken.clone())));
-                }
-                records.insert(record.id.clone(), record.clone());
-            }
-            if !self.in_flight {
-                self.orders
-                    .lock()
-                    .unwrap()
-                    .insert(order.id.clone(), order.clone());
-            }
-            Ok(Created::Order(order.clone()))
-        }
-
-        async fn idempotency_record(&self, id: &str) -> Result<Option<IdempotencyRecord>> {
-            Ok(self.records.lock().unwrap().get(id).cloned())
-        }
-
-        async fn order_consistent(&self, id: &OrderId) -> Result<Option<Order>> {
-            Ok(self.orders.lock().unwrap().get(id).cloned())
-        }
-    }
-
-    fn product(id: &str, price: i64, active: bool) -> Product {
-        Product {
-            id: ProductId::parse(id).unwrap(),
-            name: format!("Produto {id}"),
-            description: String::new(),
-            category: Category::Sandwich,
-            price_cents: Money::cents(price),
-            image_url: None,
-            available: true,
-            active,
-            created_at: clock::now(),
-            updated_at: clock::now(),
-        }
-    }
+    use crate::domain::ids::OrderId;
+    use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
+    use crate::domain::product::Product;
+    use crate::service::testing::{Memory, product};
 
     fn store() -> Memory {
         Memory {
@@ -278,6 +136,10 @@ mod tests {
             .collect(),
             ..Memory::default()
         }
+    }
+
+    fn who(sub: &str) -> Subject {
+        sub.parse().unwrap()
     }
 
     fn checkout(lines: &[(&str, u32)]) -> Checkout {
@@ -298,14 +160,14 @@ mod tests {
 
     fn code(result: Result<Placed>) -> (u16, String) {
         let e = result.unwrap_err();
-        (e.status_code(), e.public_parts().0.to_owned())
+        (e.status_code(), e.public_parts().0.as_str().to_owned())
     }
 
     #[tokio::test]
     async fn a_checkout_is_priced_from_the_menu_and_awaits_payment() {
         let store = store();
         let Placed::New(order) =
-            place_order(&store, "guest-1", &checkout(&[("x-burger", 2)]), None)
+            place_order(&store, &who("guest:1"), &checkout(&[("x-burger", 2)]), None)
                 .await
                 .unwrap()
         else {
@@ -317,38 +179,38 @@ mod tests {
             (OrderStatus::AwaitingPayment, None),
             "the ticket number comes with the payment"
         );
-        assert_eq!(order.customer_id, "guest-1");
-        assert_eq!(store.orders.lock().unwrap().len(), 1);
+        assert_eq!(order.customer_id, who("guest:1"));
+        assert_eq!(store.count(), 1);
     }
 
     #[tokio::test]
     async fn a_repeat_with_the_same_key_and_body_answers_the_first_order() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        let Placed::New(first) = place_order(&store, "c-1", &body, Some(&key("k1")))
+        let Placed::New(first) = place_order(&store, &who("c-1"), &body, Some(&key("k1")))
             .await
             .unwrap()
         else {
             panic!("the first request places the order")
         };
-        let Placed::Replay(again) = place_order(&store, "c-1", &body, Some(&key("k1")))
+        let Placed::Replay(again) = place_order(&store, &who("c-1"), &body, Some(&key("k1")))
             .await
             .unwrap()
         else {
             panic!("the repeat is a replay")
         };
         assert_eq!(again, first);
-        assert_eq!(store.orders.lock().unwrap().len(), 1);
+        assert_eq!(store.count(), 1);
     }
 
     #[tokio::test]
     async fn keys_belong_to_their_caller() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        place_order(&store, "c-1", &body, Some(&key("k1")))
+        place_order(&store, &who("c-1"), &body, Some(&key("k1")))
             .await
             .unwrap();
-        let other = place_order(&store, "c-2", &body, Some(&key("k1")))
+        let other = place_order(&store, &who("c-2"), &body, Some(&key("k1")))
             .await
             .unwrap();
         assert!(matches!(other, Placed::New(_)));
@@ -359,7 +221,7 @@ mod tests {
         let store = store();
         place_order(
             &store,
-            "c-1",
+            &who("c-1"),
             &checkout(&[("x-burger", 1)]),
             Some(&key("k1")),
         )
@@ -367,7 +229,7 @@ mod tests {
         .unwrap();
         let reused = place_order(
             &store,
-            "c-1",
+            &who("c-1"),
             &checkout(&[("x-burger", 2)]),
             Some(&key("k1")),
         )
@@ -379,7 +241,7 @@ mod tests {
     async fn an_expired_key_binds_nothing() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        let id = IdempotencyRecord::id_for("c-1", &key("k1"));
+        let id = IdempotencyRecord::id_for(&who("c-1"), &key("k1"));
         store.records.lock().unwrap().insert(
             id.clone(),
             IdempotencyRecord {
@@ -389,7 +251,7 @@ mod tests {
                 expires_at: clock::now_unix() - 1,
             },
         );
-        let placed = place_order(&store, "c-1", &body, Some(&key("k1")))
+        let placed = place_order(&store, &who("c-1"), &body, Some(&key("k1")))
             .await
             .unwrap();
         assert!(matches!(placed, Placed::New(_)));
@@ -402,10 +264,10 @@ mod tests {
             ..store()
         };
         let body = checkout(&[("x-burger", 1)]);
-        place_order(&store, "c-1", &body, Some(&key("k1")))
+        place_order(&store, &who("c-1"), &body, Some(&key("k1")))
             .await
             .unwrap();
-        let racing = place_order(&store, "c-1", &body, Some(&key("k1"))).await;
+        let racing = place_order(&store, &who("c-1"), &body, Some(&key("k1"))).await;
         assert_eq!(code(racing), (409, "idempotency_key_in_use".to_owned()));
     }
 
@@ -415,14 +277,14 @@ mod tests {
         for missing in ["nope", "old", "sold-out"] {
             let refused = place_order(
                 &store,
-                "c-1",
+                &who("c-1"),
                 &checkout(&[("x-burger", 1), (missing, 1)]),
                 Some(&key("k1")),
             )
             .await;
             assert_eq!(code(refused), (422, "product_unavailable".to_owned()));
         }
-        assert!(store.orders.lock().unwrap().is_empty());
+        assert_eq!(store.count(), 0);
         assert!(store.records.lock().unwrap().is_empty());
     }
 }

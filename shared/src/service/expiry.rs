@@ -17,10 +17,11 @@
 //! Nothing is half-written when Mercado Pago cannot be reached: the order is
 //! left as it is ([`Expiry::Deferred`]) for the next run.
 
-use crate::domain::ids::OrderId;
+use crate::domain::ids::{OrderId, ProviderOrderId};
 use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
-use crate::payments::{PaymentError, PaymentGateway, ProviderOrderId};
-use crate::service::payment::{PaymentStore, Settled, settle_with};
+use crate::domain::payment::PaymentError;
+use crate::service::payment::{Settled, settle_with};
+use crate::service::ports::{PaymentGateway, PaymentStore};
 use crate::{Error, Result};
 
 /// What expiring one order did.
@@ -108,7 +109,7 @@ pub async fn expire_order<G: PaymentGateway>(
     {
         Ok(()) => {}
         // A notification (or the owner) moved it first: theirs is the outcome.
-        Err(Error::Conflict { .. }) => return Ok(Expiry::AlreadySettled),
+        Err(e) if e.is_conflict() => return Ok(Expiry::AlreadySettled),
         Err(e) => return Err(e),
     }
     let (Some(provider_order), Some(gateway)) = (provider_order, gateway) else {
@@ -177,182 +178,14 @@ async fn cancel_provider_order(
 /// paid, so nothing is changed.
 fn unreachable(e: PaymentError) -> Error {
     tracing::warn!(error = %e, "Mercado Pago cannot be read; the order waits for the next run");
-    Error::ProviderUnavailable {
-        code: "payment_provider_unavailable",
-        message: "the payment provider cannot be reached".into(),
-    }
+    Error::provider_unavailable()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::IdempotencyKey;
-    use crate::domain::money::Money;
-    use crate::domain::order::Payment;
-    use crate::payments::{MpOrder, MpOrderStatus, QrOrderRequest};
-    use crate::service::payment::{Attached, StoredOrder};
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    /// Orders in memory, with the store's conditions.
-    #[derive(Default)]
-    struct Store(Mutex<HashMap<OrderId, StoredOrder>>);
-
-    impl Store {
-        fn with(order: StoredOrder) -> Self {
-            let store = Store::default();
-            store
-                .0
-                .lock()
-                .unwrap()
-                .insert(order.order.id.clone(), order);
-            store
-        }
-        fn get(&self, id: &OrderId) -> Order {
-            self.0.lock().unwrap()[id].order.clone()
-        }
-    }
-
-    impl PaymentStore for Store {
-        async fn order_with_payment(&self, id: &OrderId) -> Result<Option<StoredOrder>> {
-            Ok(self.0.lock().unwrap().get(id).cloned())
-        }
-        async fn attach_payment(&self, _: &OrderId, _: &str, _: &Payment) -> Result<Attached> {
-            panic!("the expiry job never attaches a payment")
-        }
-        async fn confirm_paid(&self, order: &Order, paid_by: &ProviderOrderId) -> Result<Order> {
-            let mut orders = self.0.lock().unwrap();
-            let stored = orders.get_mut(&order.id).unwrap();
-            if stored.order.status != OrderStatus::AwaitingPayment {
-                return Err(crate::domain::order::invalid_transition());
-            }
-            stored.order.status = OrderStatus::Received;
-            stored.order.payment_status = PaymentStatus::Approved;
-            stored.order.number = Some(1);
-            stored.paid_by = Some(paid_by.to_string());
-            Ok(stored.order.clone())
-        }
-        async fn cancel_unpaid(
-            &self,
-            id: &OrderId,
-            reason: CancelReason,
-            payment_status: PaymentStatus,
-        ) -> Result<()> {
-            let mut orders = self.0.lock().unwrap();
-            let order = &mut orders.get_mut(id).unwrap().order;
-            if order.status != OrderStatus::AwaitingPayment {
-                return Err(crate::domain::order::invalid_transition());
-            }
-            order.status = OrderStatus::Cancelled;
-            order.cancel_reason = Some(reason);
-            order.payment_status = payment_status;
-            Ok(())
-        }
-        async fn mark_refunded(&self, id: &OrderId) -> Result<()> {
-            let mut orders = self.0.lock().unwrap();
-            orders.get_mut(id).unwrap().order.payment_status = PaymentStatus::Refunded;
-            Ok(())
-        }
-    }
-
-    /// Mercado Pago in memory: one order, and what its calls answer.
-    struct Gateway {
-        order: Mutex<MpOrder>,
-        down: bool,
-        /// The customer pays just as the cancel arrives.
-        paid_at_cancel: bool,
-        calls: Mutex<Vec<&'static str>>,
-    }
-
-    impl Gateway {
-        fn new(order: &Order, status: MpOrderStatus) -> Self {
-            Gateway {
-                order: Mutex::new(MpOrder {
-                    id: ProviderOrderId::parse("ORD01").unwrap(),
-                    status,
-                    raw_status: String::new(),
-                    status_detail: String::new(),
-                    external_reference: Some(order.id.clone()),
-                    total: order.total_cents,
-                    paid: None,
-                    qr_data: None,
-                    payments: Vec::new(),
-                }),
-                down: false,
-                paid_at_cancel: false,
-                calls: Mutex::default(),
-            }
-        }
-        fn answer(&self, call: &'static str) -> Result<MpOrder, PaymentError> {
-            self.calls.lock().unwrap().push(call);
-            if self.down {
-                return Err(PaymentError::Unavailable("down".into()));
-            }
-            Ok(self.order.lock().unwrap().clone())
-        }
-        fn calls(&self) -> Vec<&'static str> {
-            self.calls.lock().unwrap().clone()
-        }
-    }
-
-    impl PaymentGateway for Gateway {
-        async fn create_qr_order(&self, _: &QrOrderRequest) -> Result<MpOrder, PaymentError> {
-            panic!("the expiry job never creates a QR order")
-        }
-        async fn get_order(&self, _: &ProviderOrderId) -> Result<MpOrder, PaymentError> {
-            self.answer("get")
-        }
-        async fn cancel_order(&self, _: &ProviderOrderId) -> Result<MpOrder, PaymentError> {
-            if self.paid_at_cancel {
-                self.order.lock().unwrap().status = MpOrderStatus::Paid;
-            }
-            let order = self.answer("cancel")?;
-            if order.status != MpOrderStatus::Pending {
-                return Err(PaymentError::Rejected {
-                    status: Some(409),
-                    code: "order_cannot_be_canceled".into(),
-                    message: String::new(),
-                });
-            }
-            self.order.lock().unwrap().status = MpOrderStatus::Cancelled;
-            Ok(order)
-        }
-        async fn refund_order(
-            &self,
-            _: &ProviderOrderId,
-            _: &IdempotencyKey,
-        ) -> Result<MpOrder, PaymentError> {
-            self.order.lock().unwrap().status = MpOrderStatus::Refunded;
-            self.answer("refund")
-        }
-    }
-
-    fn unpaid(with_provider_order: bool) -> StoredOrder {
-        let now = crate::clock::now();
-        StoredOrder {
-            order: Order {
-                id: OrderId::generate(),
-                number: None,
-                customer_id: "guest:1".into(),
-                items: Vec::new(),
-                total_cents: Money::cents(2490),
-                status: OrderStatus::AwaitingPayment,
-                payment_status: PaymentStatus::Pending,
-                cancel_reason: None,
-                paid_at: None,
-                created_at: now,
-                updated_at: now,
-            },
-            payment: with_provider_order.then(|| Payment {
-                provider: "mercadopago".into(),
-                provider_order_id: "ORD01".into(),
-                qr_data: "qr".into(),
-                amount_cents: Money::cents(2490),
-                expires_at: now,
-            }),
-            paid_by: None,
-        }
-    }
+    use crate::domain::payment::MpOrderStatus;
+    use crate::service::testing::{Gateway, arranged, unpaid};
 
     fn statuses(order: &Order) -> (OrderStatus, PaymentStatus, Option<CancelReason>) {
         (order.status, order.payment_status, order.cancel_reason)
@@ -366,9 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_order_without_a_mercado_pago_order_expires_without_asking_it() {
-        let stored = unpaid(false);
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
+        let (store, gateway, id) = arranged(unpaid(false), MpOrderStatus::Pending);
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert_eq!(
             expiry,
@@ -376,15 +207,13 @@ mod tests {
                 provider_cancelled: false
             }
         );
-        assert_eq!(statuses(&store.get(&id)), EXPIRED);
+        assert_eq!(statuses(&store.order(&id)), EXPIRED);
         assert!(gateway.calls().is_empty());
     }
 
     #[tokio::test]
     async fn a_pending_mercado_pago_order_is_cancelled_after_ours() {
-        let stored = unpaid(true);
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert_eq!(
             expiry,
@@ -392,43 +221,37 @@ mod tests {
                 provider_cancelled: true
             }
         );
-        assert_eq!(statuses(&store.get(&id)), EXPIRED);
+        assert_eq!(statuses(&store.order(&id)), EXPIRED);
         assert_eq!(gateway.calls(), ["get", "cancel"]);
     }
 
     #[tokio::test]
     async fn a_payment_never_notified_is_confirmed() {
-        let stored = unpaid(true);
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Paid);
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Paid);
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
-        assert_eq!(store.get(&id).status, OrderStatus::Received);
+        assert_eq!(store.order(&id).status, OrderStatus::Received);
         assert_eq!(gateway.calls(), ["get"]);
     }
 
     #[tokio::test]
     async fn a_refused_payment_cancels_the_order_as_refused() {
-        let stored = unpaid(true);
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Failed);
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Failed);
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert_eq!(expiry, Expiry::Refused);
         assert_eq!(
-            store.get(&id).cancel_reason,
+            store.order(&id).cancel_reason,
             Some(CancelReason::PaymentRefused)
         );
     }
 
     #[tokio::test]
     async fn a_payment_made_as_we_cancel_is_refunded_and_the_order_stays_cancelled() {
-        let stored = unpaid(true);
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let mut gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
-        gateway.paid_at_cancel = true;
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
+        *gateway.paid_at_cancel.lock().unwrap() = true;
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert_eq!(expiry, Expiry::Refunded);
-        let order = store.get(&id);
+        let order = store.order(&id);
         assert_eq!(
             statuses(&order),
             (
@@ -442,10 +265,8 @@ mod tests {
 
     #[tokio::test]
     async fn mercado_pago_down_changes_nothing() {
-        let stored = unpaid(true);
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let mut gateway = Gateway::new(&store.get(&id), MpOrderStatus::Pending);
-        gateway.down = true;
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
+        gateway.go_down();
         let failed = expire_order(&store, Some(&gateway), &id).await;
         assert!(
             matches!(failed, Err(Error::ProviderUnavailable { .. })),
@@ -453,15 +274,14 @@ mod tests {
         );
         let skipped = expire_order::<Gateway>(&store, None, &id).await.unwrap();
         assert_eq!(skipped, Expiry::Deferred);
-        assert_eq!(store.get(&id).status, OrderStatus::AwaitingPayment);
+        assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
     }
 
     #[tokio::test]
     async fn an_order_settled_meanwhile_is_left_alone() {
         let mut stored = unpaid(true);
         stored.order.status = OrderStatus::Received;
-        let (store, id) = (Store::with(stored.clone()), stored.order.id);
-        let gateway = Gateway::new(&store.get(&id), MpOrderStatus::Paid);
+        let (store, gateway, id) = arranged(stored, MpOrderStatus::Paid);
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert_eq!(expiry, Expiry::AlreadySettled);
         assert!(gateway.calls().is_empty());

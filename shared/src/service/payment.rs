@@ -5,95 +5,29 @@
 //!   order per order: its idempotency key is derived from our order id, so a
 //!   retry or a concurrent request gets the same one from Mercado Pago, and
 //!   the store keeps the first one attached.
+//! - [`receive_notification`]: `POST /webhooks/mercadopago`: the signature
+//!   checked (the secret re-read once if none matched), then
+//!   [`settle_provider_order`].
 //! - [`settle_provider_order`]: what a notification (and the expiry job)
 //!   does: re-read the provider's order, decide with
 //!   [`crate::domain::order::settle`], apply.
+//! - [`refund_paid`]: the money of a paid order back, before staff cancel it.
 
-use crate::domain::ids::{IdempotencyKey, OrderId};
+use crate::domain::Subject;
+use crate::domain::ids::{IdempotencyKey, OrderId, ProviderOrderId};
 use crate::domain::money::Money;
 use crate::domain::order::{
-    CancelReason, Order, OrderStatus, Payment, PaymentStatus, ProviderStatus, Settlement,
-    invalid_transition, order_not_found, settle,
+    CancelReason, Order, OrderStatus, Payment, PaymentStatus, ProviderStatus, Settlement, settle,
 };
-use crate::payments::{
-    MpOrder, MpOrderStatus, PaymentError, PaymentGateway, ProviderOrderId, QrItem, QrOrderRequest,
-};
-use crate::{Error, Result};
-use std::future::Future;
+use crate::domain::payment::{MpOrder, MpOrderStatus, PaymentError, QrItem, QrOrderRequest};
+use crate::domain::signature::{self, SignatureError};
+use crate::service::ports::{Attached, PaymentAccount, PaymentGateway, PaymentStore, StoredOrder};
+use crate::{Code, Error, Result};
 use std::time::Duration;
 use time::OffsetDateTime;
 
 /// The provider's name in [`Payment::provider`].
 pub const PROVIDER: &str = "mercadopago";
-
-/// What paying needs of the order store.
-pub trait PaymentStore: Sync {
-    /// The order and its payment, read consistently.
-    fn order_with_payment(
-        &self,
-        id: &OrderId,
-    ) -> impl Future<Output = Result<Option<StoredOrder>>> + Send;
-
-    /// Keeps `payment` on `owner`'s order awaiting payment, unless it has one.
-    fn attach_payment(
-        &self,
-        id: &OrderId,
-        owner: &str,
-        payment: &Payment,
-    ) -> impl Future<Output = Result<Attached>> + Send;
-
-    /// `received`, `approved`, `paid_at`, a free ticket number and the
-    /// provider order that paid, if the order still awaits payment (else
-    /// `invalid_transition`).
-    fn confirm_paid(
-        &self,
-        order: &Order,
-        paid_by: &ProviderOrderId,
-    ) -> impl Future<Output = Result<Order>> + Send;
-
-    /// `cancelled` for `reason`, if the order still awaits payment (else
-    /// `invalid_transition`).
-    fn cancel_unpaid(
-        &self,
-        id: &OrderId,
-        reason: CancelReason,
-        payment_status: PaymentStatus,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// `payment_status: refunded` on a cancelled order.
-    fn mark_refunded(&self, id: &OrderId) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// An order as stored, with what it knows of its payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredOrder {
-    pub order: Order,
-    /// The QR payment made for it, if any.
-    pub payment: Option<Payment>,
-    /// The provider order that paid it, once paid.
-    pub paid_by: Option<String>,
-}
-
-impl StoredOrder {
-    /// The provider order to refund or cancel: the one that paid, else the
-    /// one made for it.
-    pub fn provider_order_id(&self) -> Option<ProviderOrderId> {
-        self.paid_by
-            .as_deref()
-            .or(self.payment.as_ref().map(|p| p.provider_order_id.as_str()))
-            .and_then(ProviderOrderId::parse)
-    }
-}
-
-/// What [`PaymentStore::attach_payment`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attached {
-    Attached,
-    /// The order already had this payment (a concurrent request's).
-    Existing(Payment),
-    /// The order no longer awaits payment.
-    NotAwaiting,
-}
 
 /// The key of the one QR order of `order` (and of its one refund).
 pub fn payment_key(order: &OrderId) -> Result<IdempotencyKey> {
@@ -110,10 +44,7 @@ pub fn refund_key(order: &OrderId) -> Result<IdempotencyKey> {
 /// could not have got wrong) is a 503 with nothing changed on our side.
 pub fn provider_error(e: PaymentError) -> Error {
     tracing::warn!(error = %e, "Mercado Pago call failed");
-    Error::ProviderUnavailable {
-        code: "payment_provider_unavailable",
-        message: "the payment provider cannot be reached; try again".into(),
-    }
+    Error::provider_unavailable()
 }
 
 /// `POST /orders/{id}/payment`: the order's QR payment, made once. `true`
@@ -122,16 +53,16 @@ pub async fn request_payment(
     store: &impl PaymentStore,
     gateway: &impl PaymentGateway,
     id: &OrderId,
-    owner: &str,
+    owner: &Subject,
     timeout: Duration,
 ) -> Result<(Payment, bool)> {
     let StoredOrder { order, payment, .. } = store
         .order_with_payment(id)
         .await?
-        .filter(|stored| stored.order.customer_id == owner)
-        .ok_or_else(order_not_found)?;
+        .filter(|stored| stored.order.is_owned_by(owner))
+        .ok_or_else(Error::order_not_found)?;
     if order.status != OrderStatus::AwaitingPayment {
-        return Err(invalid_transition());
+        return Err(Error::invalid_transition());
     }
     if let Some(payment) = payment {
         return Ok((payment, false));
@@ -139,7 +70,7 @@ pub async fn request_payment(
     let expires_at = order.created_at + timeout;
     if expires_at - OffsetDateTime::now_utc() < time::Duration::minutes(1) {
         // Mercado Pago takes whole minutes; the expiry job settles it soon.
-        return Err(invalid_transition());
+        return Err(Error::invalid_transition());
     }
     let request = QrOrderRequest {
         order_id: order.id.clone(),
@@ -167,7 +98,7 @@ pub async fn request_payment(
     })?;
     let payment = Payment {
         provider: PROVIDER.to_owned(),
-        provider_order_id: created.id.as_str().to_owned(),
+        provider_order_id: created.id.clone(),
         qr_data,
         amount_cents: order.total_cents,
         expires_at,
@@ -178,7 +109,7 @@ pub async fn request_payment(
             Ok((payment, true))
         }
         Attached::Existing(existing) => Ok((existing, false)),
-        Attached::NotAwaiting => Err(invalid_transition()),
+        Attached::NotAwaiting => Err(Error::invalid_transition()),
     }
 }
 
@@ -190,6 +121,104 @@ pub enum Settled {
     Refunded,
     AmountMismatch,
     Unchanged,
+}
+
+impl Settled {
+    /// A short name, for the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Settled::Confirmed(_) => "confirmed",
+            Settled::Refused => "refused",
+            Settled::Refunded => "refunded",
+            Settled::AmountMismatch => "amount_mismatch",
+            Settled::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A Mercado Pago notification as it arrived: `?data.id=&type=` and the
+/// `x-signature` and `x-request-id` headers. The body is never read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Notification<'a> {
+    pub data_id: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+/// `POST /webhooks/mercadopago`: believed only with a valid `x-signature`
+/// (checked against the cached webhook secrets, and once more against the
+/// secret read again when none matched: it may have been rotated); then the
+/// Mercado Pago order is re-read and settled by what it says. `None`: not
+/// an order notification, nothing to do.
+///
+/// # Errors
+/// 401 `invalid_signature` for a missing or wrong signature; 503 when the
+/// secret or Mercado Pago cannot be read.
+#[tracing::instrument(skip_all)]
+pub async fn receive_notification(
+    store: &impl PaymentStore,
+    account: &impl PaymentAccount,
+    notification: Notification<'_>,
+) -> Result<Option<Settled>> {
+    let Notification {
+        data_id,
+        kind,
+        signature: header,
+        request_id,
+    } = notification;
+    let check = |secrets: &[_]| signature::verify(header, request_id, data_id, secrets);
+    let mut verified = check(&account.webhook_secrets(false).await?);
+    if matches!(verified, Err(SignatureError::Mismatch)) {
+        verified = check(&account.webhook_secrets(true).await?);
+    }
+    if let Err(e) = verified {
+        tracing::warn!(reason = %e, "Mercado Pago notification refused");
+        return Err(Error::unauthorized(
+            Code::InvalidSignature,
+            "the x-signature header does not sign this notification",
+        ));
+    }
+    let Some(provider_order) = data_id
+        .filter(|_| kind == Some("order"))
+        .and_then(ProviderOrderId::parse)
+    else {
+        return Ok(None);
+    };
+    let gateway = account.gateway().await?;
+    let settled = settle_provider_order(store, &gateway, &provider_order).await?;
+    tracing::info!(provider_order_id = %provider_order, outcome = settled.name(), "Mercado Pago notification");
+    Ok(Some(settled))
+}
+
+/// Gives back the money of a paid order before staff cancel it: the refund
+/// (idempotent: one key per order) must succeed, or nothing changes (503).
+/// An order that is not `received` is left to the move, which answers 409.
+///
+/// # Errors
+/// `order_not_found`; 503 when Mercado Pago cannot refund now.
+pub async fn refund_paid(
+    store: &impl PaymentStore,
+    account: &impl PaymentAccount,
+    id: &OrderId,
+) -> Result<()> {
+    let stored = store
+        .order_with_payment(id)
+        .await?
+        .ok_or_else(Error::order_not_found)?;
+    if stored.order.status != OrderStatus::Received {
+        return Ok(());
+    }
+    let provider_order = stored
+        .provider_order_id()
+        .ok_or_else(|| Error::internal("a paid order without its Mercado Pago order"))?;
+    let gateway = account.gateway().await?;
+    gateway
+        .refund_order(&provider_order, &refund_key(id)?)
+        .await
+        .map_err(provider_error)?;
+    tracing::info!(order_id = %id, "payment refunded");
+    Ok(())
 }
 
 /// Re-reads the provider's order `id` and settles ours by it.
@@ -215,7 +244,7 @@ pub async fn settle_provider_order(
     };
     if payment
         .as_ref()
-        .is_some_and(|p| p.provider_order_id != provider.id.as_str())
+        .is_some_and(|p| p.provider_order_id != provider.id)
     {
         tracing::warn!(order_id = %order.id, provider_order_id = %id, "not the payment attached to the order");
         return Ok(Settled::Unchanged);
@@ -244,7 +273,7 @@ pub async fn settle_with(
                 Ok(Settled::Confirmed(confirmed))
             }
             // It moved meanwhile (cancelled at its deadline, say): decide again.
-            Err(Error::Conflict { .. }) => {
+            Err(e) if e.is_conflict() => {
                 let again = store.order_with_payment(&order.id).await?;
                 match again {
                     Some(now) if now.order.status != OrderStatus::AwaitingPayment => {
@@ -268,7 +297,7 @@ pub async fn settle_with(
                     tracing::info!(order_id = %order.id, provider_status = %provider.raw_status, "payment refused");
                     Ok(Settled::Refused)
                 }
-                Err(Error::Conflict { .. }) => Ok(Settled::Unchanged),
+                Err(e) if e.is_conflict() => Ok(Settled::Unchanged),
                 Err(e) => Err(e),
             }
         }
@@ -307,5 +336,225 @@ fn provider_status(status: MpOrderStatus) -> ProviderStatus {
         MpOrderStatus::Pending | MpOrderStatus::Refunded | MpOrderStatus::Unknown => {
             ProviderStatus::Other
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::signature::WebhookSecret;
+    use crate::service::testing::{Account, Gateway, Memory, mp_order, paid, provider_id, unpaid};
+
+    const SECRET: &str = "the-webhook-secret-of-the-account";
+
+    fn secret(text: &str) -> WebhookSecret {
+        WebhookSecret::parse(text).unwrap()
+    }
+
+    /// An account whose cached secret is `cached`, and `SECRET` after a
+    /// refresh; its gateway holds `ORD01` for `order` in `status`.
+    fn account(cached: &str, order: &Order, status: MpOrderStatus) -> Account {
+        Account {
+            gateway: Gateway::holding(order, status),
+            cached: vec![secret(cached)],
+            after_refresh: vec![secret(SECRET)],
+            ..Account::default()
+        }
+    }
+
+    /// A signed order notification for `ORD01`.
+    fn signed(header: &str) -> Notification<'_> {
+        Notification {
+            data_id: Some("ORD01"),
+            kind: Some("order"),
+            signature: Some(header),
+            request_id: Some("req-1"),
+        }
+    }
+
+    fn signature_header() -> String {
+        signature::sign(
+            SECRET.as_bytes(),
+            Some("ORD01"),
+            Some("req-1"),
+            1_704_908_010,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_signature_of_a_rotated_secret_is_checked_again_after_one_refresh() {
+        let stored = unpaid(true);
+        let store = Memory::with(stored.clone());
+        let account = account(
+            "the-old-secret-before-the-rotation",
+            &stored.order,
+            MpOrderStatus::Paid,
+        );
+        let header = signature_header();
+        let settled = receive_notification(&store, &account, signed(&header))
+            .await
+            .unwrap();
+        assert!(
+            matches!(settled, Some(Settled::Confirmed(_))),
+            "{settled:?}"
+        );
+        assert_eq!(*account.refreshes.lock().unwrap(), 1);
+        assert_eq!(store.order(&stored.order.id).status, OrderStatus::Received);
+    }
+
+    #[tokio::test]
+    async fn a_bad_signature_is_refused_after_one_refresh_and_nothing_is_read() {
+        let stored = unpaid(true);
+        let store = Memory::with(stored.clone());
+        let account = account(SECRET, &stored.order, MpOrderStatus::Paid);
+        let forged = signature::sign(
+            b"not-our-secret-at-all-not-ours",
+            Some("ORD01"),
+            Some("req-1"),
+            1,
+        );
+        let refused = receive_notification(&store, &account, signed(&forged)).await;
+        let error = refused.unwrap_err();
+        assert_eq!(
+            (error.status_code(), error.public_parts().0),
+            (401, Code::InvalidSignature)
+        );
+        assert_eq!(
+            *account.refreshes.lock().unwrap(),
+            1,
+            "refreshed once, not more"
+        );
+        assert!(
+            account.gateway.calls().is_empty(),
+            "Mercado Pago is not asked"
+        );
+        assert_eq!(
+            store.order(&stored.order.id).status,
+            OrderStatus::AwaitingPayment
+        );
+        let unsigned = Notification {
+            signature: None,
+            ..signed("")
+        };
+        assert!(
+            receive_notification(&store, &account, unsigned)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_notification_for_another_order_changes_nothing() {
+        let ours = unpaid(true);
+        let store = Memory::with(ours.clone());
+        let mut theirs = unpaid(false).order;
+        theirs.total_cents = ours.order.total_cents;
+        // Mercado Pago's order ORD01 names an order we do not hold.
+        let account = account(SECRET, &theirs, MpOrderStatus::Paid);
+        let header = signature_header();
+        let settled = receive_notification(&store, &account, signed(&header))
+            .await
+            .unwrap();
+        assert_eq!(settled, Some(Settled::Unchanged));
+        assert_eq!(
+            store.order(&ours.order.id).status,
+            OrderStatus::AwaitingPayment
+        );
+        // A provider order that is not the one attached to ours is not ours either.
+        let mut attached_elsewhere = unpaid(true);
+        attached_elsewhere
+            .payment
+            .as_mut()
+            .unwrap()
+            .provider_order_id = ProviderOrderId::parse("ORD99").unwrap();
+        let store = Memory::with(attached_elsewhere.clone());
+        let gateway = Gateway::holding(&attached_elsewhere.order, MpOrderStatus::Paid);
+        let settled = settle_provider_order(&store, &gateway, &provider_id())
+            .await
+            .unwrap();
+        assert_eq!(settled, Settled::Unchanged);
+        assert_eq!(
+            store.order(&attached_elsewhere.order.id).status,
+            OrderStatus::AwaitingPayment
+        );
+    }
+
+    #[tokio::test]
+    async fn a_payment_of_another_amount_changes_nothing() {
+        let stored = unpaid(true);
+        let store = Memory::with(stored.clone());
+        let gateway = Gateway::default();
+        let mut provider = mp_order(&stored.order, MpOrderStatus::Paid);
+        provider.total = Money::cents(1990);
+        gateway.put(provider);
+        let settled = settle_provider_order(&store, &gateway, &provider_id())
+            .await
+            .unwrap();
+        assert_eq!(settled, Settled::AmountMismatch);
+        let order = store.order(&stored.order.id);
+        assert_eq!(
+            (order.status, order.payment_status, order.number),
+            (OrderStatus::AwaitingPayment, PaymentStatus::Pending, None)
+        );
+        assert_eq!(gateway.calls(), ["get"], "no refund, no cancel");
+    }
+
+    #[tokio::test]
+    async fn a_payment_after_the_order_was_cancelled_is_refunded() {
+        let mut stored = unpaid(true);
+        stored.order = stored.order.cancelled_unpaid(
+            CancelReason::PaymentExpired,
+            PaymentStatus::Expired,
+            crate::clock::now(),
+        );
+        let store = Memory::with(stored.clone());
+        let gateway = Gateway::holding(&stored.order, MpOrderStatus::Paid);
+        let settled = settle_provider_order(&store, &gateway, &provider_id())
+            .await
+            .unwrap();
+        assert_eq!(settled, Settled::Refunded);
+        let order = store.order(&stored.order.id);
+        assert_eq!(
+            (order.status, order.payment_status),
+            (OrderStatus::Cancelled, PaymentStatus::Refunded)
+        );
+        assert_eq!(gateway.calls(), ["get", "refund"]);
+    }
+
+    #[tokio::test]
+    async fn a_qr_is_made_once_per_order_and_only_for_its_owner() {
+        let stored = unpaid(false);
+        let (store, id, owner) = (
+            Memory::with(stored.clone()),
+            stored.order.id.clone(),
+            stored.order.customer_id.clone(),
+        );
+        let gateway = Gateway::default();
+        let timeout = Duration::from_secs(900);
+        let (first, created) = request_payment(&store, &gateway, &id, &owner, timeout)
+            .await
+            .unwrap();
+        assert!(created);
+        let (again, created) = request_payment(&store, &gateway, &id, &owner, timeout)
+            .await
+            .unwrap();
+        assert_eq!((again, created), (first, false));
+        assert_eq!(gateway.calls(), ["create"]);
+        let stranger = Subject::new_guest();
+        let refused = request_payment(&store, &gateway, &id, &stranger, timeout).await;
+        assert_eq!(refused.unwrap_err().public_parts().0, Code::OrderNotFound);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refund_leaves_the_paid_order_as_it_is() {
+        let (store, gateway, id) = paid().await;
+        let account = Account {
+            gateway,
+            ..Account::default()
+        };
+        account.gateway.go_down();
+        let failed = refund_paid(&store, &account, &id).await;
+        assert_eq!(failed.unwrap_err().status_code(), 503);
+        assert_eq!(store.order(&id).status, OrderStatus::Received);
     }
 }

@@ -8,11 +8,13 @@
 //! Staff are users in the group `admin` or `kitchen` who sign in with a
 //! password.
 
+use crate::domain::CustomerId;
+pub use crate::domain::customer::{Customer, CustomerView, NewCustomer};
+use crate::service::ports::CustomerDirectory;
 use crate::store::sdk::from_sdk;
-use crate::{Cpf, Email, Error, PersonName, Result, Role};
+use crate::{Code, Cpf, Error, Result, Role};
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
-use serde::Serialize;
 
 pub const CUSTOMERS_GROUP: &str = "customers";
 /// The username prefix of customers.
@@ -29,46 +31,6 @@ pub struct Directory {
     client: Client,
     user_pool_id: String,
     client_id: String,
-}
-
-/// A customer as the directory holds it.
-#[derive(Clone)]
-pub struct Customer {
-    /// The Cognito `sub`: the customer's id in tokens and orders.
-    pub id: String,
-    cpf_digits: String,
-    pub name: String,
-    pub email: String,
-    pub enabled: bool,
-}
-
-impl std::fmt::Debug for Customer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Customer")
-            .field("id", &self.id)
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A customer as the API shows it: the CPF masked.
-#[derive(Debug, Serialize)]
-pub struct CustomerView {
-    pub id: String,
-    pub cpf: String,
-    pub name: String,
-    pub email: String,
-}
-
-impl From<&Customer> for CustomerView {
-    fn from(c: &Customer) -> Self {
-        Self {
-            id: c.id.clone(),
-            cpf: crate::domain::cpf::mask_digits(&c.cpf_digits),
-            name: c.name.clone(),
-            email: c.email.clone(),
-        }
-    }
 }
 
 /// A staff member who signed in.
@@ -112,12 +74,8 @@ impl Directory {
     /// Creates the customer (no invitation is sent) and adds it to `customers`.
     /// An existing CPF is 409 `customer_exists` (and is put in the group, in
     /// case an earlier signup stopped between the two calls).
-    pub async fn create_customer(
-        &self,
-        cpf: &Cpf,
-        name: &PersonName,
-        email: &Email,
-    ) -> Result<Customer> {
+    pub async fn create_customer(&self, new: &NewCustomer) -> Result<Customer> {
+        let NewCustomer { cpf, name, email } = new;
         let attributes = [("name", name.as_str()), ("email", email.as_str())]
             .into_iter()
             .map(|(n, v)| {
@@ -147,7 +105,7 @@ impl Directory {
                 // its group: joining is idempotent, so every retry completes it.
                 self.join_customers(cpf).await?;
                 return Err(Error::conflict(
-                    "customer_exists",
+                    Code::CustomerExists,
                     "a customer with this CPF already exists",
                 ));
             }
@@ -157,7 +115,7 @@ impl Directory {
                     .is_some_and(|s| s.is_invalid_parameter_exception()) =>
             {
                 return Err(Error::validation(
-                    "invalid_email",
+                    Code::InvalidEmail,
                     "Cognito refused this e-mail address",
                 ));
             }
@@ -167,11 +125,8 @@ impl Directory {
         let user = created
             .user()
             .ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
-        Ok(customer_from(
-            &customer_username(cpf),
-            user.attributes(),
-            user.enabled(),
-        ))
+        customer_from(&customer_username(cpf), user.attributes(), user.enabled())
+            .ok_or_else(|| Error::internal("AdminCreateUser returned a user without a sub"))
     }
 
     async fn join_customers(&self, cpf: &Cpf) -> Result<()> {
@@ -196,11 +151,11 @@ impl Directory {
             .send()
             .await;
         match result {
-            Ok(user) => Ok(Some(customer_from(
+            Ok(user) => Ok(customer_from(
                 &customer_username(cpf),
                 user.user_attributes(),
                 user.enabled(),
-            ))),
+            )),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_user_not_found_exception()) =>
@@ -272,7 +227,8 @@ impl Directory {
     /// The customer whose id (Cognito `sub`) is `id`: one ListUsers with a
     /// `sub` filter (Cognito's way to find a user by sub). Staff are never
     /// found: only `cpf:` usernames are customers.
-    pub async fn customer_by_id(&self, id: &str) -> Result<Option<Customer>> {
+    pub async fn customer_by_id(&self, id: &CustomerId) -> Result<Option<Customer>> {
+        let id = id.as_str();
         // Our ids are UUIDs; anything else (quotes included) is nobody.
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
         {
@@ -291,7 +247,7 @@ impl Directory {
             .users()
             .iter()
             .find(|u| u.username().is_some_and(|n| n.starts_with(CUSTOMER_PREFIX)))
-            .map(|u| {
+            .and_then(|u| {
                 customer_from(
                     u.username().unwrap_or_default(),
                     u.attributes(),
@@ -307,7 +263,7 @@ impl Directory {
             .client
             .admin_delete_user()
             .user_pool_id(&self.user_pool_id)
-            .username(format!("{CUSTOMER_PREFIX}{}", customer.cpf_digits))
+            .username(format!("{CUSTOMER_PREFIX}{}", customer.cpf_digits()))
             .send()
             .await;
         match deleted {
@@ -341,7 +297,7 @@ impl Directory {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_invalid_parameter_exception())
                 {
-                    crate::http::page::invalid_cursor()
+                    Error::invalid_cursor()
                 } else {
                     from_sdk(e)
                 }
@@ -349,7 +305,7 @@ impl Directory {
         let customers = page
             .users()
             .iter()
-            .map(|u| {
+            .filter_map(|u| {
                 customer_from(
                     u.username().unwrap_or_default(),
                     u.attributes(),
@@ -361,6 +317,16 @@ impl Directory {
             customers,
             next_token: page.next_token().map(str::to_owned),
         })
+    }
+}
+
+impl CustomerDirectory for Directory {
+    async fn customer_by_id(&self, id: &CustomerId) -> Result<Option<Customer>> {
+        Directory::customer_by_id(self, id).await
+    }
+
+    async fn delete_customer(&self, customer: &Customer) -> Result<()> {
+        Directory::delete_customer(self, customer).await
     }
 }
 
@@ -379,7 +345,8 @@ fn sub_of_id_token(token: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) -> Customer {
+/// The customer of a directory user; `None` without a usable `sub`.
+fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) -> Option<Customer> {
     let username = username.strip_prefix(CUSTOMER_PREFIX).unwrap_or(username);
     let attribute = |name: &str| {
         attributes
@@ -389,11 +356,11 @@ fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) ->
             .unwrap_or_default()
             .to_owned()
     };
-    Customer {
-        id: attribute("sub"),
-        cpf_digits: username.to_owned(),
-        name: attribute("name"),
-        email: attribute("email"),
+    Some(Customer::new(
+        CustomerId::parse(&attribute("sub"))?,
+        username,
+        attribute("name"),
+        attribute("email"),
         enabled,
-    }
+    ))
 }

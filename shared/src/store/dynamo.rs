@@ -58,6 +58,20 @@ pub async fn batch_get(
     }
 }
 
+/// Whether a write failed on its condition (a concurrent write won, or the
+/// item is not in the state the write requires): the one test every store
+/// makes before turning the failure into its own answer.
+pub fn is_condition_failure<E, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(aws_smithy_types::error::metadata::ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

@@ -13,7 +13,9 @@
 //! sign-in). Revocation is final: a revoked kiosk is never enrolled again.
 
 use crate::clock;
-use crate::store::dynamo::{from_item, s};
+use crate::domain::KioskId;
+pub use crate::domain::kiosk::{Enrolled, Kiosk};
+use crate::store::dynamo::{from_item, is_condition_failure, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
@@ -29,20 +31,10 @@ const KIOSK_PK: &str = "kiosk";
 const COUNTER_LIFETIME_SECONDS: i64 = 300;
 pub const MAX_KIOSKS_PER_PAGE: u16 = 100;
 
-/// A kiosk as the API shows it (never its secret or its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Kiosk {
-    pub id: String,
-    pub name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub revoked: bool,
-}
-
 #[derive(Serialize, Deserialize)]
 struct KioskItem {
     pk: String,
-    sk: String,
+    sk: KioskId,
     name: String,
     secret_sha256: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -62,25 +54,12 @@ impl From<KioskItem> for Kiosk {
     }
 }
 
-/// A kiosk just enrolled, with its secret (shown this once).
-#[derive(Debug, Clone, Serialize)]
-pub struct Enrolled {
-    #[serde(flatten)]
-    pub kiosk: Kiosk,
-    pub secret: String,
-}
-
 /// The SHA-256 of a secret, hex.
 fn digest(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Whether `id` can name a kiosk (our ids are UUIDs).
-fn is_kiosk_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 #[derive(Clone)]
@@ -104,7 +83,7 @@ impl KioskStore {
         let secret = B64.encode(secret);
         let item = KioskItem {
             pk: KIOSK_PK.to_owned(),
-            sk: uuid::Uuid::new_v4().to_string(),
+            sk: KioskId::generate(),
             name: name.to_owned(),
             secret_sha256: digest(&secret),
             created_at: clock::now(),
@@ -113,7 +92,7 @@ impl KioskStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(crate::store::dynamo::to_item(&item)?))
+            .set_item(Some(to_item(&item)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
@@ -154,23 +133,18 @@ impl KioskStore {
             .into_iter()
             .map(|item| from_item::<KioskItem>(item).map(Kiosk::from))
             .collect::<Result<Vec<_>>>()?;
-        let next = output
-            .last_evaluated_key
-            .and_then(|k| crate::store::dynamo::text(&k, "sk"));
+        let next = output.last_evaluated_key.and_then(|k| text(&k, "sk"));
         Ok((kiosks, next))
     }
 
     /// Revokes a kiosk for good; `false` if there is no such kiosk.
-    pub async fn revoke(&self, id: &str) -> Result<bool> {
-        if !is_kiosk_id(id) {
-            return Ok(false);
-        }
+    pub async fn revoke(&self, id: &KioskId) -> Result<bool> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(KIOSK_PK))
-            .key("sk", s(id))
+            .key("sk", s(id.as_str()))
             .update_expression("SET revoked = :yes")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
@@ -178,12 +152,7 @@ impl KioskStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(from_sdk(e)),
         }
     }
@@ -191,7 +160,10 @@ impl KioskStore {
     /// The kiosk if `secret` is its secret and it is not revoked; `None` for
     /// an unknown kiosk, a wrong secret and a revoked kiosk alike.
     pub async fn authenticate(&self, id: &str, secret: &str) -> Result<Option<Kiosk>> {
-        if !is_kiosk_id(id) || secret.is_empty() || secret.len() > 128 {
+        let Some(id) = KioskId::parse(id) else {
+            return Ok(None);
+        };
+        if secret.is_empty() || secret.len() > 128 {
             return Ok(None);
         }
         let output = self
@@ -199,7 +171,7 @@ impl KioskStore {
             .get_item()
             .table_name(&self.table)
             .key("pk", s(KIOSK_PK))
-            .key("sk", s(id))
+            .key("sk", s(id.as_str()))
             .consistent_read(true)
             .send()
             .await
@@ -251,10 +223,7 @@ impl KioskStore {
             .await;
         match result {
             Ok(_) => Ok(Ok(())),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if is_condition_failure(&e) => {
                 let wait = u64::try_from(minute + 60 - now).unwrap_or(60).max(1);
                 Ok(Err(wait))
             }
@@ -274,13 +243,5 @@ mod tests {
             digest("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn only_uuid_like_ids_reach_dynamodb() {
-        assert!(is_kiosk_id("6f1c2b9e-8d0a-4b5e-9a77-0c3d2e1f4a5b"));
-        for bad in ["", "kiosk#1", "../x", &"a".repeat(65)] {
-            assert!(!is_kiosk_id(bad), "{bad}");
-        }
     }
 }

@@ -18,5 +18,7 @@ pub mod products;
 #[cfg(feature = "cognito")]
 pub mod directory;
 
+pub mod keys;
+
 #[cfg(feature = "secrets")]
 pub mod secrets;

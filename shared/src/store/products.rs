@@ -12,9 +12,9 @@
 use crate::clock::now_rfc3339;
 use crate::domain::ids::ProductId;
 use crate::domain::product::{Category, Product, ProductDraft};
-use crate::store::dynamo::from_item;
+use crate::store::dynamo::{from_item, is_condition_failure};
 use crate::store::sdk::from_sdk;
-use crate::{Error, Result};
+use crate::{Code, Error, Result};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
@@ -40,12 +40,20 @@ pub struct MenuCursor {
     pub sk: String,
 }
 
-fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
-    format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
+/// A write conditioned on the product being there (and active) that was
+/// refused: 404 `product_not_found`; any other failure as the SDK's.
+fn missing_if_refused<E: crate::store::sdk::ServiceError>(
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Error {
+    if is_condition_failure(&e) {
+        Error::product_not_found()
+    } else {
+        from_sdk(e)
+    }
 }
 
-fn not_found() -> Error {
-    Error::not_found("product_not_found", "no such product")
+fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
+    format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
 }
 
 #[derive(Clone)]
@@ -132,10 +140,8 @@ impl ProductStore {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    Error::conflict("product_exists", "a product with this id exists")
+                if is_condition_failure(&e) {
+                    Error::conflict(Code::ProductExists, "a product with this id exists")
                 } else {
                     from_sdk(e)
                 }
@@ -173,13 +179,7 @@ impl ProductStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
         Ok(item.product)
     }
@@ -201,15 +201,7 @@ impl ProductStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
         Ok(item.product)
     }
@@ -227,15 +219,7 @@ impl ProductStore {
             .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         Ok(())
     }
 
@@ -268,7 +252,7 @@ impl ProductStore {
             if let Some(category) = category
                 && !after.sk.starts_with(&format!("{}#", category.as_str()))
             {
-                return Err(crate::http::page::invalid_cursor());
+                return Err(Error::invalid_cursor());
             }
             query = query.set_exclusive_start_key(Some(HashMap::from([
                 ("id".to_owned(), AttributeValue::S(after.id)),

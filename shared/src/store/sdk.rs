@@ -62,7 +62,7 @@ pub fn query_failed<E: ServiceError>(e: SdkError<E, HttpResponse>, with_cursor: 
     if with_cursor
         && e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ValidationException")
     {
-        crate::http::page::invalid_cursor()
+        Error::invalid_cursor()
     } else {
         from_sdk(e)
     }

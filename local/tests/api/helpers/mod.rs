@@ -188,6 +188,12 @@ pub fn authorize(
 
 /// A guest token issued by the authenticate function's own state, for `sub`.
 pub async fn issue_guest_token(signer: &authenticate::State, sub: &str) -> String {
-    let issued = signer.tokens.issue(sub, shared::Role::Guest, None).await;
+    let subject = sub
+        .parse::<shared::domain::Subject>()
+        .expect("a guest subject");
+    let issued = signer
+        .tokens
+        .issue(&subject, shared::Role::Guest, None)
+        .await;
     issued.unwrap().access_token
 }

@@ -260,7 +260,7 @@ impl Shop {
         let order_id = order_id.to_string();
         let payment = self.payment_of(&order_id).await;
         let simulated = self
-            .simulate(&payment.provider_order_id, outcome, true)
+            .simulate(payment.provider_order_id.as_str(), outcome, true)
             .await;
         assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
         self.order(&order_id).await

@@ -37,6 +37,8 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::fmt;
+use std::sync::Arc;
 
 /// A longer `x-signature` header is refused before it is parsed. Mercado
 /// Pago's is about 80 bytes (`ts=` 10 digits, `v1=` 64 hex digits).
@@ -218,6 +220,41 @@ fn encode_hex(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A webhook secret signature (the HMAC key of `x-signature`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Arc<[u8]>);
+
+impl WebhookSecret {
+    pub fn parse(raw: &str) -> Result<Self, EmptySecret> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(EmptySecret);
+        }
+        Ok(Self(raw.as_bytes().into()))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for WebhookSecret {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// A webhook secret that is empty (after trimming).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the webhook secret is empty")]
+pub struct EmptySecret;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! and the sample ids they name, which a run against a stack of its own
 //! replaces with ids of that stack, as a `sam local invoke` user edits them.
 
-use crate::bootstrap::{BoxError, LocalStack};
+use kiosk_local::bootstrap::{BoxError, LocalStack};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

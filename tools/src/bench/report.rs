@@ -336,7 +336,7 @@ const METHOD: &str = "
   hello-runtime, the HTTP functions with hello-http: times as a difference
   (+ms), CPU, memory and size as a ratio (×).
 - **Run**: over the project's Lambda Runtime API harness
-  (`local/src/runtime_api.rs`), with the environment `make dev` writes to
+  (`local/src/runtime_api/`), with the environment `make dev` writes to
   `.local/env.json` (JSON logs at INFO, as deployed), against a moto server
   bootstrapped from template.yaml and seeded with the demo menu. Once over
   HTTP, once over TLS: a CA and a leaf certificate for 127.0.0.1 made with
@@ -381,7 +381,7 @@ What to keep in mind:
 - The endpoint is an IP address: no DNS lookup, which in Lambda a cold start
   makes once per AWS endpoint.
 - The harness's Runtime API is part of every latency (a debug build of
-  kiosk-local, the same for the floors); init and first response also count
+  kiosk-tools, the same for the floors); init and first response also count
   the process's exec.
 - Two shared cores: other builds running at the same time add noise, most to
   the cold starts; the load averages above say how busy the machine was.

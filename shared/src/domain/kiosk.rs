@@ -1,0 +1,26 @@
+//! An enrolled kiosk device of the restaurant.
+
+use crate::domain::ids::KioskId;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The longest kiosk name, in characters.
+pub const MAX_KIOSK_NAME_CHARS: usize = 100;
+
+/// A kiosk as the API shows it (never its secret or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kiosk {
+    pub id: KioskId,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+/// A kiosk just enrolled, with its secret (shown this once).
+#[derive(Debug, Clone, Serialize)]
+pub struct Enrolled {
+    #[serde(flatten)]
+    pub kiosk: Kiosk,
+    pub secret: String,
+}

@@ -1,0 +1,249 @@
+//! Orders in DynamoDB, cut by job:
+//! - `status`: the kitchen's and owners' moves, and erasure's owner swap;
+//! - `checkout`: new orders and their idempotency records, with the menu
+//!   ([`Checkouts`] holds both tables);
+//! - `payment`: the payment's writes (attach, confirm with a ticket number,
+//!   cancel unpaid, refunded);
+//! - `queries`: the lists (own orders, the kitchen queue, the board, due
+//!   orders).
+//!
+//! Each write is built from the domain transition it makes
+//! (`Order::confirmed`, `Order::moved`, ...), and every enum value is
+//! written with its `as_str`.
+//!
+//!
+//! Table keyed by `id`, with two GSIs:
+//! - `by_owner` (`customer_id`, `owner_sk` = creation time#id): a caller's own
+//!   orders, newest first.
+//! - `kitchen` (`queue_status`, `queue_sk` = payment time#id), sparse: an order
+//!   enters it when paid and leaves it when completed or cancelled, so the
+//!   kitchen queue is one Query per status and never sees unpaid orders.
+//! - `awaiting` (`awaiting` = `"1"`, `due_at` = payment deadline#id), sparse
+//!   and keys only: an order enters it at checkout and leaves it with the
+//!   write that moves it out of `awaiting_payment` (paid, refused, expired or
+//!   cancelled by its owner), so the expiry job finds the orders past their
+//!   deadline with one Query, oldest deadline first, and never scans. One
+//!   partition on purpose: a restaurant's unpaid orders are a few dozen at
+//!   most, read once a minute, far below a partition's limits.
+//!
+//! Every status change is one conditional UpdateItem on the current status,
+//! or a transaction of it and the order's ticket slot. More kinds of items
+//! share the table: the ticket counter (`counter#ticket`), ticket slots
+//! (`ticket#<n>`, held by an open paid order: taken in the transaction that
+//! confirms the payment, freed in the one that completes or cancels it, so
+//! no two open paid orders share a number), and idempotency records
+//! (`idem#<owner>#<key>`, expiring after a day through the table's TTL).
+
+mod checkout;
+mod payment;
+mod queries;
+mod status;
+
+pub use checkout::Checkouts;
+pub use queries::{BOARD_LIMIT, Board, OwnCursor, QueueCursor};
+
+use crate::Result;
+use crate::domain::ProviderOrderId;
+use crate::domain::ids::OrderId;
+use crate::domain::order::{Order, OrderStatus, Payment};
+use crate::store::dynamo::{Item, from_item, s};
+use crate::store::sdk::from_sdk;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use serde::{Deserialize, Serialize};
+
+pub const OWNER_INDEX: &str = "by_owner";
+pub const KITCHEN_INDEX: &str = "kitchen";
+pub const AWAITING_INDEX: &str = "awaiting";
+/// The one partition of the `awaiting` index.
+const AWAITING: &str = "1";
+/// How long an order awaits its payment when the store is not told
+/// (`ORDER_PAYMENT_TIMEOUT_SECONDS`'s default).
+pub const DEFAULT_PAYMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+const TICKET_COUNTER: &str = "counter#ticket";
+/// Item ids of the other kinds of items the table holds.
+const IDEMPOTENCY_PREFIX: &str = crate::service::ports::IdempotencyRecord::ID_PREFIX;
+const COUNTER_PREFIX: &str = "counter#";
+const TICKET_PREFIX: &str = "ticket#";
+
+/// Whether `id` can name an order at all (our ids are UUIDs): anything else
+/// is answered as missing without asking DynamoDB.
+pub fn is_order_id(id: &OrderId) -> bool {
+    let id = id.as_str();
+    !id.starts_with(IDEMPOTENCY_PREFIX)
+        && !id.starts_with(COUNTER_PREFIX)
+        && !id.starts_with(TICKET_PREFIX)
+}
+
+fn ticket_slot(number: u16) -> String {
+    format!("{TICKET_PREFIX}{number}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct OrderItem {
+    #[serde(flatten)]
+    order: Order,
+    owner_sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_sk: Option<String>,
+    /// The Mercado Pago QR order, once `POST /orders/{id}/payment` made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment: Option<Payment>,
+    /// The Mercado Pago order that paid it (set with the confirmation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paid_by: Option<ProviderOrderId>,
+    /// The keys of the `awaiting` index, while the order awaits payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    awaiting: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_at: Option<String>,
+}
+
+/// The `awaiting` index's sort key: the payment deadline (RFC 3339, whole
+/// seconds, UTC: text order is time order) and the order id.
+pub fn due_key(due: time::OffsetDateTime, id: &OrderId) -> String {
+    format!("{}#{id}", crate::clock::rfc3339(due))
+}
+
+/// The bound below which every `due_at` is due at `now`: the next whole
+/// second (deadlines are whole seconds).
+pub fn due_bound(now: time::OffsetDateTime) -> String {
+    let second = now.replace_nanosecond(0).unwrap_or(now);
+    crate::clock::rfc3339(second + time::Duration::seconds(1))
+}
+
+/// The orders table: reads, moves, payments and lists. Checkout writes
+/// through [`Checkouts`], which also holds the menu.
+#[derive(Clone)]
+pub struct OrderStore {
+    client: Client,
+    table: String,
+}
+
+impl OrderStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub async fn get(&self, id: &OrderId) -> Result<Option<Order>> {
+        self.read(id, false).await
+    }
+
+    async fn read(&self, id: &OrderId, consistent: bool) -> Result<Option<Order>> {
+        if !is_order_id(id) {
+            return Ok(None);
+        }
+        Ok(self.read_item(id, consistent).await?.map(|i| i.order))
+    }
+
+    async fn read_item(&self, id: &OrderId, consistent: bool) -> Result<Option<OrderItem>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        output.item.map(from_item::<OrderItem>).transpose()
+    }
+}
+
+impl OrderStore {
+    /// A Query of `owner`'s orders (the `by_owner` index).
+    fn owner_query(&self, owner: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("customer_id = :owner")
+            .expression_attribute_values(":owner", s(owner))
+    }
+
+    /// A Query of the paid orders in `status` (the `kitchen` index), oldest
+    /// payment first.
+    fn kitchen_query(&self, status: OrderStatus) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(KITCHEN_INDEX)
+            .key_condition_expression("queue_status = :status")
+            .expression_attribute_values(":status", s(status.as_str()))
+    }
+}
+
+fn now() -> String {
+    crate::clock::now_rfc3339()
+}
+
+/// The old item of a failed condition (`ReturnValuesOnConditionCheckFailure`):
+/// `Some(item or None)` when the failure is a failed condition.
+fn failed_item(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> Option<Option<Item>> {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+            Some(c.item.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Whether a transaction was cancelled because the condition of its item
+/// `index` failed.
+fn cancelled_for_condition<R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+    index: usize,
+) -> bool {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .get(index)
+            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn due_keys_sort_by_deadline_then_id() {
+        let id = OrderId::parse("7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60").unwrap();
+        let early = due_key(at("2026-11-23T19:09:59Z"), &id);
+        let late = due_key(at("2026-11-23T19:10:00Z"), &id);
+        assert_eq!(
+            early,
+            "2026-11-23T19:09:59Z#7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60"
+        );
+        assert!(early < late);
+    }
+
+    #[test]
+    fn the_bound_takes_every_deadline_up_to_now_and_none_after() {
+        let id = OrderId::parse("ffffffff-ffff-4fff-bfff-ffffffffffff").unwrap();
+        let now = at("2026-11-23T19:10:00.750Z");
+        let bound = due_bound(now);
+        assert_eq!(bound, "2026-11-23T19:10:01Z");
+        assert!(due_key(at("2026-11-23T19:10:00Z"), &id) < bound);
+        assert!(due_key(at("2026-11-23T19:09:00Z"), &id) < bound);
+        assert!(due_key(at("2026-11-23T19:10:01Z"), &id) >= bound);
+    }
+}

@@ -1,0 +1,206 @@
+//! The moves of the status machine (one conditional write each; closing a
+//! paid order also frees its ticket number) and erasure's owner swap.
+
+use super::{
+    OrderItem, OrderStore, cancelled_for_condition, failed_item, is_order_id, now, ticket_slot,
+};
+use crate::domain::Subject;
+use crate::domain::ids::OrderId;
+use crate::domain::order::{Actor, CancelReason, Order, OrderStatus, required_status};
+use crate::service::ports::{OrderMoves, OrderOwners};
+use crate::store::dynamo::{from_item, is_condition_failure, s, text};
+use crate::store::sdk::from_sdk;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+
+impl OrderMoves for OrderStore {
+    /// Moves an order by `actor` to `to`, in one conditional update on the
+    /// status the move requires. `owner`: the move is only for that owner's
+    /// order (another's answers 404, like a missing one).
+    async fn move_status(
+        &self,
+        id: &OrderId,
+        actor: Actor,
+        to: OrderStatus,
+        owner: Option<&Subject>,
+    ) -> Result<Order> {
+        let from = required_status(actor, to)?;
+        if !is_order_id(id) {
+            return Err(Error::order_not_found());
+        }
+        if from.in_queue() && !to.in_queue() {
+            return self.close_paid(id, actor, from, to).await;
+        }
+        let id = id.as_str();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(now()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = if to.in_queue() {
+            update.update_expression("SET #status = :to, updated_at = :now, queue_status = :to")
+        } else if to == OrderStatus::Cancelled {
+            update
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, cancel_reason = :reason \
+                     REMOVE queue_status, queue_sk, awaiting, due_at",
+                )
+                .expression_attribute_values(":reason", s(CancelReason::Customer.as_str()))
+        } else {
+            update.update_expression(
+                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
+            )
+        };
+        update = match owner {
+            Some(owner) => update
+                .condition_expression("#status = :from AND customer_id = :owner")
+                .expression_attribute_values(":owner", s(owner.to_string())),
+            None => update.condition_expression("#status = :from"),
+        };
+        match update.send().await {
+            Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
+            Err(e) => match failed_item(&e) {
+                Some(Some(old))
+                    if owner.is_none_or(|o| {
+                        text(&old, "customer_id").is_some_and(|c| c == o.to_string())
+                    }) && text(&old, "status").is_some() =>
+                {
+                    Err(Error::invalid_transition())
+                }
+                Some(_) => Err(Error::order_not_found()),
+                None => Err(from_sdk(e)),
+            },
+        }
+    }
+}
+
+impl OrderStore {
+    /// Moves a paid order out of the open ones (completed, or cancelled by an
+    /// admin after its refund) and frees its ticket number, in one
+    /// transaction conditioned on the status the move requires.
+    async fn close_paid(
+        &self,
+        id: &OrderId,
+        actor: Actor,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Order> {
+        let order = self
+            .read(id, true)
+            .await?
+            .ok_or_else(Error::order_not_found)?;
+        if order.status != from {
+            return Err(Error::invalid_transition());
+        }
+        let moved = order.moved(actor, to, crate::clock::now());
+        let now = crate::clock::rfc3339(moved.updated_at);
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(&now));
+        update = if to == OrderStatus::Cancelled {
+            update
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, cancel_reason = :reason, \
+                     payment_status = :refunded REMOVE queue_status, queue_sk",
+                )
+                .expression_attribute_values(
+                    ":reason",
+                    s(moved
+                        .cancel_reason
+                        .map(CancelReason::as_str)
+                        .unwrap_or_default()),
+                )
+                .expression_attribute_values(":refunded", s(moved.payment_status.as_str()))
+        } else {
+            update.update_expression(
+                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
+            )
+        };
+        let mut transaction = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .update(update.build().map_err(Error::internal)?)
+                .build(),
+        );
+        if let Some(number) = order.number {
+            let free = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key("id", s(ticket_slot(number)))
+                .condition_expression("attribute_not_exists(id) OR order_id = :order")
+                .expression_attribute_values(":order", s(id.as_str()))
+                .build()
+                .map_err(Error::internal)?;
+            transaction =
+                transaction.transact_items(TransactWriteItem::builder().delete(free).build());
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(moved),
+            Err(e) if cancelled_for_condition(&e, 0) => Err(Error::invalid_transition()),
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+}
+
+impl OrderOwners for OrderStore {
+    /// LGPD erasure: every order of `owner` gets `replacement` as its owner
+    /// (an opaque value that is not the erased customer's id). The orders
+    /// keep their items and totals for the books; nothing links them to the
+    /// person any more. Each is a conditional update on the old owner, so a
+    /// retry after a failure picks up where it stopped. Returns how many.
+    async fn reassign_owner(&self, owner: &Subject, replacement: &Subject) -> Result<usize> {
+        let (owner, replacement) = (owner.to_string(), replacement.to_string());
+        let mut moved = 0;
+        let mut start = None;
+        // One pass over the owner's index entries, page after page (not a
+        // Query again from the top: the index lags the updates a little).
+        loop {
+            let page = self
+                .owner_query(&owner)
+                .limit(100)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            let ids: Vec<String> = page
+                .items()
+                .iter()
+                .filter_map(|item| text(item, "id"))
+                .collect();
+            for id in ids {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("id", s(&id))
+                    .update_expression("SET customer_id = :replacement")
+                    .condition_expression("customer_id = :owner")
+                    .expression_attribute_values(":owner", s(&owner))
+                    .expression_attribute_values(":replacement", s(&replacement))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => moved += 1,
+                    // Moved by a concurrent erasure: nothing left to do for it.
+                    Err(e) if is_condition_failure(&e) => {}
+                    Err(e) => return Err(from_sdk(e)),
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(moved),
+            }
+        }
+    }
+}
