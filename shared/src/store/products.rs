@@ -41,6 +41,18 @@ pub struct MenuCursor {
     pub sk: String,
 }
 
+/// The product as an update of it left it (`ReturnValues: ALL_NEW`).
+fn updated<E: crate::store::sdk::ServiceError>(
+    output: std::result::Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+    >,
+) -> Result<Product> {
+    let output = output.map_err(missing_if_refused)?;
+    let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
+    Ok(item.product)
+}
+
 /// A write conditioned on the product being there (and active) that was
 /// refused: 404 `product_not_found`; any other failure as the SDK's.
 fn missing_if_refused<E: crate::store::sdk::ServiceError>(
@@ -185,10 +197,8 @@ impl ProductStore {
             .expression_attribute_values(":sk", AttributeValue::S(menu_sort_key(draft.category, &draft.name, id)))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(missing_if_refused)?;
-        let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
-        Ok(item.product)
+            .await;
+        updated(output)
     }
 
     /// Marks an active product sold out (`false`) or back in stock (`true`),
@@ -201,10 +211,8 @@ impl ProductStore {
             .expression_attribute_values(":available", AttributeValue::Bool(available))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(missing_if_refused)?;
-        let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
-        Ok(item.product)
+            .await;
+        updated(output)
     }
 
     /// Soft delete: inactive and out of the menu index, still readable by id.
