@@ -307,19 +307,25 @@ async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>>
     Ok(json_response(201, &enrolled))
 }
 
+/// The calling customer's id: only a customer token gets past here.
+fn own_customer_id(request: &Request) -> Result<CustomerId> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Customer])?;
+    caller
+        .subject
+        .customer_id()
+        .cloned()
+        .ok_or_else(Error::unauthorized_caller)
+}
+
 /// `GET /customers/me` (customer): the record the directory holds, CPF
 /// masked; 404 once erased.
 #[tracing::instrument(skip_all)]
 async fn own_record(state: &State, request: &Request) -> Result<Response<Body>> {
-    let caller = Caller::from_request(request)?;
-    caller.require(&[Role::Customer])?;
-    let id = caller
-        .subject
-        .customer_id()
-        .ok_or_else(Error::customer_not_found)?;
+    let id = own_customer_id(request)?;
     let customer = state
         .directory
-        .customer_by_id(id)
+        .customer_by_id(&id)
         .await?
         .ok_or_else(Error::customer_not_found)?;
     Ok(json_response(200, &CustomerView::from(&customer)))
@@ -328,13 +334,8 @@ async fn own_record(state: &State, request: &Request) -> Result<Response<Body>> 
 /// `DELETE /customers/me` (customer): erasure of one's own data.
 #[tracing::instrument(skip_all)]
 async fn erase_self(state: &State, request: &Request) -> Result<Response<Body>> {
-    let caller = Caller::from_request(request)?;
-    caller.require(&[Role::Customer])?;
-    let id = caller
-        .subject
-        .customer_id()
-        .ok_or_else(Error::customer_not_found)?;
-    erase(&state.directory, &state.orders, id).await?;
+    let id = own_customer_id(request)?;
+    erase(&state.directory, &state.orders, &id).await?;
     Ok(shared::http::empty_response(204))
 }
 

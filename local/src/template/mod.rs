@@ -303,16 +303,19 @@ impl Template {
         })
     }
 
-    /// The parameters CloudFormation reads from SSM at deploy time (type
-    /// `AWS::SSM::Parameter::Value<...>`): their value is a parameter name.
-    pub fn ssm_parameters(&self) -> Vec<String> {
-        let parameters = self
-            .root
+    /// The template's parameters: (name, declaration).
+    fn parameters(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.root
             .get("Parameters")
             .and_then(Value::as_mapping)
             .into_iter()
-            .flatten();
-        parameters
+            .flatten()
+    }
+
+    /// The parameters CloudFormation reads from SSM at deploy time (type
+    /// `AWS::SSM::Parameter::Value<...>`): their value is a parameter name.
+    pub fn ssm_parameters(&self) -> Vec<String> {
+        self.parameters()
             .filter(|(_, p)| {
                 p.get("Type")
                     .and_then(Value::as_str)
@@ -353,13 +356,7 @@ impl Template {
 
     /// Default values of the template's parameters.
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
-        let parameters = self
-            .root
-            .get("Parameters")
-            .and_then(Value::as_mapping)
-            .into_iter()
-            .flatten();
-        parameters
+        self.parameters()
             .filter_map(|(name, p)| Some((name.as_str()?.to_owned(), scalar(p.get("Default")?)?)))
             .collect()
     }

@@ -115,8 +115,8 @@ fn key_in_use() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::money::Money;
     use crate::domain::ids::OrderId;
+    use crate::domain::money::Money;
     use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
     use crate::domain::product::Product;
     use crate::service::testing::{Memory, product};

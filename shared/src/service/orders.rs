@@ -50,19 +50,22 @@ mod tests {
         (store, account, id)
     }
 
+    async fn staff_move(
+        store: &Memory,
+        account: &Account,
+        id: &OrderId,
+        actor: Actor,
+        to: OrderStatus,
+    ) -> Result<Order> {
+        move_order(store, account, id, actor, to, None).await
+    }
+
     #[tokio::test]
     async fn an_admin_cancel_of_a_paid_order_refunds_it_then_closes_it() {
         let (store, account, id) = paid_with_account().await;
-        let order = move_order(
-            &store,
-            &account,
-            &id,
-            Actor::Admin,
-            OrderStatus::Cancelled,
-            None,
-        )
-        .await
-        .unwrap();
+        let order = staff_move(&store, &account, &id, Actor::Admin, OrderStatus::Cancelled)
+            .await
+            .unwrap();
         assert_eq!(
             (order.status, order.payment_status, order.cancel_reason),
             (
@@ -79,15 +82,7 @@ mod tests {
     async fn a_refund_that_fails_leaves_the_order_in_the_kitchen() {
         let (store, account, id) = paid_with_account().await;
         account.gateway.go_down();
-        let failed = move_order(
-            &store,
-            &account,
-            &id,
-            Actor::Admin,
-            OrderStatus::Cancelled,
-            None,
-        )
-        .await;
+        let failed = staff_move(&store, &account, &id, Actor::Admin, OrderStatus::Cancelled).await;
         assert_eq!(failed.unwrap_err().status_code(), 503);
         assert_eq!(store.order(&id).status, OrderStatus::Received);
     }
@@ -95,13 +90,12 @@ mod tests {
     #[tokio::test]
     async fn the_kitchen_moves_without_touching_the_money_and_owners_see_only_theirs() {
         let (store, account, id) = paid_with_account().await;
-        let order = move_order(
+        let order = staff_move(
             &store,
             &account,
             &id,
             Actor::Kitchen,
             OrderStatus::InPreparation,
-            None,
         )
         .await
         .unwrap();

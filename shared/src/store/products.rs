@@ -16,6 +16,7 @@ use crate::store::dynamo::{from_item, is_condition_failure};
 use crate::store::sdk::from_sdk;
 use crate::{Code, Error, Result};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -38,6 +39,18 @@ struct ProductItem {
 pub struct MenuCursor {
     pub id: String,
     pub sk: String,
+}
+
+/// The product as an update of it left it (`ReturnValues: ALL_NEW`).
+fn updated<E: crate::store::sdk::ServiceError>(
+    output: std::result::Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+    >,
+) -> Result<Product> {
+    let output = output.map_err(missing_if_refused)?;
+    let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
+    Ok(item.product)
 }
 
 /// A write conditioned on the product being there (and active) that was
@@ -149,6 +162,18 @@ impl ProductStore {
         Ok(item.product)
     }
 
+    /// An update of product `id` conditioned on it being active, with `:now`
+    /// and `:true` bound (a refused one is [`missing_if_refused`]).
+    fn update_active(&self, id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .condition_expression("active = :true")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
+    }
+
     /// Replaces the editable fields of an active product, in one conditional
     /// update; a missing or deleted product is 404.
     pub async fn update(&self, id: &ProductId, draft: ProductDraft) -> Result<Product> {
@@ -158,30 +183,22 @@ impl ProductStore {
             None => AttributeValue::Null(true),
         };
         let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_owned()))
+            .update_active(id)
             .update_expression(
                 "SET #name = :name, description = :description, category = :category, price_cents = :price, \
                  image_url = :image, updated_at = :now, menu_sk = :sk",
             )
-            .condition_expression("active = :true")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", AttributeValue::S(draft.name.clone()))
             .expression_attribute_values(":description", AttributeValue::S(draft.description))
             .expression_attribute_values(":category", AttributeValue::S(draft.category.as_str().to_owned()))
             .expression_attribute_values(":price", AttributeValue::N(draft.price.as_cents().to_string()))
             .expression_attribute_values(":image", image)
-            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
             .expression_attribute_values(":sk", AttributeValue::S(menu_sort_key(draft.category, &draft.name, id)))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(missing_if_refused)?;
-        let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
-        Ok(item.product)
+            .await;
+        updated(output)
     }
 
     /// Marks an active product sold out (`false`) or back in stock (`true`),
@@ -189,34 +206,20 @@ impl ProductStore {
     /// neither created nor brought back.
     pub async fn set_available(&self, id: &ProductId, available: bool) -> Result<Product> {
         let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_string()))
+            .update_active(id.as_str())
             .update_expression("SET available = :available, updated_at = :now")
-            .condition_expression("active = :true")
             .expression_attribute_values(":available", AttributeValue::Bool(available))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(missing_if_refused)?;
-        let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
-        Ok(item.product)
+            .await;
+        updated(output)
     }
 
     /// Soft delete: inactive and out of the menu index, still readable by id.
     pub async fn delete(&self, id: &ProductId) -> Result<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_string()))
+        self.update_active(id.as_str())
             .update_expression("SET active = :false, updated_at = :now REMOVE menu_pk, menu_sk")
-            .condition_expression("active = :true")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", AttributeValue::S(now_rfc3339()))
             .send()
             .await
             .map_err(missing_if_refused)?;
