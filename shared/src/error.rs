@@ -60,6 +60,8 @@ codes! {
     NotStaff = "not_staff",
     OrderNotFound = "order_not_found",
     PasswordChangeRequired = "password_change_required",
+    PaymentInProgress = "payment_in_progress",
+    PaymentProviderError = "payment_provider_error",
     PaymentProviderUnavailable = "payment_provider_unavailable",
     ProductExists = "product_exists",
     ProductNotFound = "product_not_found",
@@ -106,10 +108,15 @@ pub enum Error {
     /// A dependency is throttling or down: worth a retry.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
-    /// The payment provider is down or refusing: 503
-    /// `payment_provider_unavailable`, nothing changed.
+    /// The payment provider is down, slow or throttling: 503
+    /// `payment_provider_unavailable`, nothing changed; worth a retry.
     #[error("{message}")]
     ProviderUnavailable { code: Code, message: String },
+    /// The payment provider refused the request for good (a 4xx that no
+    /// retry changes: a revoked token, an order it no longer allows this
+    /// on): 502 `payment_provider_error`, nothing changed.
+    #[error("{message}")]
+    ProviderRefused { code: Code, message: String },
     #[error("internal error")]
     Internal(#[source] BoxError),
 }
@@ -201,6 +208,14 @@ impl Error {
         }
     }
 
+    /// 502 `payment_provider_error`: nothing changed on our side.
+    pub fn provider_refused() -> Self {
+        Self::ProviderRefused {
+            code: Code::PaymentProviderError,
+            message: "the payment provider refused the request".into(),
+        }
+    }
+
     /// Whether this is a failed condition of a conditional write (a
     /// concurrent move won): what retry-or-decide-again code branches on.
     pub fn is_conflict(&self) -> bool {
@@ -218,7 +233,8 @@ impl Error {
             | Error::Conflict { code, message }
             | Error::Unprocessable { code, message }
             | Error::TooLarge { code, message }
-            | Error::ProviderUnavailable { code, message } => (*code, message),
+            | Error::ProviderUnavailable { code, message }
+            | Error::ProviderRefused { code, message } => (*code, message),
             Error::Unavailable(_) => (Code::ServiceUnavailable, "the service is busy, try again"),
             Error::TooManyRequests { .. } => (
                 Code::TooManyRequests,

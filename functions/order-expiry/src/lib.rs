@@ -140,7 +140,10 @@ impl State {
                     tracing::info!(order_id = %id, outcome = expiry.name(), "due order settled");
                     report.count(&expiry);
                 }
-                Err(shared::Error::ProviderUnavailable { .. }) => {
+                Err(
+                    shared::Error::ProviderUnavailable { .. }
+                    | shared::Error::ProviderRefused { .. },
+                ) => {
                     tracing::warn!(order_id = %id, "Mercado Pago unreachable: it is not asked again in this run");
                     gateway = None;
                     report.deferred += 1;

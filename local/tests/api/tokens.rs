@@ -1,5 +1,5 @@
 //! Hostile tokens against both gates, `/validate` and the authorizer in front
-//! of a protected route; the JWKS; and key rotation with `kiosk-local keys`.
+//! of a protected route; the JWKS; and key rotation with `kiosk_local::keys` (what `make rotate-keys` runs).
 //!
 //! The tokens are put together here by hand (base64url, Ed25519, HMAC), not by
 //! the code under test, so a bug in our signer cannot hide one in our verifier.

@@ -227,6 +227,10 @@ pub struct Order {
     pub cancel_reason: Option<CancelReason>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub paid_at: Option<OffsetDateTime>,
+    /// What the payer paid, once paid: the total, or less when Mercado Pago
+    /// gave the payer a discount of its own (the order is ours in full).
+    #[serde(default)]
+    pub paid_cents: Option<Money>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -254,18 +258,21 @@ impl Order {
             payment_status: PaymentStatus::Pending,
             cancel_reason: None,
             paid_at: None,
+            paid_cents: None,
             created_at: now,
             updated_at: now,
         }
     }
 
-    /// Paid: `received`, `approved`, its ticket number, `paid_at`.
-    pub fn confirmed(&self, number: u16, paid_at: OffsetDateTime) -> Order {
+    /// Paid: `received`, `approved`, its ticket number, `paid_at`, and what
+    /// the payer paid (`paid`, or the total when the provider does not say).
+    pub fn confirmed(&self, number: u16, paid_at: OffsetDateTime, paid: Option<Money>) -> Order {
         Order {
             status: OrderStatus::Received,
             payment_status: PaymentStatus::Approved,
             number: Some(number),
             paid_at: Some(paid_at),
+            paid_cents: Some(paid.unwrap_or(self.total_cents)),
             updated_at: paid_at,
             ..self.clone()
         }
@@ -341,30 +348,34 @@ pub struct Payment {
 /// The provider's word is the re-read order, never a notification's body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
-    /// Paid, for this order, exactly its total, while it awaits payment:
-    /// `received`, `approved`, a ticket number, `paid_at`.
+    /// Paid, for this order, of exactly its total, while it awaits payment:
+    /// `received`, `approved`, a ticket number, `paid_at`, `paid_cents`
+    /// (what the payer paid: less than the total when the provider gave a
+    /// discount of its own, which never blocks the order).
     Confirm,
-    /// Failed, cancelled or expired at the provider while it awaits payment:
-    /// `cancelled` (`payment_refused`).
+    /// Failed, or cancelled by someone else, at the provider while it awaits
+    /// payment: `cancelled` (`payment_refused`, `refused`).
     Refuse,
+    /// Expired at the provider while it awaits payment: `cancelled`
+    /// (`payment_expired`, `expired`).
+    Expire,
     /// Paid after we gave up on it (cancelled for a refused or expired
     /// payment): refund it; the order stays cancelled.
     Refund,
-    /// Paid, but not exactly our total: change nothing, log an error and
-    /// count it (an alarm watches the count).
+    /// Paid, but the provider's order is not of our total: change nothing,
+    /// log an error and count it (an alarm watches the count).
     AmountMismatch,
     /// Anything else: pending, a repeat of what already applied, not ours.
     Nothing,
 }
 
 /// The decision of [`Settlement`] for `order` and the provider's order
-/// (`external_reference`, `status`, `total` and `paid` read from it).
+/// (`external_reference`, `status` and `total` read from it).
 pub fn settle(
     order: &Order,
     external_reference: Option<&OrderId>,
     status: ProviderStatus,
     total: Money,
-    paid: Option<Money>,
 ) -> Settlement {
     if external_reference != Some(&order.id) {
         return Settlement::Nothing;
@@ -372,7 +383,9 @@ pub fn settle(
     let awaiting = order.status == OrderStatus::AwaitingPayment;
     match status {
         ProviderStatus::Paid => {
-            if total != order.total_cents || paid.is_some_and(|p| p != order.total_cents) {
+            // What the payer paid may be less (the provider's own discount,
+            // kept as `paid_cents`); the order's amount there must be ours.
+            if total != order.total_cents {
                 Settlement::AmountMismatch
             } else if awaiting {
                 Settlement::Confirm
@@ -388,6 +401,7 @@ pub fn settle(
             }
         }
         ProviderStatus::Refused if awaiting => Settlement::Refuse,
+        ProviderStatus::Expired if awaiting => Settlement::Expire,
         _ => Settlement::Nothing,
     }
 }
@@ -396,8 +410,10 @@ pub fn settle(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderStatus {
     Paid,
-    /// Failed, cancelled or expired: it will not be paid.
+    /// Failed, or cancelled by someone else: it will not be paid.
     Refused,
+    /// Not paid by its deadline.
+    Expired,
     /// Pending, refunded or unknown: nothing to do.
     Other,
 }
@@ -642,6 +658,7 @@ mod tests {
             payment_status,
             cancel_reason: None,
             paid_at: None,
+            paid_cents: None,
             created_at: now,
             updated_at: now,
         }
@@ -653,41 +670,49 @@ mod tests {
         let other = Money::cents(2489);
         let waiting = order(AwaitingPayment, PaymentStatus::Pending);
         let id = Some(&waiting.id);
-        let decide =
-            |o: &Order, reference, status, total, paid| settle(o, reference, status, total, paid);
         assert_eq!(
-            decide(&waiting, id, ProviderStatus::Paid, total, Some(total)),
+            settle(&waiting, id, ProviderStatus::Paid, total),
             Settlement::Confirm
         );
         assert_eq!(
-            decide(&waiting, id, ProviderStatus::Paid, total, None),
-            Settlement::Confirm
-        );
-        assert_eq!(
-            decide(&waiting, id, ProviderStatus::Paid, other, Some(other)),
-            Settlement::AmountMismatch
-        );
-        assert_eq!(
-            decide(&waiting, id, ProviderStatus::Paid, total, Some(other)),
+            settle(&waiting, id, ProviderStatus::Paid, other),
             Settlement::AmountMismatch
         );
         let stranger = OrderId::generate();
         assert_eq!(
-            decide(&waiting, Some(&stranger), ProviderStatus::Paid, total, None),
+            settle(&waiting, Some(&stranger), ProviderStatus::Paid, total),
             Settlement::Nothing
         );
         assert_eq!(
-            decide(&waiting, None, ProviderStatus::Paid, total, None),
+            settle(&waiting, None, ProviderStatus::Paid, total),
             Settlement::Nothing
         );
         assert_eq!(
-            decide(&waiting, id, ProviderStatus::Refused, total, None),
+            settle(&waiting, id, ProviderStatus::Refused, total),
             Settlement::Refuse
         );
         assert_eq!(
-            decide(&waiting, id, ProviderStatus::Other, total, None),
+            settle(&waiting, id, ProviderStatus::Expired, total),
+            Settlement::Expire
+        );
+        assert_eq!(
+            settle(&waiting, id, ProviderStatus::Other, total),
             Settlement::Nothing
         );
+    }
+
+    #[test]
+    fn a_confirmation_keeps_what_the_payer_paid_a_discount_included() {
+        let waiting = order(AwaitingPayment, PaymentStatus::Pending);
+        let now = OffsetDateTime::now_utc();
+        let discounted = waiting.confirmed(7, now, Some(Money::cents(2000)));
+        assert_eq!(
+            (discounted.status, discounted.number, discounted.paid_cents),
+            (Received, Some(7), Some(Money::cents(2000)))
+        );
+        assert_eq!(discounted.total_cents, Money::cents(2490));
+        let untold = waiting.confirmed(8, now, None);
+        assert_eq!(untold.paid_cents, Some(Money::cents(2490)));
     }
 
     #[test]
@@ -697,11 +722,11 @@ mod tests {
             let paid = order(status, PaymentStatus::Approved);
             let id = Some(&paid.id);
             assert_eq!(
-                settle(&paid, id, ProviderStatus::Paid, total, None),
+                settle(&paid, id, ProviderStatus::Paid, total),
                 Settlement::Nothing
             );
             assert_eq!(
-                settle(&paid, id, ProviderStatus::Refused, total, None),
+                settle(&paid, id, ProviderStatus::Refused, total),
                 Settlement::Nothing
             );
         }
@@ -709,14 +734,14 @@ mod tests {
             let late = order(Cancelled, payment);
             let id = Some(&late.id);
             assert_eq!(
-                settle(&late, id, ProviderStatus::Paid, total, None),
+                settle(&late, id, ProviderStatus::Paid, total),
                 Settlement::Refund
             );
         }
         let refunded = order(Cancelled, PaymentStatus::Refunded);
         let id = Some(&refunded.id);
         assert_eq!(
-            settle(&refunded, id, ProviderStatus::Paid, total, None),
+            settle(&refunded, id, ProviderStatus::Paid, total),
             Settlement::Nothing
         );
     }

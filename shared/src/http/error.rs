@@ -37,6 +37,7 @@ pub fn status_code(error: &Error) -> u16 {
         Error::TooLarge { .. } => 413,
         Error::TooManyRequests { .. } => 429,
         Error::Unavailable(_) | Error::ProviderUnavailable { .. } => 503,
+        Error::ProviderRefused { .. } => 502,
         Error::Internal(_) => 500,
     }
 }

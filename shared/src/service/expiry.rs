@@ -20,7 +20,7 @@
 use crate::domain::ids::{OrderId, ProviderOrderId};
 use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
 use crate::domain::payment::PaymentError;
-use crate::service::payment::{Settled, settle_with};
+use crate::service::payment::{Settled, provider_error, settle_with};
 use crate::service::ports::{PaymentGateway, PaymentStore};
 use crate::{Error, Result};
 
@@ -90,6 +90,13 @@ pub async fn expire_order<G: PaymentGateway>(
                     match settle_with(store, gateway, &stored.order, &provider).await? {
                         Settled::Confirmed(order) => return Ok(Expiry::Confirmed(order)),
                         Settled::Refused => return Ok(Expiry::Refused),
+                        // Mercado Pago expired it first: nothing of theirs
+                        // is left to cancel.
+                        Settled::Expired => {
+                            return Ok(Expiry::Expired {
+                                provider_cancelled: false,
+                            });
+                        }
                         Settled::Refunded => return Ok(Expiry::Refunded),
                         Settled::AmountMismatch => return Ok(Expiry::AmountMismatch),
                         // Pending (or not its payment): it expires.
@@ -175,10 +182,11 @@ async fn cancel_provider_order(
 }
 
 /// Mercado Pago failed or refused the re-read: we cannot know whether it was
-/// paid, so nothing is changed.
+/// paid, so nothing is changed (503 for an outage, 502 for a refusal, as
+/// [`provider_error`] tells them apart and logs them).
 fn unreachable(e: PaymentError) -> Error {
-    tracing::warn!(error = %e, "Mercado Pago cannot be read; the order waits for the next run");
-    Error::provider_unavailable()
+    tracing::warn!("Mercado Pago cannot be read; the order waits for the next run");
+    provider_error(e)
 }
 
 #[cfg(test)]
@@ -198,31 +206,19 @@ mod tests {
     );
 
     #[tokio::test]
-    async fn an_order_without_a_mercado_pago_order_expires_without_asking_it() {
-        let (store, gateway, id) = arranged(unpaid(false), MpOrderStatus::Pending);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
-        assert_eq!(
-            expiry,
-            Expiry::Expired {
-                provider_cancelled: false
-            }
-        );
-        assert_eq!(statuses(&store.order(&id)), EXPIRED);
-        assert!(gateway.calls().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_pending_mercado_pago_order_is_cancelled_after_ours() {
-        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
-        assert_eq!(
-            expiry,
-            Expiry::Expired {
-                provider_cancelled: true
-            }
-        );
-        assert_eq!(statuses(&store.order(&id)), EXPIRED);
-        assert_eq!(gateway.calls(), ["get", "cancel"]);
+    async fn an_unpaid_order_expires_and_its_pending_mercado_pago_order_is_cancelled_after_ours() {
+        for (with_qr, calls) in [(false, &[][..]), (true, &["get", "cancel"][..])] {
+            let (store, gateway, id) = arranged(unpaid(with_qr), MpOrderStatus::Pending);
+            let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+            let provider_cancelled = with_qr;
+            assert_eq!(expiry, Expiry::Expired { provider_cancelled });
+            assert_eq!(statuses(&store.order(&id)), EXPIRED);
+            assert_eq!(
+                gateway.calls(),
+                calls,
+                "without a QR Mercado Pago is not asked"
+            );
+        }
     }
 
     #[tokio::test]

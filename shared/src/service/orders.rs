@@ -1,22 +1,30 @@
 //! Moving an order through its status machine (`PATCH /orders/{id}`): the
-//! kitchen's steps, an owner's cancel before payment, and staff's cancel of
-//! a paid order, which gives the money back first.
+//! kitchen's steps, an owner's cancel before payment (its Mercado Pago QR
+//! cancelled first, so no payment can land on a cancelled order), and
+//! staff's cancel of a paid order, which gives the money back first.
 
-use crate::Result;
 use crate::domain::Subject;
 use crate::domain::ids::OrderId;
 use crate::domain::order::{Actor, Order, OrderStatus};
-use crate::service::payment::refund_paid;
-use crate::service::ports::{OrderMoves, PaymentAccount, PaymentStore};
+use crate::domain::payment::PaymentError;
+use crate::service::payment::{provider_error, refund_paid, settle_with};
+use crate::service::ports::{OrderMoves, PaymentAccount, PaymentGateway, PaymentStore};
+use crate::{Code, Error, Result};
+
+/// What Mercado Pago answers a cancel with while the payer is paying the QR.
+const LOCKED: &str = "instore_order_locked_error";
 
 /// Moves order `id` by `actor` to `to`; `owner`: only that owner's order
-/// (another's answers 404 like a missing one). An admin's cancel of a paid
-/// order is refunded first: if the refund fails (503) the order stays as it
-/// is.
+/// (another's answers 404 like a missing one). An owner's cancel of an order
+/// whose QR was made cancels the Mercado Pago order first; an admin's cancel
+/// of a paid order is refunded first. If Mercado Pago says no, the order
+/// stays as it is.
 ///
 /// # Errors
-/// 403 for a move the actor may never make, 409 `invalid_transition`, 404
-/// `order_not_found`, 503 when Mercado Pago cannot refund.
+/// 403 for a move the actor may never make, 409 `invalid_transition`, 409
+/// `payment_in_progress` (the payer is paying the QR right now), 404
+/// `order_not_found`, 503 when Mercado Pago cannot be reached, 502 when it
+/// refuses.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 pub async fn move_order(
     store: &(impl OrderMoves + PaymentStore),
@@ -26,19 +34,66 @@ pub async fn move_order(
     to: OrderStatus,
     owner: Option<&Subject>,
 ) -> Result<Order> {
-    if actor == Actor::Admin && to == OrderStatus::Cancelled {
-        refund_paid(store, account, id).await?;
+    match (actor, to, owner) {
+        (Actor::Admin, OrderStatus::Cancelled, _) => refund_paid(store, account, id).await?,
+        (Actor::Owner, OrderStatus::Cancelled, Some(owner)) => {
+            cancel_qr(store, account, id, owner).await?;
+        }
+        _ => {}
     }
     let order = store.move_status(id, actor, to, owner).await?;
     tracing::info!(status = %order.status, "order moved");
     Ok(order)
 }
 
+/// Cancels the Mercado Pago order of `owner`'s order awaiting payment, so
+/// that the QR can no longer be paid. If Mercado Pago will not cancel it
+/// because it is paid or over already, it is re-read and ours settled by it
+/// (the move then answers 409).
+async fn cancel_qr(
+    store: &impl PaymentStore,
+    account: &impl PaymentAccount,
+    id: &OrderId,
+    owner: &Subject,
+) -> Result<()> {
+    let stored = store
+        .order_with_payment(id)
+        .await?
+        .filter(|s| s.order.is_owned_by(owner))
+        .ok_or_else(Error::order_not_found)?;
+    let Some(provider_order) = stored.payment.as_ref().map(|p| p.provider_order_id.clone()) else {
+        return Ok(());
+    };
+    if stored.order.status != OrderStatus::AwaitingPayment {
+        return Ok(()); // the move answers 409
+    }
+    let gateway = account.gateway().await?;
+    match gateway.cancel_order(&provider_order).await {
+        Ok(_) | Err(PaymentError::NotFound) => Ok(()),
+        Err(PaymentError::Rejected { code, .. }) if code == LOCKED => Err(Error::conflict(
+            Code::PaymentInProgress,
+            "the QR is being paid right now; look at the order again in a moment",
+        )),
+        Err(PaymentError::Rejected {
+            status: Some(409), ..
+        }) => {
+            let provider = gateway
+                .get_order(&provider_order)
+                .await
+                .map_err(provider_error)?;
+            settle_with(store, &gateway, &stored.order, &provider).await?;
+            Ok(())
+        }
+        Err(e) => Err(provider_error(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::order::{CancelReason, PaymentStatus};
-    use crate::service::testing::{Account, Memory, paid};
+    use crate::domain::payment::MpOrderStatus;
+    use crate::service::testing::{Account, Memory, arranged, paid, provider_id, unpaid};
 
     /// A paid order in memory, and the account whose gateway paid it.
     async fn paid_with_account() -> (Memory, Account, OrderId) {
@@ -58,6 +113,71 @@ mod tests {
         to: OrderStatus,
     ) -> Result<Order> {
         move_order(store, account, id, actor, to, None).await
+    }
+
+    async fn owner_cancel(store: &Memory, account: &Account, id: &OrderId) -> Result<Order> {
+        let owner = store.order(id).customer_id;
+        move_order(
+            store,
+            account,
+            id,
+            Actor::Owner,
+            OrderStatus::Cancelled,
+            Some(&owner),
+        )
+        .await
+    }
+
+    fn unpaid_with_qr(status: MpOrderStatus) -> (Memory, Account, OrderId) {
+        let (store, gateway, id) = arranged(unpaid(true), status);
+        let account = Account {
+            gateway,
+            ..Account::default()
+        };
+        (store, account, id)
+    }
+
+    #[tokio::test]
+    async fn an_owner_cancel_cancels_the_qr_first() {
+        let (store, account, id) = unpaid_with_qr(MpOrderStatus::Pending);
+        let order = owner_cancel(&store, &account, &id).await.unwrap();
+        assert_eq!(
+            (order.status, order.cancel_reason),
+            (OrderStatus::Cancelled, Some(CancelReason::Customer))
+        );
+        assert_eq!(account.gateway.calls(), ["cancel"]);
+        let qr = account.gateway.orders.lock().unwrap()[&provider_id()].status;
+        assert_eq!(qr, MpOrderStatus::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_cancel_while_the_qr_is_being_paid_is_409_and_changes_nothing() {
+        let (store, account, id) = unpaid_with_qr(MpOrderStatus::Pending);
+        *account.gateway.locked.lock().unwrap() = true;
+        let refused = owner_cancel(&store, &account, &id).await.unwrap_err();
+        assert_eq!(
+            (refused.status_code(), refused.public_parts().0),
+            (409, Code::PaymentInProgress)
+        );
+        assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
+    }
+
+    #[tokio::test]
+    async fn a_cancel_of_an_order_paid_meanwhile_confirms_it_instead() {
+        let (store, account, id) = unpaid_with_qr(MpOrderStatus::Paid);
+        let refused = owner_cancel(&store, &account, &id).await.unwrap_err();
+        assert_eq!(refused.public_parts().0, Code::InvalidTransition);
+        assert_eq!(store.order(&id).status, OrderStatus::Received);
+        assert_eq!(account.gateway.calls(), ["cancel", "get"]);
+    }
+
+    #[tokio::test]
+    async fn a_cancel_with_mercado_pago_down_is_503_and_changes_nothing() {
+        let (store, account, id) = unpaid_with_qr(MpOrderStatus::Pending);
+        account.gateway.go_down();
+        let failed = owner_cancel(&store, &account, &id).await.unwrap_err();
+        assert_eq!(failed.status_code(), 503);
+        assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
     }
 
     #[tokio::test]

@@ -40,11 +40,48 @@ pub fn refund_key(order: &OrderId) -> Result<IdempotencyKey> {
         .ok_or_else(|| Error::internal("an order id makes no idempotency key"))
 }
 
-/// A provider failure as our answer: unavailable (or refusing a request we
-/// could not have got wrong) is a 503 with nothing changed on our side.
+/// A provider failure as our answer, nothing changed on our side: an
+/// outage (timeout, 5xx, 429, locked) is 503, worth a retry; a permanent
+/// refusal (any other 4xx, or an order it does not have) is 502, logged
+/// with the provider's code for the metric and alarm of template.yaml
+/// (`payment_provider_error`, and `payment_provider_unauthorized` for a 401:
+/// a wrong or revoked access token).
 pub fn provider_error(e: PaymentError) -> Error {
-    tracing::warn!(error = %e, "Mercado Pago call failed");
-    Error::provider_unavailable()
+    match &e {
+        PaymentError::Unavailable(_) => {
+            tracing::warn!(error = %e, "Mercado Pago is unavailable");
+            Error::provider_unavailable()
+        }
+        PaymentError::Rejected {
+            status: Some(401),
+            code,
+            ..
+        } => {
+            tracing::error!(
+                event = "payment_provider_unauthorized",
+                provider_code = %code,
+                "payment_provider_unauthorized: Mercado Pago refused the access token"
+            );
+            Error::provider_refused()
+        }
+        PaymentError::Rejected { status, code, .. } => {
+            tracing::error!(
+                event = "payment_provider_error",
+                provider_status = status,
+                provider_code = %code,
+                "payment_provider_error: Mercado Pago refused the request"
+            );
+            Error::provider_refused()
+        }
+        PaymentError::NotFound => {
+            tracing::error!(
+                event = "payment_provider_error",
+                provider_status = 404,
+                "payment_provider_error: Mercado Pago has no such order"
+            );
+            Error::provider_refused()
+        }
+    }
 }
 
 /// `POST /orders/{id}/payment`: the order's QR payment, made once. `true`
@@ -118,6 +155,7 @@ pub async fn request_payment(
 pub enum Settled {
     Confirmed(Order),
     Refused,
+    Expired,
     Refunded,
     AmountMismatch,
     Unchanged,
@@ -129,6 +167,7 @@ impl Settled {
         match self {
             Settled::Confirmed(_) => "confirmed",
             Settled::Refused => "refused",
+            Settled::Expired => "expired",
             Settled::Refunded => "refunded",
             Settled::AmountMismatch => "amount_mismatch",
             Settled::Unchanged => "unchanged",
@@ -189,6 +228,70 @@ pub async fn receive_notification(
     let settled = settle_provider_order(store, &gateway, &provider_order).await?;
     tracing::info!(provider_order_id = %provider_order, outcome = settled.name(), "Mercado Pago notification");
     Ok(Some(settled))
+}
+
+/// How often an order's Mercado Pago order may be re-read on behalf of a
+/// poll or an unverified notification.
+pub const READ_EVERY: Duration = Duration::from_secs(5);
+
+/// `GET /orders/{id}` by its owner: the order, settled first by what
+/// Mercado Pago says when it awaits a payment started more than
+/// [`READ_EVERY`] after the last re-read (one conditional write claims the
+/// re-read, so concurrent polls make one call). A kiosk polling every few
+/// seconds sees its order `received` within seconds of the payment even if
+/// no notification ever arrives. Mercado Pago failing here is logged and the
+/// order answered as it is: the next poll tries again.
+///
+/// # Errors
+/// `order_not_found` for a missing order or another owner's.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub async fn poll_order(
+    store: &impl PaymentStore,
+    account: &impl PaymentAccount,
+    id: &OrderId,
+    owner: &Subject,
+    now: OffsetDateTime,
+) -> Result<Order> {
+    let stored = store
+        .order_with_payment(id)
+        .await?
+        .filter(|s| s.order.is_owned_by(owner))
+        .ok_or_else(Error::order_not_found)?;
+    let Some(payment) = stored.payment.as_ref() else {
+        return Ok(stored.order);
+    };
+    if stored.order.status != OrderStatus::AwaitingPayment
+        || !store.claim_read(id, now, READ_EVERY).await?
+    {
+        return Ok(stored.order);
+    }
+    match reread(store, account, &stored.order, &payment.provider_order_id).await {
+        Ok(Settled::Confirmed(order)) => Ok(order),
+        Ok(Settled::Unchanged | Settled::AmountMismatch) => Ok(stored.order),
+        Ok(_) => Ok(store
+            .order_with_payment(id)
+            .await?
+            .map_or(stored.order, |s| s.order)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the poll could not re-read Mercado Pago; the order is answered as stored");
+            Ok(stored.order)
+        }
+    }
+}
+
+/// Re-reads `order`'s Mercado Pago order and settles ours by it.
+async fn reread(
+    store: &impl PaymentStore,
+    account: &impl PaymentAccount,
+    order: &Order,
+    provider_order: &ProviderOrderId,
+) -> Result<Settled> {
+    let gateway = account.gateway().await?;
+    let provider = gateway
+        .get_order(provider_order)
+        .await
+        .map_err(provider_error)?;
+    settle_with(store, &gateway, order, &provider).await
 }
 
 /// Gives back the money of a paid order before staff cancel it: the refund
@@ -264,11 +367,18 @@ pub async fn settle_with(
         provider.external_reference.as_ref(),
         provider_status(provider.status),
         provider.total,
-        provider.paid,
     );
     match decision {
-        Settlement::Confirm => match store.confirm_paid(order, &provider.id).await {
+        Settlement::Confirm => match store.confirm_paid(order, &provider.id, provider.paid).await {
             Ok(confirmed) => {
+                if confirmed.paid_cents != Some(order.total_cents) {
+                    tracing::warn!(
+                        order_id = %order.id,
+                        total_cents = order.total_cents.as_cents(),
+                        paid_cents = confirmed.paid_cents.map(Money::as_cents),
+                        "the payer paid another amount than the total (a Mercado Pago discount): confirmed all the same"
+                    );
+                }
                 tracing::info!(order_id = %order.id, number = confirmed.number, "payment approved");
                 Ok(Settled::Confirmed(confirmed))
             }
@@ -284,18 +394,24 @@ pub async fn settle_with(
             }
             Err(e) => Err(e),
         },
-        Settlement::Refuse => {
-            match store
-                .cancel_unpaid(
-                    &order.id,
+        Settlement::Refuse | Settlement::Expire => {
+            let (reason, payment_status, settled) = if decision == Settlement::Expire {
+                (
+                    CancelReason::PaymentExpired,
+                    PaymentStatus::Expired,
+                    Settled::Expired,
+                )
+            } else {
+                (
                     CancelReason::PaymentRefused,
                     PaymentStatus::Refused,
+                    Settled::Refused,
                 )
-                .await
-            {
+            };
+            match store.cancel_unpaid(&order.id, reason, payment_status).await {
                 Ok(()) => {
-                    tracing::info!(order_id = %order.id, provider_status = %provider.raw_status, "payment refused");
-                    Ok(Settled::Refused)
+                    tracing::info!(order_id = %order.id, provider_status = %provider.raw_status, outcome = settled.name(), "payment not made");
+                    Ok(settled)
                 }
                 Err(e) if e.is_conflict() => Ok(Settled::Unchanged),
                 Err(e) => Err(e),
@@ -330,9 +446,8 @@ pub async fn settle_with(
 fn provider_status(status: MpOrderStatus) -> ProviderStatus {
     match status {
         MpOrderStatus::Paid => ProviderStatus::Paid,
-        MpOrderStatus::Failed | MpOrderStatus::Cancelled | MpOrderStatus::Expired => {
-            ProviderStatus::Refused
-        }
+        MpOrderStatus::Failed | MpOrderStatus::Cancelled => ProviderStatus::Refused,
+        MpOrderStatus::Expired => ProviderStatus::Expired,
         MpOrderStatus::Pending | MpOrderStatus::Refunded | MpOrderStatus::Unknown => {
             ProviderStatus::Other
         }
@@ -497,6 +612,121 @@ mod tests {
             (OrderStatus::AwaitingPayment, PaymentStatus::Pending, None)
         );
         assert_eq!(gateway.calls(), ["get"], "no refund, no cancel");
+    }
+
+    #[tokio::test]
+    async fn a_discounted_payment_confirms_the_order_and_keeps_what_was_paid() {
+        let stored = unpaid(true);
+        let store = Memory::with(stored.clone());
+        let gateway = Gateway::default();
+        let mut provider = mp_order(&stored.order, MpOrderStatus::Paid);
+        provider.paid = Some(Money::cents(1990));
+        gateway.put(provider);
+        let settled = settle_provider_order(&store, &gateway, &provider_id())
+            .await
+            .unwrap();
+        let Settled::Confirmed(order) = settled else {
+            panic!("a discount never blocks the order: {settled:?}")
+        };
+        assert_eq!(
+            (order.status, order.total_cents, order.paid_cents),
+            (
+                OrderStatus::Received,
+                Money::cents(2490),
+                Some(Money::cents(1990))
+            )
+        );
+        assert_eq!(store.order(&stored.order.id), order);
+    }
+
+    #[tokio::test]
+    async fn an_order_mercado_pago_expired_is_cancelled_as_expired_not_refused() {
+        let stored = unpaid(true);
+        let store = Memory::with(stored.clone());
+        let gateway = Gateway::holding(&stored.order, MpOrderStatus::Expired);
+        let settled = settle_provider_order(&store, &gateway, &provider_id())
+            .await
+            .unwrap();
+        assert_eq!(settled, Settled::Expired);
+        let order = store.order(&stored.order.id);
+        assert_eq!(
+            (order.status, order.payment_status, order.cancel_reason),
+            (
+                OrderStatus::Cancelled,
+                PaymentStatus::Expired,
+                Some(CancelReason::PaymentExpired)
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn permanent_refusals_are_502_and_outages_503() {
+        let refused = PaymentError::Rejected {
+            status: Some(400),
+            code: "invalid_external_pos_id".into(),
+            message: String::new(),
+        };
+        let revoked = PaymentError::Rejected {
+            status: Some(401),
+            code: "unauthorized".into(),
+            message: String::new(),
+        };
+        let status = |e| provider_error(e).status_code();
+        assert_eq!(status(refused), 502);
+        assert_eq!(status(revoked), 502);
+        assert_eq!(status(PaymentError::NotFound), 502);
+        assert_eq!(status(PaymentError::Unavailable("timeout".into())), 503);
+    }
+
+    fn poller(status: MpOrderStatus) -> (Memory, Account, OrderId, Subject) {
+        let stored = unpaid(true);
+        let owner = stored.order.customer_id.clone();
+        let account = Account {
+            gateway: Gateway::holding(&stored.order, status),
+            ..Account::default()
+        };
+        let id = stored.order.id.clone();
+        (Memory::with(stored), account, id, owner)
+    }
+
+    #[tokio::test]
+    async fn a_poll_confirms_a_payment_no_notification_announced() {
+        let (store, account, id, owner) = poller(MpOrderStatus::Paid);
+        let order = poll_order(&store, &account, &id, &owner, crate::clock::now())
+            .await
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::Received);
+        assert_eq!(store.order(&id), order);
+    }
+
+    #[tokio::test]
+    async fn polls_within_five_seconds_make_one_call_and_strangers_get_404() {
+        let (store, account, id, owner) = poller(MpOrderStatus::Pending);
+        let now = crate::clock::now();
+        for offset in [0, 1, 4] {
+            let at = now + time::Duration::seconds(offset);
+            let order = poll_order(&store, &account, &id, &owner, at).await.unwrap();
+            assert_eq!(order.status, OrderStatus::AwaitingPayment);
+        }
+        assert_eq!(account.gateway.calls(), ["get"]);
+        let later = now + time::Duration::seconds(6);
+        poll_order(&store, &account, &id, &owner, later)
+            .await
+            .unwrap();
+        assert_eq!(account.gateway.calls(), ["get", "get"]);
+        let stranger = Subject::new_guest();
+        let hidden = poll_order(&store, &account, &id, &stranger, later).await;
+        assert_eq!(hidden.unwrap_err().status_code(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_poll_with_mercado_pago_down_answers_the_order_as_stored() {
+        let (store, account, id, owner) = poller(MpOrderStatus::Paid);
+        account.gateway.go_down();
+        let order = poll_order(&store, &account, &id, &owner, crate::clock::now())
+            .await
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::AwaitingPayment);
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use crate::Result;
 use crate::domain::customer::Customer;
 use crate::domain::ids::{CustomerId, IdempotencyKey, OrderId, ProductId, ProviderOrderId};
 use crate::domain::keys::{KeyError, KeySet};
+use crate::domain::money::Money;
 use crate::domain::order::{Actor, CancelReason, Order, OrderStatus, Payment, PaymentStatus};
 use crate::domain::payment::{MpOrder, PaymentError, QrOrderRequest};
 use crate::domain::product::Product;
@@ -150,8 +151,8 @@ pub trait PaymentStore: Sync {
     ) -> impl Future<Output = Result<Attached>> + Send;
 
     /// Writes [`Order::confirmed`] with a ticket number no open paid order
-    /// holds, and the provider order that paid, if the order still awaits
-    /// payment.
+    /// holds, what the payer `paid` (if the provider says) and the provider
+    /// order that paid, if the order still awaits payment.
     ///
     /// # Errors
     /// `invalid_transition` (a `Conflict`) when it no longer awaits payment.
@@ -159,6 +160,7 @@ pub trait PaymentStore: Sync {
         &self,
         order: &Order,
         paid_by: &ProviderOrderId,
+        paid: Option<Money>,
     ) -> impl Future<Output = Result<Order>> + Send;
 
     /// Writes [`Order::cancelled_unpaid`], if the order still awaits payment.
@@ -171,6 +173,20 @@ pub trait PaymentStore: Sync {
         reason: CancelReason,
         payment_status: PaymentStatus,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Claims the re-read of the order's Mercado Pago order at `now`: `true`
+    /// when the order still awaits payment and was last re-read before
+    /// `now - every` (or never), in one conditional write, so that of
+    /// concurrent polls only one asks Mercado Pago.
+    ///
+    /// # Errors
+    /// `Unavailable` when DynamoDB cannot be written.
+    fn claim_read(
+        &self,
+        id: &OrderId,
+        now: time::OffsetDateTime,
+        every: std::time::Duration,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// `payment_status: refunded` on a cancelled order.
     ///

@@ -43,6 +43,8 @@ pub struct Memory {
     pub records: Mutex<HashMap<String, IdempotencyRecord>>,
     /// Orders whose write is "still in flight": records are kept, orders not.
     pub in_flight: bool,
+    /// When each order's Mercado Pago order was last re-read.
+    pub reads: Mutex<HashMap<OrderId, time::OffsetDateTime>>,
     /// The last ticket number given.
     pub tickets: Mutex<u16>,
 }
@@ -154,14 +156,19 @@ impl PaymentStore for Memory {
         Ok(Attached::Attached)
     }
 
-    async fn confirm_paid(&self, order: &Order, paid_by: &ProviderOrderId) -> Result<Order> {
+    async fn confirm_paid(
+        &self,
+        order: &Order,
+        paid_by: &ProviderOrderId,
+        paid: Option<Money>,
+    ) -> Result<Order> {
         let number = {
             let mut last = self.tickets.lock().unwrap();
             *last = *last % 999 + 1;
             *last
         };
         self.apply(&order.id, OrderStatus::AwaitingPayment, |stored| {
-            stored.order = stored.order.confirmed(number, clock::now());
+            stored.order = stored.order.confirmed(number, clock::now(), paid);
             stored.paid_by = Some(paid_by.clone());
         })
     }
@@ -178,6 +185,21 @@ impl PaymentStore for Memory {
                 .cancelled_unpaid(reason, payment_status, clock::now());
         })
         .map(|_| ())
+    }
+
+    async fn claim_read(
+        &self,
+        id: &OrderId,
+        now: time::OffsetDateTime,
+        every: std::time::Duration,
+    ) -> Result<bool> {
+        let awaiting = self.order(id).status == OrderStatus::AwaitingPayment;
+        let mut reads = self.reads.lock().unwrap();
+        let due = reads.get(id).is_none_or(|last| *last + every <= now);
+        if awaiting && due {
+            reads.insert(id.clone(), now);
+        }
+        Ok(awaiting && due)
     }
 
     async fn mark_refunded(&self, id: &OrderId) -> Result<()> {
@@ -232,6 +254,8 @@ pub struct Gateway {
     pub down: Arc<Mutex<bool>>,
     /// The customer pays just as the cancel arrives.
     pub paid_at_cancel: Arc<Mutex<bool>>,
+    /// The payer is paying the QR: a cancel answers Mercado Pago's lock.
+    pub locked: Arc<Mutex<bool>>,
     calls: Arc<Mutex<Vec<&'static str>>>,
 }
 
@@ -304,6 +328,13 @@ impl PaymentGateway for Gateway {
             self.set_status(id, MpOrderStatus::Paid);
         }
         let order = self.answer("cancel", id)?;
+        if *self.locked.lock().unwrap() {
+            return Err(PaymentError::Rejected {
+                status: Some(409),
+                code: "instore_order_locked_error".into(),
+                message: String::new(),
+            });
+        }
         if order.status != MpOrderStatus::Pending {
             return Err(PaymentError::Rejected {
                 status: Some(409),

@@ -72,6 +72,21 @@ where
         == Some("ConditionalCheckFailedException")
 }
 
+/// A conditional write's outcome: `true` applied, `false` refused by its
+/// condition; any other failure as the SDK's.
+pub fn applied<T, E: crate::store::sdk::ServiceError>(
+    result: std::result::Result<
+        T,
+        aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+    >,
+) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(from_sdk(e)),
+    }
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

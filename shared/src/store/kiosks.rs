@@ -15,7 +15,7 @@
 use crate::clock;
 use crate::domain::KioskId;
 pub use crate::domain::kiosk::{Enrolled, Kiosk};
-use crate::store::dynamo::{from_item, is_condition_failure, s, text, to_item};
+use crate::store::dynamo::{applied, from_item, is_condition_failure, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
@@ -150,11 +150,7 @@ impl KioskStore {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(from_sdk(e)),
-        }
+        applied(result)
     }
 
     /// The kiosk if `secret` is its secret and it is not revoked; `None` for

@@ -218,7 +218,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Where this stack's token keys are (`kiosk-local keys` names).
+    /// Where this stack's token keys are (as `kiosk_local::keys` names them).
     pub fn key_names(&self) -> kiosk_local::keys::KeyNames {
         kiosk_local::keys::KeyNames::under(&self.stack.prefix)
     }

@@ -9,11 +9,12 @@ use super::{
 use crate::clock::time_key;
 use crate::domain::Subject;
 use crate::domain::ids::{OrderId, ProviderOrderId};
+use crate::domain::money::Money;
 use crate::domain::order::{
     CancelReason, Order, OrderStatus, Payment, PaymentStatus, ticket_number,
 };
 use crate::service::ports::{Attached, PaymentStore, StoredOrder};
-use crate::store::dynamo::{from_item, is_condition_failure, s, to_item};
+use crate::store::dynamo::{applied, from_item, is_condition_failure, s, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
@@ -107,11 +108,16 @@ impl PaymentStore for OrderStore {
     /// `paid_at` and a ticket number no open paid order holds, in one
     /// transaction with the number's slot. A number taken by an open order
     /// is skipped for the next one.
-    async fn confirm_paid(&self, order: &Order, paid_by: &ProviderOrderId) -> Result<Order> {
+    async fn confirm_paid(
+        &self,
+        order: &Order,
+        paid_by: &ProviderOrderId,
+        paid: Option<Money>,
+    ) -> Result<Order> {
         let id = order.id.as_str();
         for _ in 0..TICKET_ATTEMPTS {
             let number = ticket_number(self.next_ticket().await?);
-            let confirmed = order.confirmed(number, crate::clock::now());
+            let confirmed = order.confirmed(number, crate::clock::now(), paid);
             let paid = crate::clock::rfc3339(confirmed.updated_at);
             let slot = Put::builder()
                 .table_name(&self.table)
@@ -127,7 +133,7 @@ impl PaymentStore for OrderStore {
                 .update_expression(
                     "SET #status = :received, payment_status = :approved, #number = :number, \
                      paid_at = :paid, updated_at = :paid, queue_status = :received, queue_sk = :qsk, \
-                     paid_by = :paid_by REMOVE awaiting, due_at",
+                     paid_by = :paid_by, paid_cents = :paid_cents REMOVE awaiting, due_at",
                 )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#number", "number")
@@ -138,6 +144,10 @@ impl PaymentStore for OrderStore {
                 .expression_attribute_values(":paid", s(&paid))
                 .expression_attribute_values(":qsk", s(time_key(id)))
                 .expression_attribute_values(":paid_by", s(paid_by.as_str()))
+                .expression_attribute_values(
+                    ":paid_cents",
+                    AttributeValue::N(confirmed.paid_cents.unwrap_or(order.total_cents).as_cents().to_string()),
+                )
                 .build()
                 .map_err(Error::internal)?;
             let result = self
@@ -194,6 +204,35 @@ impl PaymentStore for OrderStore {
             Err(e) if is_condition_failure(&e) => Err(Error::invalid_transition()),
             Err(e) => Err(from_sdk(e)),
         }
+    }
+
+    /// `last_read_ms = now` (Unix milliseconds: numbers compare as time) if
+    /// the order awaits payment and was last re-read at `now - every` or
+    /// before (or never).
+    async fn claim_read(
+        &self,
+        id: &OrderId,
+        now: time::OffsetDateTime,
+        every: std::time::Duration,
+    ) -> Result<bool> {
+        let millis = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000).to_string();
+        let cutoff = now - every;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression(
+                "#status = :awaiting AND (attribute_not_exists(last_read_ms) OR last_read_ms <= :cutoff)",
+            )
+            .update_expression("SET last_read_ms = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
+            .expression_attribute_values(":cutoff", AttributeValue::N(millis(cutoff)))
+            .expression_attribute_values(":now", AttributeValue::N(millis(now)))
+            .send()
+            .await;
+        applied(result)
     }
 
     /// Notes the refund of a payment that came after its order was cancelled.
