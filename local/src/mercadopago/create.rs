@@ -1,8 +1,8 @@
 //! A creation body (`POST /v1/orders`), checked as the stand-in checks it,
 //! into a new order: amounts with two decimals, ISO 8601 durations.
 
-use super::orders::{StandInOrder, StandInPayment, mp_id};
-use super::status::{Detail, Status};
+use super::orders::{StandInOrder, mp_id};
+use super::status::Status;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -91,17 +91,13 @@ pub(super) fn new_order(body: &[u8]) -> Result<StandInOrder, String> {
         created_date: now.clone(),
         last_updated_date: now,
         status: Status::Created,
-        status_detail: Detail::Created,
         pos_id: pos_id.to_owned(),
         mode: mode.to_owned(),
         items,
-        payment: StandInPayment {
-            id: mp_id("PAY"),
-            status: Status::Created,
-            status_detail: Detail::ReadyToProcess,
-            paid: false,
-        },
+        payment_id: mp_id("PAY"),
+        paid_amount: None,
         refund_id: None,
+        in_progress: false,
         version: 1,
     })
 }

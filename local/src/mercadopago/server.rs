@@ -3,10 +3,11 @@
 //! shape).
 
 use super::StandInConfig;
-use super::notify::NOTIFY_TIMEOUT;
+use super::faults::{Faults, arm, inject};
+use super::notify::{Outbox, notifications};
 use super::orders::{Notice, StandInOrder};
 use super::routes::{cancel, create, read, refund};
-use super::simulate::{simulate_pay, simulate_reject};
+use super::simulate::{abandon, expire, pay, start};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -47,7 +48,7 @@ impl StandIn {
     }
 
     /// Stops listening, closes idle connections, waits for the requests in
-    /// flight (at most 5 s) and cancels the pending expiries.
+    /// flight (at most 5 s) and stops the expiry tick and the retries.
     pub async fn stop(&mut self) {
         self.signal_stop();
         if let Some(task) = self.task.take() {
@@ -74,18 +75,16 @@ pub async fn spawn(config: StandInConfig) -> std::io::Result<(SocketAddr, StandI
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let (stopped, stopped_rx) = watch::channel(false);
-    let http = reqwest::Client::builder()
-        .timeout(NOTIFY_TIMEOUT)
-        .build()
-        .map_err(std::io::Error::other)?;
     let calls = Arc::new(Mutex::new(Vec::new()));
     let shared = Arc::new(Shared {
         config,
         calls: calls.clone(),
         orders: Mutex::new(Books::default()),
-        http,
+        outbox: Outbox::new().map_err(std::io::Error::other)?,
+        faults: Faults::default(),
         stopped: stopped_rx,
     });
+    tokio::spawn(shared.clone().tick());
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let app = router(shared);
     let task = tokio::spawn(async move {
@@ -126,9 +125,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/orders/{id}", get(read))
         .route("/v1/orders/{id}/cancel", post(cancel))
         .route("/v1/orders/{id}/refund", post(refund))
-        .route("/simulate/orders/{id}/pay", post(simulate_pay))
-        .route("/simulate/orders/{id}/reject", post(simulate_reject))
+        .route("/simulate/orders/{id}/start", post(start))
+        .route("/simulate/orders/{id}/abandon", post(abandon))
+        .route("/simulate/orders/{id}/pay", post(pay))
+        .route("/simulate/orders/{id}/expire", post(expire))
+        .route("/simulate/faults", post(arm))
+        .route("/simulate/notifications", get(notifications))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), inject))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
 }
@@ -151,16 +155,42 @@ pub(super) struct Shared {
     /// Every request received, as `METHOD /path` (the tests count round trips).
     calls: Arc<Mutex<Vec<String>>>,
     orders: Mutex<Books>,
-    pub(super) http: reqwest::Client,
+    pub(super) outbox: Outbox,
+    pub(super) faults: Faults,
     pub(super) stopped: watch::Receiver<bool>,
 }
 
-/// The orders, and the answers given under each idempotency key.
+/// The orders, and what was done under each idempotency key.
 #[derive(Default)]
 pub(super) struct Books {
     pub(super) orders: HashMap<String, StandInOrder>,
-    /// Idempotency key -> the request it came with and the answer it got.
-    answers: HashMap<String, (String, Answer)>,
+    /// Idempotency key -> what it was used for.
+    keys: HashMap<String, Keyed>,
+}
+
+/// A request that succeeded under an idempotency key.
+struct Keyed {
+    /// Its method, path and body.
+    request: String,
+    /// Its answer's status; a repeat answers it with the order as it is now.
+    status: StatusCode,
+    order_id: String,
+}
+
+impl Books {
+    /// Order `id`, expired first if its time has come (the notice to send
+    /// then), or 404.
+    pub(super) fn touch(&mut self, id: &str) -> Result<(&mut StandInOrder, Vec<Notice>), Answer> {
+        let order = self
+            .orders
+            .get_mut(id)
+            .ok_or_else(|| failure(StatusCode::NOT_FOUND, "order_not_found", "no such order"))?;
+        let notices = order
+            .settle(tokio::time::Instant::now())
+            .into_iter()
+            .collect();
+        Ok((order, notices))
+    }
 }
 
 /// A status and a JSON body.
@@ -214,8 +244,10 @@ impl Shared {
         self.orders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A POST under an idempotency key: `act` runs once per key; a repeat
-    /// with the same request answers the remembered answer.
+    /// A POST under an idempotency key: `act` runs once per key (until it
+    /// succeeds: errors are not remembered); a repeat with the same request
+    /// answers the first answer's status with the order as it is now, with
+    /// another request 409 `idempotency_key_already_used`.
     pub(super) fn keyed(
         self: &Arc<Self>,
         headers: &HeaderMap,
@@ -239,8 +271,15 @@ impl Shared {
         };
         let (reply, notices) = {
             let mut books = self.books();
-            match books.answers.get(&key) {
-                Some((seen, reply)) if *seen == request => (reply.clone(), Vec::new()),
+            match books.keys.get(&key) {
+                Some(seen) if seen.request == request => {
+                    let status = seen.status;
+                    let order_id = seen.order_id.clone();
+                    match books.touch(&order_id) {
+                        Ok((order, notices)) => ((status, order.to_json()), notices),
+                        Err(missing) => (missing, Vec::new()),
+                    }
+                }
                 Some(_) => (
                     failure(
                         StatusCode::CONFLICT,
@@ -251,8 +290,14 @@ impl Shared {
                 ),
                 None => {
                     let (reply, notices) = act(&mut books);
-                    if reply.0.is_success() {
-                        books.answers.insert(key, (request, reply.clone()));
+                    let order_id = reply.1.get("id").and_then(Value::as_str);
+                    if let Some(order_id) = order_id.filter(|_| reply.0.is_success()) {
+                        let keyed = Keyed {
+                            request,
+                            status: reply.0,
+                            order_id: order_id.to_owned(),
+                        };
+                        books.keys.insert(key, keyed);
                     }
                     (reply, notices)
                 }

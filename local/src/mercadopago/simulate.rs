@@ -1,76 +1,215 @@
-//! The test-only routes that play the customer: `POST
-//! /simulate/orders/{id}/pay` and `.../reject` (`?notify=false` to skip the
-//! notification).
+//! The test-only routes that play the customer and Mercado Pago's clock
+//! (no token needed), each on an order still `created`:
+//!
+//! - `POST /simulate/orders/{id}/start`: the payer opened the QR and is
+//!   paying: the order can be neither canceled (409
+//!   `instore_order_locked_error`) nor expired;
+//! - `POST /simulate/orders/{id}/abandon`: they gave up (a declined card
+//!   too): unlocked, and expired now if its time has come meanwhile;
+//! - `POST /simulate/orders/{id}/pay?notify=true|false|unsigned&paid_amount=<decimal>`:
+//!   paid, `processed`; `paid_amount` (the total by default) below the
+//!   total plays a Mercado Pago discount;
+//! - `POST /simulate/orders/{id}/expire`: its expiration time comes now: it
+//!   expires, unless a payment is in progress (409
+//!   `instore_order_locked_error`; it expires if that payment is
+//!   abandoned).
+//!
+//! Each answers `{"order", "notification"}` once the notification of what
+//! happened got its first answer (`notification`: `{"action", "status"}`,
+//! `null` when none was sent; see [`Shared::deliver`]). `notify` (every
+//! route takes it; `true` by default): `false` sends none, `unsigned` sends
+//! it without `x-signature`.
 
-use super::orders::StandInOrder;
-use super::routes::change;
-use super::server::{Shared, answer};
-use super::status::{Detail, Status};
+use super::notify::Signing;
+use super::orders::{Notice, StandInOrder};
+use super::server::{Answer, Shared, answer, error, failure};
+use super::status::Status;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
+use shared::payments::{format_amount, parse_amount};
 use std::sync::Arc;
+use tokio::time::Instant;
 
-/// The customer pays: the order is `processed`, `accredited`.
-pub(super) async fn simulate_pay(
+/// What the query asks.
+struct Asked {
+    /// How to notify; `None`: not at all.
+    notify: Option<Signing>,
+    paid_amount: Option<String>,
+}
+
+/// `POST /simulate/orders/{id}/start`.
+pub(super) async fn start(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    simulate(shared, &id, query.as_deref(), |order| {
-        order.enter(Status::Processed, Detail::Accredited, Detail::Accredited);
-        order.payment.paid = true;
+    simulate(shared, &id, query, |order, _| {
+        require_created(order)?;
+        order.in_progress = true;
+        Ok(None)
     })
     .await
 }
 
-/// The customer's card is refused: the order is `failed`.
-pub(super) async fn simulate_reject(
+/// `POST /simulate/orders/{id}/abandon`.
+pub(super) async fn abandon(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    simulate(shared, &id, query.as_deref(), |order| {
-        order.enter(Status::Failed, Detail::Failed, Detail::RejectedByIssuer);
+    simulate(shared, &id, query, |order, _| {
+        require_created(order)?;
+        order.in_progress = false;
+        Ok(order.settle(Instant::now()))
     })
     .await
 }
 
-/// The customer pays or is refused: the order must still be `created`.
+/// `POST /simulate/orders/{id}/pay`.
+pub(super) async fn pay(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    simulate(shared, &id, query, |order, asked| {
+        require_created(order)?;
+        let paid = match &asked.paid_amount {
+            None => order.total_amount.clone(),
+            Some(paid) => discounted(paid, &order.total_amount)?,
+        };
+        order.paid_amount = Some(paid);
+        order.enter(Status::Processed);
+        Ok(Some(order.notice()))
+    })
+    .await
+}
+
+/// `POST /simulate/orders/{id}/expire`.
+pub(super) async fn expire(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    simulate(shared, &id, query, |order, _| {
+        order.require(Status::Created, "order_cannot_expire", |status| {
+            format!("the order is {status}")
+        })?;
+        let now = Instant::now();
+        order.expires_at = order.expires_at.min(now);
+        order.require_unlocked("expired before the payer gives up")?;
+        Ok(order.settle(now))
+    })
+    .await
+}
+
+/// 409 `order_not_payable` unless the order is `created`.
+fn require_created(order: &StandInOrder) -> Result<(), Answer> {
+    order.require(Status::Created, "order_not_payable", |status| {
+        format!("the order is {status}")
+    })
+}
+
+/// `paid`, with two decimals, if it is more than zero and at most `total`.
+fn discounted(paid: &str, total: &str) -> Result<String, Answer> {
+    let total = parse_amount(total);
+    parse_amount(paid)
+        .filter(|paid| paid.as_cents() > 0 && Some(*paid) <= total)
+        .and_then(format_amount)
+        .ok_or_else(|| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                "invalid_properties",
+                "paid_amount must be a decimal above zero and at most the order's total",
+            )
+        })
+}
+
+/// Settles order `id`, runs `act` on it, and delivers the notice `act`
+/// gives as the query asks; `{"order", "notification"}`.
 async fn simulate(
     shared: Arc<Shared>,
     id: &str,
-    query: Option<&str>,
-    outcome: impl FnOnce(&mut StandInOrder),
+    query: Option<String>,
+    act: impl FnOnce(&mut StandInOrder, &Asked) -> Result<Option<Notice>, Answer>,
 ) -> Response {
-    let notify = !form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .any(|(name, value)| name == "notify" && value == "false");
-    let (reply, mut notices) = {
-        let mut books = shared.books();
-        change(&mut books, id, |order| {
-            order.require(Status::Created, "order_not_payable", |status| {
-                format!("the order is {status}")
-            })?;
-            outcome(order);
-            Ok(())
-        })
+    let asked = match asked(query.as_deref().unwrap_or_default()) {
+        Ok(asked) => asked,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_properties", &message),
     };
-    let (status, order) = reply;
-    if !status.is_success() {
-        shared.notify_later(notices);
-        return answer((status, order));
-    }
-    // The outcome's notice is the last; an expiry cannot precede a success.
-    let notice = notices.pop();
-    let notification = match notice.filter(|_| notify) {
-        None => Value::Null,
-        Some(notice) => match shared.notify(&notice).await {
-            Ok(status) => json!({"action": notice.action, "status": status}),
-            Err(error) => json!({"action": notice.action, "error": error}),
-        },
+    let (outcome, settled) = {
+        let mut books = shared.books();
+        match books.touch(id) {
+            Err(missing) => (Err(missing), Vec::new()),
+            Ok((order, settled)) => {
+                let outcome = act(order, &asked).map(|notice| (order.to_json(), notice));
+                (outcome, settled)
+            }
+        }
+    };
+    shared.notify_later(settled);
+    let (order, notice) = match outcome {
+        Ok(done) => done,
+        Err(refused) => return answer(refused),
+    };
+    let notification = match (notice, asked.notify) {
+        (Some(notice), Some(signing)) => shared.deliver(&notice, signing).await,
+        _ => Value::Null,
     };
     answer((
-        status,
+        StatusCode::OK,
         json!({"order": order, "notification": notification}),
     ))
+}
+
+/// `notify=true|false|unsigned` and `paid_amount=<decimal>`, or what is
+/// wrong with them; other parameters are ignored.
+fn asked(query: &str) -> Result<Asked, String> {
+    let mut asked = Asked {
+        notify: Some(Signing::Signed),
+        paid_amount: None,
+    };
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "notify" => {
+                asked.notify = match value.as_ref() {
+                    "true" => Some(Signing::Signed),
+                    "false" => None,
+                    "unsigned" => Some(Signing::Unsigned),
+                    _ => return Err("notify must be true, false or unsigned".into()),
+                }
+            }
+            "paid_amount" => asked.paid_amount = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(asked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_says_how_to_notify() {
+        let notify = |query: &str| asked(query).map(|asked| asked.notify);
+        assert_eq!(notify(""), Ok(Some(Signing::Signed)));
+        assert_eq!(notify("notify=true"), Ok(Some(Signing::Signed)));
+        assert_eq!(notify("notify=false"), Ok(None));
+        assert_eq!(notify("notify=unsigned&x=1"), Ok(Some(Signing::Unsigned)));
+        assert!(notify("notify=no").is_err());
+        let paid = asked("paid_amount=20.5").unwrap().paid_amount;
+        assert_eq!(paid.as_deref(), Some("20.5"));
+    }
+
+    #[test]
+    fn a_discount_is_paid_with_two_decimals_and_never_above_the_total() {
+        assert_eq!(discounted("20.5", "24.90"), Ok("20.50".to_owned()));
+        assert_eq!(discounted("24.90", "24.90"), Ok("24.90".to_owned()));
+        for bad in ["24.91", "0", "0.00", "-1", "abc", ""] {
+            let refused = discounted(bad, "24.90").unwrap_err();
+            assert_eq!(refused.0, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! The statuses and status details of the stand-in's orders and payments,
-//! spelled as Mercado Pago spells them: each value written here once.
+//! spelled as Mercado Pago spells them for QR orders ("Status of an order
+//! and a transaction" of the QR Code docs): each value written here once.
+//! A QR order has no `failed` state: a declined attempt leaves it `created`.
 
 use std::fmt;
 
@@ -11,8 +13,6 @@ pub(super) enum Status {
     Created,
     /// Paid.
     Processed,
-    /// The payment was refused.
-    Failed,
     Canceled,
     Expired,
     Refunded,
@@ -23,10 +23,21 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Processed => "processed",
-            Status::Failed => "failed",
             Status::Canceled => "canceled",
             Status::Expired => "expired",
             Status::Refunded => "refunded",
+        }
+    }
+
+    /// The `status_detail` of an order that enters this status, and of its
+    /// payment.
+    pub(super) fn details(self) -> (Detail, Detail) {
+        match self {
+            Status::Created => (Detail::Created, Detail::Created),
+            Status::Processed => (Detail::Processed, Detail::Accredited),
+            Status::Canceled => (Detail::Canceled, Detail::CanceledByApi),
+            Status::Expired => (Detail::Expired, Detail::Expired),
+            Status::Refunded => (Detail::Refunded, Detail::Refunded),
         }
     }
 }
@@ -40,17 +51,16 @@ impl fmt::Display for Status {
 /// The `status_detail` of an order or of its payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Detail {
-    /// An order waiting for the customer.
+    /// An order or a payment waiting for the customer.
     Created,
-    /// A payment waiting for the customer.
-    ReadyToProcess,
-    /// Paid.
+    /// A paid order.
+    Processed,
+    /// A paid payment.
     Accredited,
-    /// An order whose payment was refused.
-    Failed,
-    /// A payment the card's issuer refused.
-    RejectedByIssuer,
+    /// A canceled order.
     Canceled,
+    /// The payment of an order canceled through the API.
+    CanceledByApi,
     Expired,
     Refunded,
 }
@@ -59,11 +69,10 @@ impl Detail {
     pub(super) fn as_str(self) -> &'static str {
         match self {
             Detail::Created => "created",
-            Detail::ReadyToProcess => "ready_to_process",
+            Detail::Processed => "processed",
             Detail::Accredited => "accredited",
-            Detail::Failed => "failed",
-            Detail::RejectedByIssuer => "rejected_by_issuer",
             Detail::Canceled => "canceled",
+            Detail::CanceledByApi => "canceled_by_api",
             Detail::Expired => "expired",
             Detail::Refunded => "refunded",
         }
