@@ -130,13 +130,15 @@ async fn a_notification_counts_only_signed_and_only_for_what_mercado_pago_says()
 }
 
 #[tokio::test]
-async fn a_refused_payment_cancels_and_a_pending_one_changes_nothing() {
+async fn a_qr_cancelled_by_someone_else_is_refused_and_a_pending_one_changes_nothing() {
     let shop = open_shop().await;
     let refused = shop.placed_order(&shop.guest).await;
     let pending = shop.placed_order(&shop.guest).await;
     let pending_payment = shop.payment_of(&pending.id).await;
 
-    let cancelled = shop.pay(&refused.id, "reject").await;
+    // A QR order never fails at Mercado Pago; one cancelled there by
+    // someone other than us is the refusal.
+    let cancelled = shop.cancel_at_mercadopago(&refused.id).await;
     assert_eq!(statuses(&cancelled), (Cancelled, Refused));
     assert_eq!(cancelled.cancel_reason, Some(CancelReason::PaymentRefused));
     assert_eq!(cancelled.number, None);

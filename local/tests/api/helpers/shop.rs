@@ -108,22 +108,54 @@ impl TestApp {
         order
     }
 
-    /// The stand-in's `POST /simulate/orders/{id}/{pay|reject}`: the customer
-    /// pays (or is refused); with `notify`, after Mercado Pago's webhook was
-    /// delivered and answered.
-    pub async fn simulate(&self, provider_order_id: &str, outcome: &str, notify: bool) -> Value {
+    /// The stand-in's `POST /simulate/orders/{id}/{action}` (`pay`,
+    /// `start`, `abandon`, `expire`), which must succeed: the customer pays
+    /// (or starts paying, or gives up), or Mercado Pago expires the order;
+    /// with `notify`, after Mercado Pago's webhook was delivered and
+    /// answered.
+    pub async fn simulate(&self, provider_order_id: &str, action: &str, notify: bool) -> Value {
         let url = format!(
-            "{}/simulate/orders/{provider_order_id}/{outcome}{}",
+            "{}/simulate/orders/{provider_order_id}/{action}{}",
             self.mercadopago_url,
             if notify { "" } else { "?notify=false" }
         );
         let answer = self.http.post(url).send().await.unwrap();
         assert!(
             answer.status().is_success(),
-            "simulate {outcome}: {}",
+            "simulate {action}: {}",
             answer.status()
         );
         answer.json().await.unwrap()
+    }
+
+    /// Waits (10 s at most) until the stand-in's notification `action`
+    /// about `provider_order_id` was answered 2xx (`GET
+    /// /simulate/notifications`).
+    pub async fn notified(&self, provider_order_id: &str, action: &str) {
+        let url = format!("{}/simulate/notifications", self.mercadopago_url);
+        for _ in 0..400 {
+            let sent: Vec<Value> = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let answered = sent.iter().any(|sent| {
+                sent["body"]["action"] == action
+                    && sent["body"]["data"]["id"] == provider_order_id
+                    && sent["status"]
+                        .as_u64()
+                        .is_some_and(|s| (200..300).contains(&s))
+            });
+            if answered {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("{action} about {provider_order_id} was not answered 2xx within 10 s");
     }
 
     /// The webhook secret the stand-in signs with (and the stack trusts).
@@ -254,13 +286,13 @@ impl Shop {
         answer.json()
     }
 
-    /// The customer pays the order's QR (or is refused), Mercado Pago
-    /// notifies, and the order is as the webhook left it.
-    pub async fn pay(&self, order_id: impl std::fmt::Display, outcome: &str) -> Order {
+    /// The customer pays the order's QR, Mercado Pago notifies, and the
+    /// order is as the webhook left it.
+    pub async fn pay(&self, order_id: impl std::fmt::Display) -> Order {
         let order_id = order_id.to_string();
         let payment = self.payment_of(&order_id).await;
         let simulated = self
-            .simulate(payment.provider_order_id.as_str(), outcome, true)
+            .simulate(payment.provider_order_id.as_str(), "pay", true)
             .await;
         assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
         self.order(&order_id).await
@@ -268,9 +300,33 @@ impl Shop {
 
     /// Pays the order, which is then received.
     pub async fn pay_approved(&self, order_id: impl std::fmt::Display) -> Order {
-        let paid = self.pay(order_id, "pay").await;
+        let paid = self.pay(order_id).await;
         assert_eq!(paid.status, OrderStatus::Received, "{paid:?}");
         paid
+    }
+
+    /// Someone other than us cancels the order's QR at Mercado Pago (a QR
+    /// order is never `failed`: a refused payment ends this way, if at
+    /// all); once Mercado Pago's `order.canceled` was answered 2xx, the
+    /// order as the webhook left it.
+    pub async fn cancel_at_mercadopago(&self, order_id: impl std::fmt::Display) -> Order {
+        let order_id = order_id.to_string();
+        let provider_order_id = self.payment_of(&order_id).await.provider_order_id;
+        let answer = self
+            .http
+            .post(format!(
+                "{}/v1/orders/{provider_order_id}/cancel",
+                self.mercadopago_url
+            ))
+            .bearer_auth(&self.mercadopago_config.access_token)
+            .header("X-Idempotency-Key", format!("not-ours-{provider_order_id}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        self.notified(provider_order_id.as_str(), "order.canceled")
+            .await;
+        self.order(&order_id).await
     }
 
     /// Moves the order, which must succeed.
@@ -369,7 +425,7 @@ impl Shop {
             let paid = self.pay_approved(&ids[name]).await;
             numbers.insert(name, paid.number.unwrap());
         }
-        let refused = self.pay(&ids["refused"], "reject").await;
+        let refused = self.cancel_at_mercadopago(&ids["refused"]).await;
         assert_eq!(refused.status, OrderStatus::Cancelled, "{refused:?}");
         let by_owner = "cancelled_by_owner";
         self.moved(owner[by_owner], &ids[by_owner], "cancelled")
