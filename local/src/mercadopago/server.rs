@@ -7,7 +7,7 @@ use super::faults::{Faults, arm, inject};
 use super::notify::{Outbox, notifications};
 use super::orders::{Notice, StandInOrder};
 use super::routes::{cancel, create, read, refund};
-use super::simulate::{abandon, expire, pay, start};
+use super::simulate::simulate;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -125,10 +125,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/orders/{id}", get(read))
         .route("/v1/orders/{id}/cancel", post(cancel))
         .route("/v1/orders/{id}/refund", post(refund))
-        .route("/simulate/orders/{id}/start", post(start))
-        .route("/simulate/orders/{id}/abandon", post(abandon))
-        .route("/simulate/orders/{id}/pay", post(pay))
-        .route("/simulate/orders/{id}/expire", post(expire))
+        .route("/simulate/orders/{id}/{action}", post(simulate))
         .route("/simulate/faults", post(arm))
         .route("/simulate/notifications", get(notifications))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })

@@ -39,69 +39,61 @@ struct Asked {
     paid_amount: Option<String>,
 }
 
-/// `POST /simulate/orders/{id}/start`.
-pub(super) async fn start(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    simulate(shared, &id, query, |order, _| {
-        require_created(order)?;
-        order.in_progress = true;
-        Ok(None)
-    })
-    .await
+/// What a route does to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Start,
+    Abandon,
+    Pay,
+    Expire,
 }
 
-/// `POST /simulate/orders/{id}/abandon`.
-pub(super) async fn abandon(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    simulate(shared, &id, query, |order, _| {
-        require_created(order)?;
-        order.in_progress = false;
-        Ok(order.settle(Instant::now()))
-    })
-    .await
-}
+impl Action {
+    fn of(name: &str) -> Option<Self> {
+        match name {
+            "start" => Some(Action::Start),
+            "abandon" => Some(Action::Abandon),
+            "pay" => Some(Action::Pay),
+            "expire" => Some(Action::Expire),
+            _ => None,
+        }
+    }
 
-/// `POST /simulate/orders/{id}/pay`.
-pub(super) async fn pay(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    simulate(shared, &id, query, |order, asked| {
-        require_created(order)?;
-        let paid = match &asked.paid_amount {
-            None => order.total_amount.clone(),
-            Some(paid) => discounted(paid, &order.total_amount)?,
-        };
-        order.paid_amount = Some(paid);
-        order.enter(Status::Processed);
-        Ok(Some(order.notice()))
-    })
-    .await
-}
-
-/// `POST /simulate/orders/{id}/expire`.
-pub(super) async fn expire(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    simulate(shared, &id, query, |order, _| {
-        order.require(Status::Created, "order_cannot_expire", |status| {
-            format!("the order is {status}")
-        })?;
+    /// Does it to `order` (its expiry settled); the notice of what
+    /// happened, if anything did that Mercado Pago notifies.
+    fn act(self, order: &mut StandInOrder, asked: &Asked) -> Result<Option<Notice>, Answer> {
         let now = Instant::now();
-        order.expires_at = order.expires_at.min(now);
-        order.require_unlocked("expired before the payer gives up")?;
-        Ok(order.settle(now))
-    })
-    .await
+        match self {
+            Action::Start => {
+                require_created(order)?;
+                order.in_progress = true;
+                Ok(None)
+            }
+            Action::Abandon => {
+                require_created(order)?;
+                order.in_progress = false;
+                Ok(order.settle(now))
+            }
+            Action::Pay => {
+                require_created(order)?;
+                let paid = match &asked.paid_amount {
+                    None => order.total_amount.clone(),
+                    Some(paid) => discounted(paid, &order.total_amount)?,
+                };
+                order.paid_amount = Some(paid);
+                order.enter(Status::Processed);
+                Ok(Some(order.notice()))
+            }
+            Action::Expire => {
+                order.require(Status::Created, "order_cannot_expire", |status| {
+                    format!("the order is {status}")
+                })?;
+                order.expires_at = order.expires_at.min(now);
+                order.require_unlocked("expired before the payer gives up")?;
+                Ok(order.settle(now))
+            }
+        }
+    }
 }
 
 /// 409 `order_not_payable` unless the order is `created`.
@@ -126,24 +118,29 @@ fn discounted(paid: &str, total: &str) -> Result<String, Answer> {
         })
 }
 
-/// Settles order `id`, runs `act` on it, and delivers the notice `act`
-/// gives as the query asks; `{"order", "notification"}`.
-async fn simulate(
-    shared: Arc<Shared>,
-    id: &str,
-    query: Option<String>,
-    act: impl FnOnce(&mut StandInOrder, &Asked) -> Result<Option<Notice>, Answer>,
+/// `POST /simulate/orders/{id}/{action}`: settles order `id`, does
+/// `action` to it, and delivers the notice of what happened as the query
+/// asks; `{"order", "notification"}`.
+pub(super) async fn simulate(
+    State(shared): State<Arc<Shared>>,
+    Path((id, action)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    let Some(action) = Action::of(&action) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such route");
+    };
     let asked = match asked(query.as_deref().unwrap_or_default()) {
         Ok(asked) => asked,
         Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_properties", &message),
     };
     let (outcome, settled) = {
         let mut books = shared.books();
-        match books.touch(id) {
+        match books.touch(&id) {
             Err(missing) => (Err(missing), Vec::new()),
             Ok((order, settled)) => {
-                let outcome = act(order, &asked).map(|notice| (order.to_json(), notice));
+                let outcome = action
+                    .act(order, &asked)
+                    .map(|notice| (order.to_json(), notice));
                 (outcome, settled)
             }
         }

@@ -132,11 +132,9 @@ impl TestApp {
     /// about `provider_order_id` was answered 2xx (`GET
     /// /simulate/notifications`).
     pub async fn notified(&self, provider_order_id: &str, action: &str) {
-        let url = format!("{}/simulate/notifications", self.mercadopago_url);
         for _ in 0..400 {
             let sent: Vec<Value> = self
-                .http
-                .get(&url)
+                .to_mercadopago(reqwest::Method::GET, "/simulate/notifications")
                 .send()
                 .await
                 .unwrap()
@@ -163,18 +161,18 @@ impl TestApp {
         self.mercadopago_config.webhook_secret.as_bytes().to_vec()
     }
 
+    /// A request to the stand-in's `path`, with its access token.
+    pub fn to_mercadopago(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.mercadopago_url);
+        let request = self.http.request(method, url);
+        request.bearer_auth(&self.mercadopago_config.access_token)
+    }
+
     /// The Mercado Pago order's `status` as the stand-in has it.
     pub async fn provider_status(&self, provider_order_id: &str) -> String {
-        let answer = self
-            .http
-            .get(format!(
-                "{}/v1/orders/{provider_order_id}",
-                self.mercadopago_url
-            ))
-            .bearer_auth(&self.mercadopago_config.access_token)
-            .send()
-            .await
-            .unwrap();
+        let path = format!("/v1/orders/{provider_order_id}");
+        let answer = self.to_mercadopago(reqwest::Method::GET, &path);
+        let answer = answer.send().await.unwrap();
         assert!(answer.status().is_success(), "{}", answer.status());
         let order: Value = answer.json().await.unwrap();
         order["status"].as_str().unwrap().to_owned()
@@ -312,13 +310,9 @@ impl Shop {
     pub async fn cancel_at_mercadopago(&self, order_id: impl std::fmt::Display) -> Order {
         let order_id = order_id.to_string();
         let provider_order_id = self.payment_of(&order_id).await.provider_order_id;
+        let path = format!("/v1/orders/{provider_order_id}/cancel");
         let answer = self
-            .http
-            .post(format!(
-                "{}/v1/orders/{provider_order_id}/cancel",
-                self.mercadopago_url
-            ))
-            .bearer_auth(&self.mercadopago_config.access_token)
+            .to_mercadopago(reqwest::Method::POST, &path)
             .header("X-Idempotency-Key", format!("not-ours-{provider_order_id}"))
             .send()
             .await

@@ -52,20 +52,12 @@ async fn a_500_fails_as_many_calls_to_its_route_as_asked() {
 
     // In Mercado Pago's error shape.
     provider.arm(json!({"route": "get", "status": 500})).await;
-    let raw = provider
-        .http
-        .get(format!(
-            "{}/v1/orders/{}",
-            provider.stand_in.base_url(),
-            order.id
-        ))
-        .bearer_auth(LOCAL_ACCESS_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(raw.status(), 500);
-    let body: Value = raw.json().await.unwrap();
-    assert_eq!(body["errors"][0]["code"], "internal_error");
+    let path = format!("/v1/orders/{}", order.id);
+    let (status, body) = provider.call(reqwest::Method::GET, &path, None).await;
+    assert_eq!(
+        (status, &body["errors"][0]["code"]),
+        (500, &json!("internal_error"))
+    );
 }
 
 #[tokio::test]

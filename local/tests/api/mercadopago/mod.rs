@@ -165,20 +165,40 @@ impl Provider {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
-    /// `POST /v1/orders/{id}/{verb}` under `key`, with the token: the
-    /// stand-in's status and answer.
-    async fn post(&self, id: &ProviderOrderId, verb: &str, key: &str) -> (u16, Value) {
-        let response = self
+    /// [`Provider::simulate`], which must succeed and notify `action`
+    /// (answered 200): the order it answered and the notification as the
+    /// webhook received it.
+    async fn simulate_notified(
+        &mut self,
+        id: &ProviderOrderId,
+        simulated: &str,
+        query: &str,
+        action: &str,
+    ) -> (Value, Received) {
+        let (status, answer) = self.simulate(id, simulated, query).await;
+        assert_eq!(
+            (status, &answer["notification"]),
+            (200, &json!({"action": action, "status": 200})),
+            "{answer}"
+        );
+        let received = self.next_webhook().await;
+        assert_eq!(received.body["action"], action);
+        assert_eq!(received.data_id.as_deref(), Some(id.as_str()));
+        (answer["order"].clone(), received)
+    }
+
+    /// `method path` at the stand-in with the token (and `key` as
+    /// `X-Idempotency-Key`): its status and answer.
+    async fn call(&self, method: reqwest::Method, path: &str, key: Option<&str>) -> (u16, Value) {
+        let url = format!("{}{path}", self.stand_in.base_url());
+        let mut request = self
             .http
-            .post(format!(
-                "{}/v1/orders/{id}/{verb}",
-                self.stand_in.base_url()
-            ))
-            .bearer_auth(LOCAL_ACCESS_TOKEN)
-            .header("X-Idempotency-Key", key)
-            .send()
-            .await
-            .unwrap();
+            .request(method, url)
+            .bearer_auth(LOCAL_ACCESS_TOKEN);
+        if let Some(key) = key {
+            request = request.header("X-Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
@@ -252,27 +272,15 @@ async fn a_payment_makes_the_order_processed_and_its_payment_accredited() {
     let mut provider = spawn_provider().await;
     let order = provider.created(4980).await;
 
-    let (status, answer) = provider.simulate(&order.id, "pay", "").await;
+    let (answered, notified) = provider
+        .simulate_notified(&order.id, "pay", "", "order.processed")
+        .await;
 
-    assert_eq!(
-        (status, &answer["notification"]),
-        (200, &json!({"action": "order.processed", "status": 200}))
-    );
-    assert_eq!(answer["order"]["status"], "processed");
-    let notified = provider.next_webhook().await;
-    assert_eq!(notified.data_id.as_deref(), Some(order.id.as_str()));
+    assert_eq!(answered["status"], "processed");
     assert_eq!(notified.kind.as_deref(), Some("order"));
     assert_eq!(
-        (
-            &notified.body["action"],
-            &notified.body["type"],
-            &notified.body["data"]["id"]
-        ),
-        (
-            &json!("order.processed"),
-            &json!("order"),
-            &json!(order.id.as_str())
-        )
+        (&notified.body["type"], &notified.body["data"]["id"]),
+        (&json!("order"), &json!(order.id.as_str()))
     );
     let paid = provider.gateway.get_order(&order.id).await.unwrap();
     assert_eq!(
@@ -401,7 +409,10 @@ async fn an_unpaid_order_is_cancelled_once_and_a_paid_one_is_refunded_once() {
 
     let cancelled = provider.gateway.cancel_order(&unpaid.id).await.unwrap();
     let cancelled_again = provider.gateway.cancel_order(&unpaid.id).await.unwrap();
-    let (refund_status, refunded) = provider.post(&paid.id, "refund", &refund_key).await;
+    let refund_path = format!("/v1/orders/{}/refund", paid.id);
+    let (refund_status, refunded) = provider
+        .call(reqwest::Method::POST, &refund_path, Some(&refund_key))
+        .await;
     let refunded_again = provider
         .gateway
         .refund_order(&paid.id, &IdempotencyKey::parse(&refund_key).unwrap())
@@ -451,15 +462,11 @@ async fn an_unpaid_order_expires_at_its_deadline_and_is_notified() {
     let order = provider.created(1000).await;
 
     // Its expiration time comes now.
-    let (status, answer) = provider.simulate(&order.id, "expire", "").await;
+    let (answered, _) = provider
+        .simulate_notified(&order.id, "expire", "", "order.expired")
+        .await;
 
-    assert_eq!(
-        (status, &answer["notification"]),
-        (200, &json!({"action": "order.expired", "status": 200}))
-    );
-    let notified = provider.next_webhook().await;
-    assert_eq!(notified.body["action"], "order.expired");
-    assert_eq!(notified.data_id.as_deref(), Some(order.id.as_str()));
+    assert_eq!(answered["status"], "expired");
     let expired = provider.gateway.get_order(&order.id).await.unwrap();
     assert_eq!(
         (
@@ -492,15 +499,9 @@ async fn an_order_being_paid_does_not_expire_until_the_payer_gives_up() {
     assert_eq!(provider.status_of(&order.id).await, MpOrderStatus::Pending);
     assert!(provider.webhooks.try_recv().is_err(), "nothing notified");
     // Its time has passed: once the payer gives up, it expires.
-    let (abandoned, answer) = provider.simulate(&order.id, "abandon", "").await;
-    assert_eq!(
-        (abandoned, &answer["notification"]),
-        (200, &json!({"action": "order.expired", "status": 200}))
-    );
-    assert_eq!(
-        provider.next_webhook().await.body["action"],
-        "order.expired"
-    );
+    provider
+        .simulate_notified(&order.id, "abandon", "", "order.expired")
+        .await;
     assert_eq!(provider.status_of(&order.id).await, MpOrderStatus::Expired);
     // Paid before giving up, it is paid.
     let paying = provider.created(1000).await;
@@ -526,21 +527,17 @@ async fn the_stand_in_wants_the_token_and_an_idempotency_key() {
         .gateway
         .get_order(&ProviderOrderId::parse("ORD01UNKNOWN").unwrap())
         .await;
-    let keyless = provider
-        .http
-        .post(format!(
-            "{}/v1/orders/{}/cancel",
-            provider.stand_in.base_url(),
-            order.id
-        ))
-        .bearer_auth(LOCAL_ACCESS_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let cancel_path = format!("/v1/orders/{}/cancel", order.id);
+    let (keyless, refused) = provider
+        .call(reqwest::Method::POST, &cancel_path, None)
+        .await;
 
     assert_eq!(rejected_with(unauthorized).0, Some(401));
     assert_eq!(unknown, Err(PaymentError::NotFound));
-    assert_eq!(keyless.status().as_u16(), 400);
+    assert_eq!(
+        (keyless, &refused["errors"][0]["code"]),
+        (400, &json!("missing_idempotency_key"))
+    );
     assert_eq!(provider.status_of(&order.id).await, MpOrderStatus::Pending);
 }
 
