@@ -56,6 +56,12 @@ pub struct Report {
     pub already_settled: usize,
     /// Left as they were: Mercado Pago unreachable.
     pub deferred: usize,
+    /// Cancelled orders whose Mercado Pago order was found over.
+    pub swept: usize,
+    /// Cancelled orders whose Mercado Pago order is still open.
+    pub watching: usize,
+    /// Refunds that did not complete this run.
+    pub refund_pending: usize,
     /// Failed (logged): left for the next run.
     pub failed: usize,
     /// Not started: the run's budget was spent.
@@ -72,6 +78,9 @@ impl Report {
             Expiry::AmountMismatch => &mut self.amount_mismatch,
             Expiry::AlreadySettled => &mut self.already_settled,
             Expiry::Deferred => &mut self.deferred,
+            Expiry::Swept => &mut self.swept,
+            Expiry::Watching => &mut self.watching,
+            Expiry::RefundPending => &mut self.refund_pending,
         };
         *counter += 1;
     }
@@ -163,6 +172,9 @@ impl State {
             amount_mismatch = report.amount_mismatch,
             already_settled = report.already_settled,
             deferred = report.deferred,
+            swept = report.swept,
+            watching = report.watching,
+            refund_pending = report.refund_pending,
             failed = report.failed,
             postponed = report.postponed,
             "expiry run"

@@ -16,12 +16,19 @@
 //!
 //! Nothing is half-written when Mercado Pago cannot be reached: the order is
 //! left as it is ([`Expiry::Deferred`]) for the next run.
+//!
+//! The same job finishes what cancelled orders leave ([`sweep`]): a refund
+//! pending since staff cancelled a paid order is retried every run until
+//! Mercado Pago confirms it; an order cancelled while its Mercado Pago order
+//! was not over is re-read every run until that order is over, and a payment
+//! found there is refunded. So a customer who pays a QR whose order was
+//! cancelled gets the money back within about two minutes.
 
 use crate::domain::ids::{OrderId, ProviderOrderId};
-use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
-use crate::domain::payment::PaymentError;
-use crate::service::payment::{Settled, provider_error, settle_with};
-use crate::service::ports::{PaymentGateway, PaymentStore};
+use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus, WATCH_EVERY};
+use crate::domain::payment::{MpOrderStatus, PaymentError};
+use crate::service::payment::{Refunds, Settled, provider_error, refund, settle_with};
+use crate::service::ports::{PaymentGateway, PaymentStore, StoredOrder};
 use crate::{Error, Result};
 
 /// What expiring one order did.
@@ -45,6 +52,14 @@ pub enum Expiry {
     /// Mercado Pago cannot be reached (or is not asked, being down in this
     /// run): nothing changed; the next run tries again.
     Deferred,
+    /// A cancelled order whose Mercado Pago order is over: nothing left to
+    /// watch.
+    Swept,
+    /// A cancelled order whose Mercado Pago order is not over yet: watched
+    /// again next run.
+    Watching,
+    /// A refund that did not complete this run: retried next run.
+    RefundPending,
 }
 
 impl Expiry {
@@ -58,6 +73,9 @@ impl Expiry {
             Expiry::AmountMismatch => "amount_mismatch",
             Expiry::AlreadySettled => "already_settled",
             Expiry::Deferred => "deferred",
+            Expiry::Swept => "swept",
+            Expiry::Watching => "watching",
+            Expiry::RefundPending => "refund_pending",
         }
     }
 }
@@ -77,6 +95,9 @@ pub async fn expire_order<G: PaymentGateway>(
     let Some(stored) = store.order_with_payment(id).await? else {
         return Ok(Expiry::AlreadySettled);
     };
+    if stored.order.status == OrderStatus::Cancelled {
+        return sweep(store, gateway, &stored).await;
+    }
     if stored.order.status != OrderStatus::AwaitingPayment {
         return Ok(Expiry::AlreadySettled);
     }
@@ -87,7 +108,9 @@ pub async fn expire_order<G: PaymentGateway>(
         (Some(provider_order), Some(gateway)) => {
             match gateway.get_order(provider_order).await {
                 Ok(provider) => {
-                    match settle_with(store, gateway, &stored.order, &provider).await? {
+                    match settle_with(store, gateway, &stored.order, &provider, Refunds::Inline)
+                        .await?
+                    {
                         Settled::Confirmed(order) => return Ok(Expiry::Confirmed(order)),
                         Settled::Refused => return Ok(Expiry::Refused),
                         // Mercado Pago expired it first: nothing of theirs
@@ -97,7 +120,7 @@ pub async fn expire_order<G: PaymentGateway>(
                                 provider_cancelled: false,
                             });
                         }
-                        Settled::Refunded => return Ok(Expiry::Refunded),
+                        Settled::Refunded | Settled::RefundDue => return Ok(Expiry::Refunded),
                         Settled::AmountMismatch => return Ok(Expiry::AmountMismatch),
                         // Pending (or not its payment): it expires.
                         Settled::Unchanged => {}
@@ -111,7 +134,12 @@ pub async fn expire_order<G: PaymentGateway>(
         }
     };
     match store
-        .cancel_unpaid(id, CancelReason::PaymentExpired, PaymentStatus::Expired)
+        .cancel_unpaid(
+            id,
+            CancelReason::PaymentExpired,
+            PaymentStatus::Expired,
+            provider_order.is_some(),
+        )
         .await
     {
         Ok(()) => {}
@@ -140,6 +168,8 @@ async fn cancel_provider_order(
     let refused = match gateway.cancel_order(provider_order).await {
         Ok(_) | Err(PaymentError::NotFound) => {
             tracing::info!(provider_order_id = %provider_order, "order expired; its Mercado Pago order cancelled");
+            // Over at Mercado Pago: nothing left to watch.
+            store.watch(id, None).await?;
             return Ok(Expiry::Expired {
                 provider_cancelled: true,
             });
@@ -163,7 +193,7 @@ async fn cancel_provider_order(
             provider_cancelled: false,
         });
     };
-    match settle_with(store, gateway, &now.order, &provider).await {
+    match settle_with(store, gateway, &now.order, &provider, Refunds::Inline).await {
         Ok(Settled::Refunded) => Ok(Expiry::Refunded),
         Ok(_) => {
             tracing::warn!(
@@ -175,9 +205,87 @@ async fn cancel_provider_order(
                 provider_cancelled: false,
             })
         }
-        // The refund failed: ours stays cancelled and `expired`, so the
-        // next notification of the payment (or an operator) refunds it.
+        // The refund failed: ours stays cancelled, `expired` and watched,
+        // so the next run's sweep refunds it.
         Err(e) => Err(e),
+    }
+}
+
+/// How long a refund may stay pending before it is logged as overdue (the
+/// alarm of template.yaml watches that line).
+pub const REFUND_OVERDUE: time::Duration = time::Duration::minutes(10);
+
+/// Finishes what a cancelled order leaves: its pending refund, retried; or
+/// its Mercado Pago order, re-read until it is over, a payment found there
+/// refunded, one still payable cancelled again.
+///
+/// # Errors
+/// As the refund and the re-read: the order stays watched for the next run.
+pub async fn sweep<G: PaymentGateway>(
+    store: &impl PaymentStore,
+    gateway: Option<&G>,
+    stored: &StoredOrder,
+) -> Result<Expiry> {
+    let id = &stored.order.id;
+    let Some(provider_order) = stored.provider_order_id() else {
+        store.watch(id, None).await?;
+        return Ok(Expiry::Swept);
+    };
+    let Some(gateway) = gateway else {
+        return Ok(Expiry::Deferred);
+    };
+    if stored.order.payment_status == PaymentStatus::RefundPending {
+        return match refund(store, gateway, id, &provider_order).await {
+            Ok(()) => {
+                tracing::info!(order_id = %id, "pending refund completed");
+                Ok(Expiry::Refunded)
+            }
+            Err(e) if stored.order.updated_at + REFUND_OVERDUE <= crate::clock::now() => {
+                tracing::error!(
+                    event = "refund_overdue",
+                    order_id = %id,
+                    error = %e,
+                    "refund_overdue: a staff cancel's refund has been pending for over 10 minutes"
+                );
+                Ok(Expiry::RefundPending)
+            }
+            Err(e) => {
+                tracing::warn!(order_id = %id, error = %e, "the pending refund failed; retried next run");
+                Ok(Expiry::RefundPending)
+            }
+        };
+    }
+    let provider = gateway
+        .get_order(&provider_order)
+        .await
+        .map_err(unreachable)?;
+    match provider.status {
+        MpOrderStatus::Paid => {
+            refund(store, gateway, id, &provider_order).await?;
+            tracing::warn!(
+                event = "late_payment_refunded",
+                order_id = %id,
+                "late_payment_refunded: a payment came after the order was cancelled"
+            );
+            Ok(Expiry::Refunded)
+        }
+        MpOrderStatus::Refunded => {
+            store.mark_refunded(id).await?;
+            Ok(Expiry::Refunded)
+        }
+        MpOrderStatus::Cancelled | MpOrderStatus::Expired | MpOrderStatus::Failed => {
+            store.watch(id, None).await?;
+            Ok(Expiry::Swept)
+        }
+        MpOrderStatus::Pending | MpOrderStatus::Unknown => {
+            if let Err(e) = gateway.cancel_order(&provider_order).await {
+                tracing::info!(order_id = %id, error = %e, "its Mercado Pago order is still open; watched next run");
+            }
+            store
+                .watch(id, Some(crate::clock::now() + WATCH_EVERY))
+                .await?;
+            Ok(Expiry::Watching)
+        }
     }
 }
 
@@ -193,7 +301,8 @@ fn unreachable(e: PaymentError) -> Error {
 mod tests {
     use super::*;
     use crate::domain::payment::MpOrderStatus;
-    use crate::service::testing::{Gateway, arranged, unpaid};
+    use crate::service::ports::PaymentStore;
+    use crate::service::testing::{Gateway, Memory, arranged, unpaid};
 
     fn statuses(order: &Order) -> (OrderStatus, PaymentStatus, Option<CancelReason>) {
         (order.status, order.payment_status, order.cancel_reason)
@@ -281,5 +390,61 @@ mod tests {
         let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
         assert_eq!(expiry, Expiry::AlreadySettled);
         assert!(gateway.calls().is_empty());
+    }
+
+    /// A guest's order cancelled at its deadline while its Mercado Pago order
+    /// could not be cancelled: watched, in `status` at Mercado Pago.
+    fn cancelled_and_watched(status: MpOrderStatus) -> (Memory, Gateway, OrderId) {
+        let (store, gateway, id) = arranged(unpaid(true), status);
+        store.cancel_for_expiry_test(&id);
+        (store, gateway, id)
+    }
+
+    #[tokio::test]
+    async fn the_sweep_refunds_a_payment_made_on_the_qr_of_a_cancelled_order() {
+        let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Pending);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(
+            expiry,
+            Expiry::Watching,
+            "still payable: cancelled again, watched"
+        );
+        assert!(store.is_watched(&id));
+        // The payer pays all the same (the cancel had failed).
+        gateway.set_status(&crate::service::testing::provider_id(), MpOrderStatus::Paid);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(expiry, Expiry::Refunded);
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
+        assert!(!store.is_watched(&id));
+    }
+
+    #[tokio::test]
+    async fn the_sweep_lets_go_of_an_order_whose_mercado_pago_order_is_over() {
+        let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Expired);
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(expiry, Expiry::Swept);
+        assert!(!store.is_watched(&id));
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Expired);
+    }
+
+    #[tokio::test]
+    async fn a_pending_refund_that_fails_twice_ends_refunded_by_the_job() {
+        let (store, gateway, id) = crate::service::testing::paid().await;
+        store.cancel_for_test(&id);
+        store.watch(&id, Some(crate::clock::now())).await.unwrap();
+        gateway.go_down();
+        for _ in 0..2 {
+            let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+            assert_eq!(expiry, Expiry::RefundPending);
+            assert_eq!(
+                store.order(&id).payment_status,
+                PaymentStatus::RefundPending
+            );
+        }
+        *gateway.down.lock().unwrap() = false;
+        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        assert_eq!(expiry, Expiry::Refunded);
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
+        assert!(!store.is_watched(&id));
     }
 }
