@@ -62,6 +62,8 @@ pub struct Report {
     pub watching: usize,
     /// Refunds that did not complete this run.
     pub refund_pending: usize,
+    /// Payments in progress at the deadline, waited for.
+    pub payment_in_progress: usize,
     /// Failed (logged): left for the next run.
     pub failed: usize,
     /// Not started: the run's budget was spent.
@@ -81,6 +83,7 @@ impl Report {
             Expiry::Swept => &mut self.swept,
             Expiry::Watching => &mut self.watching,
             Expiry::RefundPending => &mut self.refund_pending,
+            Expiry::PaymentInProgress => &mut self.payment_in_progress,
         };
         *counter += 1;
     }
@@ -144,7 +147,7 @@ impl State {
                 );
                 break;
             }
-            match expire_order(&self.orders, gateway.as_ref(), id).await {
+            match expire_order(&self.orders, gateway.as_ref(), id, now).await {
                 Ok(expiry) => {
                     tracing::info!(order_id = %id, outcome = expiry.name(), "due order settled");
                     report.count(&expiry);
@@ -175,6 +178,7 @@ impl State {
             swept = report.swept,
             watching = report.watching,
             refund_pending = report.refund_pending,
+            payment_in_progress = report.payment_in_progress,
             failed = report.failed,
             postponed = report.postponed,
             "expiry run"

@@ -60,6 +60,9 @@ pub enum Expiry {
     Watching,
     /// A refund that did not complete this run: retried next run.
     RefundPending,
+    /// The payer is paying at the deadline (Mercado Pago locks the cancel):
+    /// left awaiting payment for the next run, up to [`PAYMENT_GRACE`].
+    PaymentInProgress,
 }
 
 impl Expiry {
@@ -76,6 +79,7 @@ impl Expiry {
             Expiry::Swept => "swept",
             Expiry::Watching => "watching",
             Expiry::RefundPending => "refund_pending",
+            Expiry::PaymentInProgress => "payment_in_progress",
         }
     }
 }
@@ -91,6 +95,7 @@ pub async fn expire_order<G: PaymentGateway>(
     store: &impl PaymentStore,
     gateway: Option<&G>,
     id: &OrderId,
+    now: time::OffsetDateTime,
 ) -> Result<Expiry> {
     let Some(stored) = store.order_with_payment(id).await? else {
         return Ok(Expiry::AlreadySettled);
@@ -133,12 +138,29 @@ pub async fn expire_order<G: PaymentGateway>(
             Some(gateway)
         }
     };
+    // Theirs first: a payment in progress there (Mercado Pago locks the
+    // cancel) is waited for, up to PAYMENT_GRACE past the deadline.
+    let mut cancelled_there = false;
+    let mut refused = None;
+    if let (Some(provider_order), Some(gateway)) = (&provider_order, gateway) {
+        match gateway.cancel_order(provider_order).await {
+            Ok(_) | Err(PaymentError::NotFound) => cancelled_there = true,
+            Err(PaymentError::Rejected { code, .. })
+                if code == LOCKED && within_grace(&stored, now) =>
+            {
+                tracing::info!("a payment is in progress at the deadline: waited for");
+                return Ok(Expiry::PaymentInProgress);
+            }
+            Err(e) => refused = Some(e),
+        }
+    }
+    let watch = provider_order.is_some() && !cancelled_there;
     match store
         .cancel_unpaid(
             id,
             CancelReason::PaymentExpired,
             PaymentStatus::Expired,
-            provider_order.is_some(),
+            watch,
         )
         .await
     {
@@ -147,41 +169,46 @@ pub async fn expire_order<G: PaymentGateway>(
         Err(e) if e.is_conflict() => return Ok(Expiry::AlreadySettled),
         Err(e) => return Err(e),
     }
-    let (Some(provider_order), Some(gateway)) = (provider_order, gateway) else {
-        tracing::info!("order expired");
+    let (Some(provider_order), Some(gateway), Some(refused)) = (provider_order, gateway, refused)
+    else {
+        tracing::info!(provider_cancelled = cancelled_there, "order expired");
         return Ok(Expiry::Expired {
-            provider_cancelled: false,
+            provider_cancelled: cancelled_there,
         });
     };
-    cancel_provider_order(store, gateway, id, &provider_order).await
+    after_refused_cancel(store, gateway, id, &provider_order, refused).await
 }
 
-/// Cancels the Mercado Pago order of `id`, ours being cancelled already. A
-/// refusal (it was paid meanwhile) or a lost answer is checked by reading
-/// their order again: a payment is refunded.
-async fn cancel_provider_order(
+/// How long past its deadline a payment in progress is waited for.
+pub const PAYMENT_GRACE: time::Duration = time::Duration::minutes(5);
+
+/// What Mercado Pago answers a cancel with while the payer is paying.
+const LOCKED: &str = "instore_order_locked_error";
+
+/// Whether `now` is within [`PAYMENT_GRACE`] of the order's deadline.
+fn within_grace(stored: &StoredOrder, now: time::OffsetDateTime) -> bool {
+    stored
+        .payment
+        .as_ref()
+        .is_some_and(|p| now < p.expires_at + PAYMENT_GRACE)
+}
+
+/// Ours is cancelled; Mercado Pago refused to cancel theirs (paid meanwhile,
+/// or not reachable): their order is read again and a payment refunded; it
+/// stays watched otherwise, for the sweep.
+async fn after_refused_cancel(
     store: &impl PaymentStore,
     gateway: &impl PaymentGateway,
     id: &OrderId,
     provider_order: &ProviderOrderId,
+    refused: PaymentError,
 ) -> Result<Expiry> {
-    let refused = match gateway.cancel_order(provider_order).await {
-        Ok(_) | Err(PaymentError::NotFound) => {
-            tracing::info!(provider_order_id = %provider_order, "order expired; its Mercado Pago order cancelled");
-            // Over at Mercado Pago: nothing left to watch.
-            store.watch(id, None).await?;
-            return Ok(Expiry::Expired {
-                provider_cancelled: true,
-            });
-        }
-        Err(e) => e,
-    };
     let provider = match gateway.get_order(provider_order).await {
         Ok(provider) => provider,
         Err(e) => {
             tracing::warn!(
                 provider_order_id = %provider_order, cancel_error = %refused, error = %e,
-                "order expired; its Mercado Pago order could not be cancelled and expires by itself"
+                "order expired; its Mercado Pago order could not be cancelled: the sweep watches it"
             );
             return Ok(Expiry::Expired {
                 provider_cancelled: false,
@@ -199,7 +226,7 @@ async fn cancel_provider_order(
             tracing::warn!(
                 provider_order_id = %provider_order, cancel_error = %refused,
                 provider_status = %provider.raw_status,
-                "order expired; its Mercado Pago order was not cancelled"
+                "order expired; its Mercado Pago order was not cancelled: the sweep watches it"
             );
             Ok(Expiry::Expired {
                 provider_cancelled: false,
@@ -318,7 +345,9 @@ mod tests {
     async fn an_unpaid_order_expires_and_its_pending_mercado_pago_order_is_cancelled_after_ours() {
         for (with_qr, calls) in [(false, &[][..]), (true, &["get", "cancel"][..])] {
             let (store, gateway, id) = arranged(unpaid(with_qr), MpOrderStatus::Pending);
-            let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+            let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+                .await
+                .unwrap();
             let provider_cancelled = with_qr;
             assert_eq!(expiry, Expiry::Expired { provider_cancelled });
             assert_eq!(statuses(&store.order(&id)), EXPIRED);
@@ -333,7 +362,9 @@ mod tests {
     #[tokio::test]
     async fn a_payment_never_notified_is_confirmed() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
         assert_eq!(store.order(&id).status, OrderStatus::Received);
         assert_eq!(gateway.calls(), ["get"]);
@@ -342,7 +373,9 @@ mod tests {
     #[tokio::test]
     async fn a_refused_payment_cancels_the_order_as_refused() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Failed);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Refused);
         assert_eq!(
             store.order(&id).cancel_reason,
@@ -354,7 +387,9 @@ mod tests {
     async fn a_payment_made_as_we_cancel_is_refunded_and_the_order_stays_cancelled() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
         *gateway.paid_at_cancel.lock().unwrap() = true;
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Refunded);
         let order = store.order(&id);
         assert_eq!(
@@ -372,12 +407,14 @@ mod tests {
     async fn mercado_pago_down_changes_nothing() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
         gateway.go_down();
-        let failed = expire_order(&store, Some(&gateway), &id).await;
+        let failed = expire_order(&store, Some(&gateway), &id, crate::clock::now()).await;
         assert!(
             matches!(failed, Err(Error::ProviderUnavailable { .. })),
             "{failed:?}"
         );
-        let skipped = expire_order::<Gateway>(&store, None, &id).await.unwrap();
+        let skipped = expire_order::<Gateway>(&store, None, &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(skipped, Expiry::Deferred);
         assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
     }
@@ -387,7 +424,9 @@ mod tests {
         let mut stored = unpaid(true);
         stored.order.status = OrderStatus::Received;
         let (store, gateway, id) = arranged(stored, MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::AlreadySettled);
         assert!(gateway.calls().is_empty());
     }
@@ -403,7 +442,9 @@ mod tests {
     #[tokio::test]
     async fn the_sweep_refunds_a_payment_made_on_the_qr_of_a_cancelled_order() {
         let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Pending);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(
             expiry,
             Expiry::Watching,
@@ -412,7 +453,9 @@ mod tests {
         assert!(store.is_watched(&id));
         // The payer pays all the same (the cancel had failed).
         gateway.set_status(&crate::service::testing::provider_id(), MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Refunded);
         assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
         assert!(!store.is_watched(&id));
@@ -421,7 +464,9 @@ mod tests {
     #[tokio::test]
     async fn the_sweep_lets_go_of_an_order_whose_mercado_pago_order_is_over() {
         let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Expired);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Swept);
         assert!(!store.is_watched(&id));
         assert_eq!(store.order(&id).payment_status, PaymentStatus::Expired);
@@ -434,7 +479,9 @@ mod tests {
         store.watch(&id, Some(crate::clock::now())).await.unwrap();
         gateway.go_down();
         for _ in 0..2 {
-            let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+            let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+                .await
+                .unwrap();
             assert_eq!(expiry, Expiry::RefundPending);
             assert_eq!(
                 store.order(&id).payment_status,
@@ -442,9 +489,55 @@ mod tests {
             );
         }
         *gateway.down.lock().unwrap() = false;
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Refunded);
         assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
         assert!(!store.is_watched(&id));
+    }
+
+    #[tokio::test]
+    async fn a_payment_in_progress_at_the_deadline_is_waited_for_five_minutes() {
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
+        *gateway.locked.lock().unwrap() = true;
+        let deadline = store.orders.lock().unwrap()[&id]
+            .payment
+            .as_ref()
+            .unwrap()
+            .expires_at;
+        let soon = deadline + time::Duration::minutes(4);
+        let expiry = expire_order(&store, Some(&gateway), &id, soon)
+            .await
+            .unwrap();
+        assert_eq!(expiry, Expiry::PaymentInProgress);
+        assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
+        // Paid meanwhile: the next run confirms it.
+        gateway.set_status(&crate::service::testing::provider_id(), MpOrderStatus::Paid);
+        let expiry = expire_order(&store, Some(&gateway), &id, soon)
+            .await
+            .unwrap();
+        assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
+    }
+
+    #[tokio::test]
+    async fn past_the_grace_a_locked_order_is_cancelled_here_and_watched() {
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
+        *gateway.locked.lock().unwrap() = true;
+        let late = crate::clock::now() + time::Duration::minutes(6);
+        let expiry = expire_order(&store, Some(&gateway), &id, late)
+            .await
+            .unwrap();
+        assert_eq!(
+            expiry,
+            Expiry::Expired {
+                provider_cancelled: false
+            }
+        );
+        assert_eq!(statuses(&store.order(&id)), EXPIRED);
+        assert!(
+            store.is_watched(&id),
+            "the sweep watches its Mercado Pago order"
+        );
     }
 }
