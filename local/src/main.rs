@@ -107,6 +107,32 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         &kiosk_local::mercadopago::StandInConfig::for_local_api(port)?,
         &format!("http://{mercadopago}"),
     );
+    // Mercado Pago's real test environment instead of the stand-in: its URL,
+    // a test access token and a point of sale of the test seller.
+    if let Some(api_url) = std::env::var("MERCADOPAGO_API_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let token = std::env::var("DEV_MERCADOPAGO_ACCESS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .ok_or("MERCADOPAGO_API_URL is set: DEV_MERCADOPAGO_ACCESS_TOKEN must hold a test access token")?;
+        let webhook_secret = setting(
+            "DEV_MERCADOPAGO_WEBHOOK_SECRET",
+            kiosk_local::mercadopago::DEFAULT_WEBHOOK_SECRET,
+        );
+        overrides.secrets.insert(
+            "MercadoPagoSecret".into(),
+            serde_json::json!({"access_token": token, "webhook_secret": webhook_secret})
+                .to_string(),
+        );
+        overrides
+            .parameters
+            .insert("MercadoPagoApiUrl".into(), api_url);
+        if let Ok(pos) = std::env::var("MERCADOPAGO_EXTERNAL_POS_ID") {
+            overrides.parameters.insert("MercadoPagoPosId".into(), pos);
+        }
+    }
     if let Ok(timeout) = std::env::var("ORDER_PAYMENT_TIMEOUT_SECONDS") {
         overrides
             .parameters

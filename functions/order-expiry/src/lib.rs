@@ -56,6 +56,14 @@ pub struct Report {
     pub already_settled: usize,
     /// Left as they were: Mercado Pago unreachable.
     pub deferred: usize,
+    /// Cancelled orders whose Mercado Pago order was found over.
+    pub swept: usize,
+    /// Cancelled orders whose Mercado Pago order is still open.
+    pub watching: usize,
+    /// Refunds that did not complete this run.
+    pub refund_pending: usize,
+    /// Payments in progress at the deadline, waited for.
+    pub payment_in_progress: usize,
     /// Failed (logged): left for the next run.
     pub failed: usize,
     /// Not started: the run's budget was spent.
@@ -72,6 +80,10 @@ impl Report {
             Expiry::AmountMismatch => &mut self.amount_mismatch,
             Expiry::AlreadySettled => &mut self.already_settled,
             Expiry::Deferred => &mut self.deferred,
+            Expiry::Swept => &mut self.swept,
+            Expiry::Watching => &mut self.watching,
+            Expiry::RefundPending => &mut self.refund_pending,
+            Expiry::PaymentInProgress => &mut self.payment_in_progress,
         };
         *counter += 1;
     }
@@ -135,7 +147,7 @@ impl State {
                 );
                 break;
             }
-            match expire_order(&self.orders, gateway.as_ref(), id).await {
+            match expire_order(&self.orders, gateway.as_ref(), id, now).await {
                 Ok(expiry) => {
                     tracing::info!(order_id = %id, outcome = expiry.name(), "due order settled");
                     report.count(&expiry);
@@ -163,6 +175,10 @@ impl State {
             amount_mismatch = report.amount_mismatch,
             already_settled = report.already_settled,
             deferred = report.deferred,
+            swept = report.swept,
+            watching = report.watching,
+            refund_pending = report.refund_pending,
+            payment_in_progress = report.payment_in_progress,
             failed = report.failed,
             postponed = report.postponed,
             "expiry run"

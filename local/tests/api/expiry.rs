@@ -145,7 +145,7 @@ async fn mercado_pago_down_leaves_the_orders_for_the_next_run() {
 }
 
 #[tokio::test]
-async fn a_payment_notified_after_the_job_cancelled_is_refunded_and_the_order_stays_cancelled() {
+async fn a_payment_after_a_failed_cancel_is_refunded_by_the_sweep_and_the_order_stays_cancelled() {
     let shop = open_shop().await;
     let (order, provider_order) = order_with_qr(&shop).await;
     // Mercado Pago answers the re-read but fails the cancel: the QR stays
@@ -158,9 +158,14 @@ async fn a_payment_notified_after_the_job_cancelled_is_refunded_and_the_order_st
     assert_eq!(report.expired, 1, "{report:?}");
     assert_eq!(statuses(&shop.order(&order.id).await), EXPIRED);
     assert_eq!(shop.provider_status(&provider_order).await, "created");
-    // The customer pays at the deadline; the notification finds ours cancelled.
+    // The customer pays at the deadline; the notification finds ours
+    // cancelled and leaves the refund to the job (none inside the webhook).
     let simulated = shop.simulate(&provider_order, "pay", true).await;
     assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
+    assert_eq!(statuses(&shop.order(&order.id).await), EXPIRED);
+    // The next run's sweep finds the payment and refunds it.
+    let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
+    assert_eq!(report.refunded, 1, "{report:?}");
     let order = shop.order(&order.id).await;
     assert_eq!(
         statuses(&order),

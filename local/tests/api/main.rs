@@ -21,6 +21,7 @@ mod kitchen_queue;
 mod lgpd;
 mod logs;
 mod mercadopago;
+mod money;
 mod ownership;
 mod payment;
 mod products;

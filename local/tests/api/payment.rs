@@ -6,7 +6,7 @@ use crate::helpers::{Shop, open_shop, statuses};
 use reqwest::Method;
 use shared::domain::OrderId;
 use shared::domain::order::OrderStatus::{AwaitingPayment, Cancelled, Received};
-use shared::domain::order::PaymentStatus::{Approved, Pending, Refunded, Refused};
+use shared::domain::order::PaymentStatus::{Approved, Pending, RefundPending, Refunded, Refused};
 use shared::domain::order::{CancelReason, Order, Payment};
 use shared::payments::mercadopago::{MercadoPago, MercadoPagoSettings};
 use shared::payments::{PaymentGateway, QrOrderRequest};
@@ -90,13 +90,8 @@ async fn a_notification_counts_only_signed_and_only_for_what_mercado_pago_says()
     let id = payment.provider_order_id.to_string();
     let secret = shop.webhook_secret();
 
-    // Paid at Mercado Pago, no notification yet.
-    shop.simulate(&id, "pay", false).await;
-    assert_eq!(
-        statuses(&shop.order(&order.id).await),
-        (AwaitingPayment, Pending)
-    );
-    // Unsigned, or signed with another secret: 401, nothing read or written.
+    // Unsigned, or signed with another secret: 401, and what their body
+    // claims changes nothing (at most our own order is re-read: unpaid).
     shop.notify(&id, None)
         .await
         .expect_error(401, "invalid_signature");
@@ -107,6 +102,8 @@ async fn a_notification_counts_only_signed_and_only_for_what_mercado_pago_says()
         statuses(&shop.order(&order.id).await),
         (AwaitingPayment, Pending)
     );
+    // Paid at Mercado Pago, no notification yet.
+    shop.simulate(&id, "pay", false).await;
 
     // Signed: re-read, paid, exactly our total: received, with a ticket.
     assert_eq!(shop.notify(&id, Some(&secret)).await.status, 200);
@@ -210,13 +207,20 @@ async fn an_admin_cancel_of_a_paid_order_refunds_it_first() {
 }
 
 #[tokio::test]
-async fn a_refund_that_fails_leaves_the_order_as_it_was() {
+async fn a_refund_that_fails_leaves_the_order_cancelled_with_its_refund_pending() {
     let shop = open_shop().await;
     let order = shop.placed_order(&shop.guest).await;
-    let paid = shop.pay_approved(&order.id).await;
+    shop.pay_approved(&order.id).await;
     shop.mercadopago.lock().await.stop().await;
 
-    let refused = shop.move_order(&shop.admin, &order.id, "cancelled").await;
-    refused.expect_error(503, "payment_provider_unavailable");
-    assert_eq!(shop.order(&order.id).await, paid);
+    let cancelled: Order = shop
+        .move_order(&shop.admin, &order.id, "cancelled")
+        .await
+        .expect(200);
+    assert_eq!(statuses(&cancelled), (Cancelled, RefundPending));
+    assert_eq!(shop.order(&order.id).await, cancelled);
+    // Never served: the kitchen cannot move it any more.
+    shop.move_order(&shop.kitchen, &order.id, "in_preparation")
+        .await
+        .expect_error(409, "invalid_transition");
 }

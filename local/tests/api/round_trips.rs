@@ -53,10 +53,14 @@ async fn checkout_moves_and_the_queue_cost_few_round_trips_and_never_scan() {
     let (dynamodb, calls) = recorder.take_dynamodb();
     let mercadopago = shop.mercadopago.lock().await.take_calls();
     assert_eq!(mercadopago, ["POST /v1/orders"], "one QR order");
-    let expected = ["DynamoDB_20120810.GetItem", "DynamoDB_20120810.UpdateItem"];
+    let expected = [
+        "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.PutItem",
+        "DynamoDB_20120810.UpdateItem",
+    ];
     assert_eq!(
         dynamodb, expected,
-        "read the order, keep the payment: {calls:?}"
+        "read the order, note whose QR it is, keep the payment: {calls:?}"
     );
     assert!(calls.len() <= 3, "at most the secret besides: {calls:?}");
     shop.simulate(payment.provider_order_id.as_str(), "pay", false)
@@ -79,12 +83,13 @@ async fn checkout_moves_and_the_queue_cost_few_round_trips_and_never_scan() {
     let (dynamodb, calls) = recorder.take_dynamodb();
     let expected = [
         "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.GetItem",
         "DynamoDB_20120810.UpdateItem",
         "DynamoDB_20120810.TransactWriteItems",
     ];
     assert_eq!(
         dynamodb, expected,
-        "order, ticket counter, order and slot: {calls:?}"
+        "whose QR it is, the order, ticket counter, order and slot: {calls:?}"
     );
 
     // The other reads.

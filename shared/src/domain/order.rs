@@ -89,6 +89,9 @@ pub enum PaymentStatus {
     Approved,
     Refused,
     Expired,
+    /// Staff cancelled the paid order; its refund is under way (the expiry
+    /// job retries it every minute until Mercado Pago confirms it).
+    RefundPending,
     Refunded,
 }
 
@@ -99,6 +102,7 @@ impl PaymentStatus {
             PaymentStatus::Approved => "approved",
             PaymentStatus::Refused => "refused",
             PaymentStatus::Expired => "expired",
+            PaymentStatus::RefundPending => "refund_pending",
             PaymentStatus::Refunded => "refunded",
         }
     }
@@ -295,8 +299,9 @@ impl Order {
     }
 
     /// Moved to `to` by `actor` (a move [`transition`] allows). A paid
-    /// order cancelled by staff is refunded; one cancelled by its owner was
-    /// never paid.
+    /// order cancelled by staff is `refund_pending` (its refund follows the
+    /// move, so no kitchen move can come between); one cancelled by its
+    /// owner was never paid.
     pub fn moved(&self, actor: Actor, to: OrderStatus, now: OffsetDateTime) -> Order {
         let mut moved = Order {
             status: to,
@@ -311,7 +316,7 @@ impl Order {
                     Actor::Owner => CancelReason::Customer,
                     _ => CancelReason::Staff,
                 });
-                moved.payment_status = PaymentStatus::Refunded;
+                moved.payment_status = PaymentStatus::RefundPending;
             }
         }
         moved
@@ -417,6 +422,10 @@ pub enum ProviderStatus {
     /// Pending, refunded or unknown: nothing to do.
     Other,
 }
+
+/// How often the expiry job looks again at a cancelled order it still has
+/// work on (its Mercado Pago order not over, or its refund pending).
+pub const WATCH_EVERY: time::Duration = time::Duration::seconds(60);
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: u8 = 20;

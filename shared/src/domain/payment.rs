@@ -14,10 +14,10 @@ pub struct QrOrderRequest {
     pub order_id: OrderId,
     /// The amount to collect; must be positive.
     pub total: Money,
-    /// When the QR stops being payable (aligned with our order's expiry).
-    /// Sent as a duration from now in whole minutes, rounded down, so Mercado
-    /// Pago never takes a payment after our deadline; with less than a minute
-    /// left the order is not created.
+    /// When the QR stops being payable (our order's deadline). Sent as a
+    /// duration from now in whole minutes, rounded up, so the QR never dies
+    /// before the deadline the kiosk shows; at the deadline the expiry job
+    /// cancels it at Mercado Pago.
     pub expires_at: OffsetDateTime,
     /// Derived from our order id by the caller, so that a retry (ours or
     /// the adapter's) never creates a second Mercado Pago order.

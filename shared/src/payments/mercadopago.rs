@@ -541,14 +541,15 @@ fn create_body(
     let total = format_amount(request.total)
         .filter(|_| request.total.as_cents() > 0)
         .ok_or_else(|| refused("invalid_amount", "the total must be positive"))?;
-    // Whole minutes, rounded down: the form of Mercado Pago's examples
-    // (`PT15M`), never past our deadline, and the same text for a retry a
-    // few seconds later (a different body under the same idempotency key
-    // may be refused).
-    let minutes = Duration::try_from(request.expires_at - now)
-        .map(|d| d.as_secs() / 60)
+    // Whole minutes (the form of Mercado Pago's examples, `PT15M`), rounded
+    // up: the QR never dies before the deadline the kiosk shows; at the
+    // deadline the expiry job cancels it at Mercado Pago (a payment in the
+    // seconds between is refunded by its sweep).
+    let left = Duration::try_from(request.expires_at - now)
+        .map(|d| d.as_secs())
         .unwrap_or(0);
-    if minutes == 0 {
+    let minutes = left.div_ceil(60);
+    if left < 60 {
         return Err(refused(
             "expired",
             "less than a minute is left before the payment deadline",
@@ -769,6 +770,7 @@ mod tests {
 
     #[test]
     fn the_creation_body_has_the_documented_shape() {
+        // 15 min 59 s left: the QR lives 16 minutes, never less than ours.
         let (request, now) = request(4980, time::Duration::seconds(959));
         let body: serde_json::Value =
             serde_json::from_slice(&create_body(&request, "KIOSK001POS001", now).unwrap()).unwrap();
@@ -778,7 +780,7 @@ mod tests {
                 "type": "qr",
                 "external_reference": "order-1",
                 "total_amount": "49.80",
-                "expiration_time": "PT15M",
+                "expiration_time": "PT16M",
                 "config": {"qr": {"external_pos_id": "KIOSK001POS001", "mode": "dynamic"}},
                 "transactions": {"payments": [{"amount": "49.80"}]},
                 "items": [{"title": "X-Burger", "unit_price": "24.90", "quantity": 2, "unit_measure": "unit"}]

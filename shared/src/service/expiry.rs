@@ -16,12 +16,19 @@
 //!
 //! Nothing is half-written when Mercado Pago cannot be reached: the order is
 //! left as it is ([`Expiry::Deferred`]) for the next run.
+//!
+//! The same job finishes what cancelled orders leave ([`sweep`]): a refund
+//! pending since staff cancelled a paid order is retried every run until
+//! Mercado Pago confirms it; an order cancelled while its Mercado Pago order
+//! was not over is re-read every run until that order is over, and a payment
+//! found there is refunded. So a customer who pays a QR whose order was
+//! cancelled gets the money back within about two minutes.
 
 use crate::domain::ids::{OrderId, ProviderOrderId};
-use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
-use crate::domain::payment::PaymentError;
-use crate::service::payment::{Settled, provider_error, settle_with};
-use crate::service::ports::{PaymentGateway, PaymentStore};
+use crate::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus, WATCH_EVERY};
+use crate::domain::payment::{MpOrderStatus, PaymentError};
+use crate::service::payment::{Refunds, Settled, provider_error, refund, settle_with};
+use crate::service::ports::{PaymentGateway, PaymentStore, StoredOrder};
 use crate::{Error, Result};
 
 /// What expiring one order did.
@@ -45,6 +52,17 @@ pub enum Expiry {
     /// Mercado Pago cannot be reached (or is not asked, being down in this
     /// run): nothing changed; the next run tries again.
     Deferred,
+    /// A cancelled order whose Mercado Pago order is over: nothing left to
+    /// watch.
+    Swept,
+    /// A cancelled order whose Mercado Pago order is not over yet: watched
+    /// again next run.
+    Watching,
+    /// A refund that did not complete this run: retried next run.
+    RefundPending,
+    /// The payer is paying at the deadline (Mercado Pago locks the cancel):
+    /// left awaiting payment for the next run, up to [`PAYMENT_GRACE`].
+    PaymentInProgress,
 }
 
 impl Expiry {
@@ -58,6 +76,10 @@ impl Expiry {
             Expiry::AmountMismatch => "amount_mismatch",
             Expiry::AlreadySettled => "already_settled",
             Expiry::Deferred => "deferred",
+            Expiry::Swept => "swept",
+            Expiry::Watching => "watching",
+            Expiry::RefundPending => "refund_pending",
+            Expiry::PaymentInProgress => "payment_in_progress",
         }
     }
 }
@@ -73,10 +95,14 @@ pub async fn expire_order<G: PaymentGateway>(
     store: &impl PaymentStore,
     gateway: Option<&G>,
     id: &OrderId,
+    now: time::OffsetDateTime,
 ) -> Result<Expiry> {
     let Some(stored) = store.order_with_payment(id).await? else {
         return Ok(Expiry::AlreadySettled);
     };
+    if stored.order.status == OrderStatus::Cancelled {
+        return sweep(store, gateway, &stored).await;
+    }
     if stored.order.status != OrderStatus::AwaitingPayment {
         return Ok(Expiry::AlreadySettled);
     }
@@ -87,7 +113,9 @@ pub async fn expire_order<G: PaymentGateway>(
         (Some(provider_order), Some(gateway)) => {
             match gateway.get_order(provider_order).await {
                 Ok(provider) => {
-                    match settle_with(store, gateway, &stored.order, &provider).await? {
+                    match settle_with(store, gateway, &stored.order, &provider, Refunds::Inline)
+                        .await?
+                    {
                         Settled::Confirmed(order) => return Ok(Expiry::Confirmed(order)),
                         Settled::Refused => return Ok(Expiry::Refused),
                         // Mercado Pago expired it first: nothing of theirs
@@ -97,7 +125,7 @@ pub async fn expire_order<G: PaymentGateway>(
                                 provider_cancelled: false,
                             });
                         }
-                        Settled::Refunded => return Ok(Expiry::Refunded),
+                        Settled::Refunded | Settled::RefundDue => return Ok(Expiry::Refunded),
                         Settled::AmountMismatch => return Ok(Expiry::AmountMismatch),
                         // Pending (or not its payment): it expires.
                         Settled::Unchanged => {}
@@ -110,8 +138,30 @@ pub async fn expire_order<G: PaymentGateway>(
             Some(gateway)
         }
     };
+    // Theirs first: a payment in progress there (Mercado Pago locks the
+    // cancel) is waited for, up to PAYMENT_GRACE past the deadline.
+    let mut cancelled_there = false;
+    let mut refused = None;
+    if let (Some(provider_order), Some(gateway)) = (&provider_order, gateway) {
+        match gateway.cancel_order(provider_order).await {
+            Ok(_) | Err(PaymentError::NotFound) => cancelled_there = true,
+            Err(PaymentError::Rejected { code, .. })
+                if code == LOCKED && within_grace(&stored, now) =>
+            {
+                tracing::info!("a payment is in progress at the deadline: waited for");
+                return Ok(Expiry::PaymentInProgress);
+            }
+            Err(e) => refused = Some(e),
+        }
+    }
+    let watch = provider_order.is_some() && !cancelled_there;
     match store
-        .cancel_unpaid(id, CancelReason::PaymentExpired, PaymentStatus::Expired)
+        .cancel_unpaid(
+            id,
+            CancelReason::PaymentExpired,
+            PaymentStatus::Expired,
+            watch,
+        )
         .await
     {
         Ok(()) => {}
@@ -119,39 +169,46 @@ pub async fn expire_order<G: PaymentGateway>(
         Err(e) if e.is_conflict() => return Ok(Expiry::AlreadySettled),
         Err(e) => return Err(e),
     }
-    let (Some(provider_order), Some(gateway)) = (provider_order, gateway) else {
-        tracing::info!("order expired");
+    let (Some(provider_order), Some(gateway), Some(refused)) = (provider_order, gateway, refused)
+    else {
+        tracing::info!(provider_cancelled = cancelled_there, "order expired");
         return Ok(Expiry::Expired {
-            provider_cancelled: false,
+            provider_cancelled: cancelled_there,
         });
     };
-    cancel_provider_order(store, gateway, id, &provider_order).await
+    after_refused_cancel(store, gateway, id, &provider_order, refused).await
 }
 
-/// Cancels the Mercado Pago order of `id`, ours being cancelled already. A
-/// refusal (it was paid meanwhile) or a lost answer is checked by reading
-/// their order again: a payment is refunded.
-async fn cancel_provider_order(
+/// How long past its deadline a payment in progress is waited for.
+pub const PAYMENT_GRACE: time::Duration = time::Duration::minutes(5);
+
+/// What Mercado Pago answers a cancel with while the payer is paying.
+const LOCKED: &str = "instore_order_locked_error";
+
+/// Whether `now` is within [`PAYMENT_GRACE`] of the order's deadline.
+fn within_grace(stored: &StoredOrder, now: time::OffsetDateTime) -> bool {
+    stored
+        .payment
+        .as_ref()
+        .is_some_and(|p| now < p.expires_at + PAYMENT_GRACE)
+}
+
+/// Ours is cancelled; Mercado Pago refused to cancel theirs (paid meanwhile,
+/// or not reachable): their order is read again and a payment refunded; it
+/// stays watched otherwise, for the sweep.
+async fn after_refused_cancel(
     store: &impl PaymentStore,
     gateway: &impl PaymentGateway,
     id: &OrderId,
     provider_order: &ProviderOrderId,
+    refused: PaymentError,
 ) -> Result<Expiry> {
-    let refused = match gateway.cancel_order(provider_order).await {
-        Ok(_) | Err(PaymentError::NotFound) => {
-            tracing::info!(provider_order_id = %provider_order, "order expired; its Mercado Pago order cancelled");
-            return Ok(Expiry::Expired {
-                provider_cancelled: true,
-            });
-        }
-        Err(e) => e,
-    };
     let provider = match gateway.get_order(provider_order).await {
         Ok(provider) => provider,
         Err(e) => {
             tracing::warn!(
                 provider_order_id = %provider_order, cancel_error = %refused, error = %e,
-                "order expired; its Mercado Pago order could not be cancelled and expires by itself"
+                "order expired; its Mercado Pago order could not be cancelled: the sweep watches it"
             );
             return Ok(Expiry::Expired {
                 provider_cancelled: false,
@@ -163,21 +220,99 @@ async fn cancel_provider_order(
             provider_cancelled: false,
         });
     };
-    match settle_with(store, gateway, &now.order, &provider).await {
+    match settle_with(store, gateway, &now.order, &provider, Refunds::Inline).await {
         Ok(Settled::Refunded) => Ok(Expiry::Refunded),
         Ok(_) => {
             tracing::warn!(
                 provider_order_id = %provider_order, cancel_error = %refused,
                 provider_status = %provider.raw_status,
-                "order expired; its Mercado Pago order was not cancelled"
+                "order expired; its Mercado Pago order was not cancelled: the sweep watches it"
             );
             Ok(Expiry::Expired {
                 provider_cancelled: false,
             })
         }
-        // The refund failed: ours stays cancelled and `expired`, so the
-        // next notification of the payment (or an operator) refunds it.
+        // The refund failed: ours stays cancelled, `expired` and watched,
+        // so the next run's sweep refunds it.
         Err(e) => Err(e),
+    }
+}
+
+/// How long a refund may stay pending before it is logged as overdue (the
+/// alarm of template.yaml watches that line).
+pub const REFUND_OVERDUE: time::Duration = time::Duration::minutes(10);
+
+/// Finishes what a cancelled order leaves: its pending refund, retried; or
+/// its Mercado Pago order, re-read until it is over, a payment found there
+/// refunded, one still payable cancelled again.
+///
+/// # Errors
+/// As the refund and the re-read: the order stays watched for the next run.
+pub async fn sweep<G: PaymentGateway>(
+    store: &impl PaymentStore,
+    gateway: Option<&G>,
+    stored: &StoredOrder,
+) -> Result<Expiry> {
+    let id = &stored.order.id;
+    let Some(provider_order) = stored.provider_order_id() else {
+        store.watch(id, None).await?;
+        return Ok(Expiry::Swept);
+    };
+    let Some(gateway) = gateway else {
+        return Ok(Expiry::Deferred);
+    };
+    if stored.order.payment_status == PaymentStatus::RefundPending {
+        return match refund(store, gateway, id, &provider_order).await {
+            Ok(()) => {
+                tracing::info!(order_id = %id, "pending refund completed");
+                Ok(Expiry::Refunded)
+            }
+            Err(e) if stored.order.updated_at + REFUND_OVERDUE <= crate::clock::now() => {
+                tracing::error!(
+                    event = "refund_overdue",
+                    order_id = %id,
+                    error = %e,
+                    "refund_overdue: a staff cancel's refund has been pending for over 10 minutes"
+                );
+                Ok(Expiry::RefundPending)
+            }
+            Err(e) => {
+                tracing::warn!(order_id = %id, error = %e, "the pending refund failed; retried next run");
+                Ok(Expiry::RefundPending)
+            }
+        };
+    }
+    let provider = gateway
+        .get_order(&provider_order)
+        .await
+        .map_err(unreachable)?;
+    match provider.status {
+        MpOrderStatus::Paid => {
+            refund(store, gateway, id, &provider_order).await?;
+            tracing::warn!(
+                event = "late_payment_refunded",
+                order_id = %id,
+                "late_payment_refunded: a payment came after the order was cancelled"
+            );
+            Ok(Expiry::Refunded)
+        }
+        MpOrderStatus::Refunded => {
+            store.mark_refunded(id).await?;
+            Ok(Expiry::Refunded)
+        }
+        MpOrderStatus::Cancelled | MpOrderStatus::Expired | MpOrderStatus::Failed => {
+            store.watch(id, None).await?;
+            Ok(Expiry::Swept)
+        }
+        MpOrderStatus::Pending | MpOrderStatus::Unknown => {
+            if let Err(e) = gateway.cancel_order(&provider_order).await {
+                tracing::info!(order_id = %id, error = %e, "its Mercado Pago order is still open; watched next run");
+            }
+            store
+                .watch(id, Some(crate::clock::now() + WATCH_EVERY))
+                .await?;
+            Ok(Expiry::Watching)
+        }
     }
 }
 
@@ -193,7 +328,8 @@ fn unreachable(e: PaymentError) -> Error {
 mod tests {
     use super::*;
     use crate::domain::payment::MpOrderStatus;
-    use crate::service::testing::{Gateway, arranged, unpaid};
+    use crate::service::ports::PaymentStore;
+    use crate::service::testing::{Gateway, Memory, arranged, unpaid};
 
     fn statuses(order: &Order) -> (OrderStatus, PaymentStatus, Option<CancelReason>) {
         (order.status, order.payment_status, order.cancel_reason)
@@ -209,7 +345,9 @@ mod tests {
     async fn an_unpaid_order_expires_and_its_pending_mercado_pago_order_is_cancelled_after_ours() {
         for (with_qr, calls) in [(false, &[][..]), (true, &["get", "cancel"][..])] {
             let (store, gateway, id) = arranged(unpaid(with_qr), MpOrderStatus::Pending);
-            let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+            let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+                .await
+                .unwrap();
             let provider_cancelled = with_qr;
             assert_eq!(expiry, Expiry::Expired { provider_cancelled });
             assert_eq!(statuses(&store.order(&id)), EXPIRED);
@@ -224,7 +362,9 @@ mod tests {
     #[tokio::test]
     async fn a_payment_never_notified_is_confirmed() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
         assert_eq!(store.order(&id).status, OrderStatus::Received);
         assert_eq!(gateway.calls(), ["get"]);
@@ -233,7 +373,9 @@ mod tests {
     #[tokio::test]
     async fn a_refused_payment_cancels_the_order_as_refused() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Failed);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Refused);
         assert_eq!(
             store.order(&id).cancel_reason,
@@ -245,7 +387,9 @@ mod tests {
     async fn a_payment_made_as_we_cancel_is_refunded_and_the_order_stays_cancelled() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
         *gateway.paid_at_cancel.lock().unwrap() = true;
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::Refunded);
         let order = store.order(&id);
         assert_eq!(
@@ -263,12 +407,14 @@ mod tests {
     async fn mercado_pago_down_changes_nothing() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
         gateway.go_down();
-        let failed = expire_order(&store, Some(&gateway), &id).await;
+        let failed = expire_order(&store, Some(&gateway), &id, crate::clock::now()).await;
         assert!(
             matches!(failed, Err(Error::ProviderUnavailable { .. })),
             "{failed:?}"
         );
-        let skipped = expire_order::<Gateway>(&store, None, &id).await.unwrap();
+        let skipped = expire_order::<Gateway>(&store, None, &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(skipped, Expiry::Deferred);
         assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
     }
@@ -278,8 +424,120 @@ mod tests {
         let mut stored = unpaid(true);
         stored.order.status = OrderStatus::Received;
         let (store, gateway, id) = arranged(stored, MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id).await.unwrap();
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
         assert_eq!(expiry, Expiry::AlreadySettled);
         assert!(gateway.calls().is_empty());
+    }
+
+    /// A guest's order cancelled at its deadline while its Mercado Pago order
+    /// could not be cancelled: watched, in `status` at Mercado Pago.
+    fn cancelled_and_watched(status: MpOrderStatus) -> (Memory, Gateway, OrderId) {
+        let (store, gateway, id) = arranged(unpaid(true), status);
+        store.cancel_for_expiry_test(&id);
+        (store, gateway, id)
+    }
+
+    #[tokio::test]
+    async fn the_sweep_refunds_a_payment_made_on_the_qr_of_a_cancelled_order() {
+        let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Pending);
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            expiry,
+            Expiry::Watching,
+            "still payable: cancelled again, watched"
+        );
+        assert!(store.is_watched(&id));
+        // The payer pays all the same (the cancel had failed).
+        gateway.set_status(&crate::service::testing::provider_id(), MpOrderStatus::Paid);
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
+        assert_eq!(expiry, Expiry::Refunded);
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
+        assert!(!store.is_watched(&id));
+    }
+
+    #[tokio::test]
+    async fn the_sweep_lets_go_of_an_order_whose_mercado_pago_order_is_over() {
+        let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Expired);
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
+        assert_eq!(expiry, Expiry::Swept);
+        assert!(!store.is_watched(&id));
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Expired);
+    }
+
+    #[tokio::test]
+    async fn a_pending_refund_that_fails_twice_ends_refunded_by_the_job() {
+        let (store, gateway, id) = crate::service::testing::paid().await;
+        store.cancel_for_test(&id);
+        store.watch(&id, Some(crate::clock::now())).await.unwrap();
+        gateway.go_down();
+        for _ in 0..2 {
+            let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+                .await
+                .unwrap();
+            assert_eq!(expiry, Expiry::RefundPending);
+            assert_eq!(
+                store.order(&id).payment_status,
+                PaymentStatus::RefundPending
+            );
+        }
+        *gateway.down.lock().unwrap() = false;
+        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
+            .await
+            .unwrap();
+        assert_eq!(expiry, Expiry::Refunded);
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
+        assert!(!store.is_watched(&id));
+    }
+
+    #[tokio::test]
+    async fn a_payment_in_progress_at_the_deadline_is_waited_for_five_minutes() {
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
+        *gateway.locked.lock().unwrap() = true;
+        let deadline = store.orders.lock().unwrap()[&id]
+            .payment
+            .as_ref()
+            .unwrap()
+            .expires_at;
+        let soon = deadline + time::Duration::minutes(4);
+        let expiry = expire_order(&store, Some(&gateway), &id, soon)
+            .await
+            .unwrap();
+        assert_eq!(expiry, Expiry::PaymentInProgress);
+        assert_eq!(store.order(&id).status, OrderStatus::AwaitingPayment);
+        // Paid meanwhile: the next run confirms it.
+        gateway.set_status(&crate::service::testing::provider_id(), MpOrderStatus::Paid);
+        let expiry = expire_order(&store, Some(&gateway), &id, soon)
+            .await
+            .unwrap();
+        assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
+    }
+
+    #[tokio::test]
+    async fn past_the_grace_a_locked_order_is_cancelled_here_and_watched() {
+        let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
+        *gateway.locked.lock().unwrap() = true;
+        let late = crate::clock::now() + time::Duration::minutes(6);
+        let expiry = expire_order(&store, Some(&gateway), &id, late)
+            .await
+            .unwrap();
+        assert_eq!(
+            expiry,
+            Expiry::Expired {
+                provider_cancelled: false
+            }
+        );
+        assert_eq!(statuses(&store.order(&id)), EXPIRED);
+        assert!(
+            store.is_watched(&id),
+            "the sweep watches its Mercado Pago order"
+        );
     }
 }

@@ -5,9 +5,9 @@
 
 use crate::domain::Subject;
 use crate::domain::ids::OrderId;
-use crate::domain::order::{Actor, Order, OrderStatus};
+use crate::domain::order::{Actor, Order, OrderStatus, PaymentStatus};
 use crate::domain::payment::PaymentError;
-use crate::service::payment::{provider_error, refund_paid, settle_with};
+use crate::service::payment::{Refunds, provider_error, refund, settle_with};
 use crate::service::ports::{OrderMoves, PaymentAccount, PaymentGateway, PaymentStore};
 use crate::{Code, Error, Result};
 
@@ -16,9 +16,11 @@ const LOCKED: &str = "instore_order_locked_error";
 
 /// Moves order `id` by `actor` to `to`; `owner`: only that owner's order
 /// (another's answers 404 like a missing one). An owner's cancel of an order
-/// whose QR was made cancels the Mercado Pago order first; an admin's cancel
-/// of a paid order is refunded first. If Mercado Pago says no, the order
-/// stays as it is.
+/// whose QR was made cancels the Mercado Pago order first (if Mercado Pago
+/// says no, the order stays as it is). An admin's cancel of a paid order is
+/// one conditional write to `cancelled`/`refund_pending`, so no kitchen move
+/// can follow, then the refund: `refunded` when it completed here, else it
+/// stays `refund_pending` and the expiry job retries it every minute.
 ///
 /// # Errors
 /// 403 for a move the actor may never make, 409 `invalid_transition`, 409
@@ -34,16 +36,36 @@ pub async fn move_order(
     to: OrderStatus,
     owner: Option<&Subject>,
 ) -> Result<Order> {
-    match (actor, to, owner) {
-        (Actor::Admin, OrderStatus::Cancelled, _) => refund_paid(store, account, id).await?,
-        (Actor::Owner, OrderStatus::Cancelled, Some(owner)) => {
-            cancel_qr(store, account, id, owner).await?;
-        }
-        _ => {}
+    if let (Actor::Owner, OrderStatus::Cancelled, Some(owner)) = (actor, to, owner) {
+        cancel_qr(store, account, id, owner).await?;
     }
     let order = store.move_status(id, actor, to, owner).await?;
     tracing::info!(status = %order.status, "order moved");
-    Ok(order)
+    if order.payment_status != PaymentStatus::RefundPending {
+        return Ok(order);
+    }
+    match refund_now(store, account, &order).await {
+        Ok(()) => Ok(order.refunded(crate::clock::now())),
+        Err(e) => {
+            tracing::warn!(error = %e, "the refund did not complete now; the expiry job retries it");
+            Ok(order)
+        }
+    }
+}
+
+/// The refund of a paid order staff just cancelled.
+async fn refund_now(
+    store: &impl PaymentStore,
+    account: &impl PaymentAccount,
+    order: &Order,
+) -> Result<()> {
+    let provider_order = store
+        .order_with_payment(&order.id)
+        .await?
+        .and_then(|s| s.provider_order_id())
+        .ok_or_else(|| Error::internal("a paid order without its Mercado Pago order"))?;
+    let gateway = account.gateway().await?;
+    refund(store, &gateway, &order.id, &provider_order).await
 }
 
 /// Cancels the Mercado Pago order of `owner`'s order awaiting payment, so
@@ -81,7 +103,7 @@ async fn cancel_qr(
                 .get_order(&provider_order)
                 .await
                 .map_err(provider_error)?;
-            settle_with(store, &gateway, &stored.order, &provider).await?;
+            settle_with(store, &gateway, &stored.order, &provider, Refunds::Deferred).await?;
             Ok(())
         }
         Err(e) => Err(provider_error(e)),
@@ -181,7 +203,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_admin_cancel_of_a_paid_order_refunds_it_then_closes_it() {
+    async fn an_admin_cancel_of_a_paid_order_closes_it_then_refunds_it() {
         let (store, account, id) = paid_with_account().await;
         let order = staff_move(&store, &account, &id, Actor::Admin, OrderStatus::Cancelled)
             .await
@@ -195,16 +217,32 @@ mod tests {
             )
         );
         assert_eq!(account.gateway.calls(), ["get", "refund"]);
-        assert_eq!(store.order(&id), order);
+        assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
+        assert!(!store.is_watched(&id), "nothing left for the expiry job");
     }
 
     #[tokio::test]
-    async fn a_refund_that_fails_leaves_the_order_in_the_kitchen() {
+    async fn a_refund_that_fails_leaves_the_order_cancelled_and_its_refund_pending() {
         let (store, account, id) = paid_with_account().await;
         account.gateway.go_down();
-        let failed = staff_move(&store, &account, &id, Actor::Admin, OrderStatus::Cancelled).await;
-        assert_eq!(failed.unwrap_err().status_code(), 503);
-        assert_eq!(store.order(&id).status, OrderStatus::Received);
+        let order = staff_move(&store, &account, &id, Actor::Admin, OrderStatus::Cancelled)
+            .await
+            .unwrap();
+        assert_eq!(
+            (order.status, order.payment_status),
+            (OrderStatus::Cancelled, PaymentStatus::RefundPending)
+        );
+        assert_eq!(store.order(&id), order);
+        assert!(store.is_watched(&id), "the expiry job retries the refund");
+        let kitchen = staff_move(
+            &store,
+            &account,
+            &id,
+            Actor::Kitchen,
+            OrderStatus::InPreparation,
+        )
+        .await;
+        assert_eq!(kitchen.unwrap_err().status_code(), 409, "never served");
     }
 
     #[tokio::test]

@@ -139,7 +139,9 @@ pub trait PaymentStore: Sync {
         id: &OrderId,
     ) -> impl Future<Output = Result<Option<StoredOrder>>> + Send;
 
-    /// Keeps `payment` on `owner`'s order awaiting payment, unless it has one.
+    /// Keeps `payment` on `owner`'s order awaiting payment, unless it has one,
+    /// and notes which of our orders its Mercado Pago order is (see
+    /// [`PaymentStore::order_of`]).
     ///
     /// # Errors
     /// `order_not_found` when the order is not `owner`'s.
@@ -164,6 +166,9 @@ pub trait PaymentStore: Sync {
     ) -> impl Future<Output = Result<Order>> + Send;
 
     /// Writes [`Order::cancelled_unpaid`], if the order still awaits payment.
+    /// `watch`: its Mercado Pago order is not known to be over, so the order
+    /// stays among the expiry job's due work, which re-reads it there until
+    /// it is (and refunds a payment found).
     ///
     /// # Errors
     /// `invalid_transition` (a `Conflict`) when it no longer awaits payment.
@@ -172,7 +177,30 @@ pub trait PaymentStore: Sync {
         id: &OrderId,
         reason: CancelReason,
         payment_status: PaymentStatus,
+        watch: bool,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Takes a cancelled order out of the expiry job's due work (its Mercado
+    /// Pago order is over), or puts it back due at `due`.
+    ///
+    /// # Errors
+    /// `Unavailable` when DynamoDB cannot be written.
+    fn watch(
+        &self,
+        id: &OrderId,
+        due: Option<time::OffsetDateTime>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Our order whose QR is Mercado Pago's order `provider_order`, if we
+    /// made it: a notification of an id we do not hold is never sent on to
+    /// Mercado Pago.
+    ///
+    /// # Errors
+    /// `Unavailable` when DynamoDB cannot be read.
+    fn order_of(
+        &self,
+        provider_order: &ProviderOrderId,
+    ) -> impl Future<Output = Result<Option<OrderId>>> + Send;
 
     /// Claims the re-read of the order's Mercado Pago order at `now`: `true`
     /// when the order still awaits payment and was last re-read before
@@ -188,7 +216,8 @@ pub trait PaymentStore: Sync {
         every: std::time::Duration,
     ) -> impl Future<Output = Result<bool>> + Send;
 
-    /// `payment_status: refunded` on a cancelled order.
+    /// `payment_status: refunded` on a cancelled order, out of the expiry
+    /// job's due work.
     ///
     /// # Errors
     /// `Unavailable` when DynamoDB cannot be written.

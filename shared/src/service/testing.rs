@@ -43,6 +43,8 @@ pub struct Memory {
     pub records: Mutex<HashMap<String, IdempotencyRecord>>,
     /// Orders whose write is "still in flight": records are kept, orders not.
     pub in_flight: bool,
+    /// The cancelled orders among the expiry job's due work, and when due.
+    pub watched: Mutex<HashMap<OrderId, time::OffsetDateTime>>,
     /// When each order's Mercado Pago order was last re-read.
     pub reads: Mutex<HashMap<OrderId, time::OffsetDateTime>>,
     /// The last ticket number given.
@@ -65,6 +67,35 @@ impl Memory {
 
     pub fn order(&self, id: &OrderId) -> Order {
         self.orders.lock().unwrap()[id].order.clone()
+    }
+
+    pub fn is_watched(&self, id: &OrderId) -> bool {
+        self.watched.lock().unwrap().contains_key(id)
+    }
+
+    /// Cancels a paid order as staff would, without its refund.
+    pub fn cancel_for_test(&self, id: &OrderId) {
+        let mut orders = self.orders.lock().unwrap();
+        let stored = orders.get_mut(id).unwrap();
+        stored.order = stored
+            .order
+            .moved(Actor::Admin, OrderStatus::Cancelled, clock::now());
+    }
+
+    /// Cancels an unpaid order at its deadline as the job would, its
+    /// Mercado Pago order not cancelled: watched.
+    pub fn cancel_for_expiry_test(&self, id: &OrderId) {
+        let mut orders = self.orders.lock().unwrap();
+        let stored = orders.get_mut(id).unwrap();
+        stored.order = stored.order.cancelled_unpaid(
+            CancelReason::PaymentExpired,
+            PaymentStatus::Expired,
+            clock::now(),
+        );
+        self.watched
+            .lock()
+            .unwrap()
+            .insert(id.clone(), clock::now());
     }
 
     pub fn count(&self) -> usize {
@@ -178,13 +209,41 @@ impl PaymentStore for Memory {
         id: &OrderId,
         reason: CancelReason,
         payment_status: PaymentStatus,
+        watch: bool,
     ) -> Result<()> {
         self.apply(id, OrderStatus::AwaitingPayment, |stored| {
             stored.order = stored
                 .order
                 .cancelled_unpaid(reason, payment_status, clock::now());
-        })
-        .map(|_| ())
+        })?;
+        if watch {
+            self.watched
+                .lock()
+                .unwrap()
+                .insert(id.clone(), clock::now());
+        }
+        Ok(())
+    }
+
+    async fn watch(&self, id: &OrderId, due: Option<time::OffsetDateTime>) -> Result<()> {
+        let mut watched = self.watched.lock().unwrap();
+        match due {
+            Some(due) => watched.insert(id.clone(), due),
+            None => watched.remove(id),
+        };
+        Ok(())
+    }
+
+    async fn order_of(&self, provider_order: &ProviderOrderId) -> Result<Option<OrderId>> {
+        let orders = self.orders.lock().unwrap();
+        Ok(orders
+            .values()
+            .find(|s| {
+                s.payment
+                    .as_ref()
+                    .is_some_and(|p| &p.provider_order_id == provider_order)
+            })
+            .map(|s| s.order.id.clone()))
     }
 
     async fn claim_read(
@@ -205,8 +264,9 @@ impl PaymentStore for Memory {
     async fn mark_refunded(&self, id: &OrderId) -> Result<()> {
         self.apply(id, OrderStatus::Cancelled, |stored| {
             stored.order = stored.order.refunded(clock::now());
-        })
-        .map(|_| ())
+        })?;
+        self.watched.lock().unwrap().remove(id);
+        Ok(())
     }
 }
 
@@ -228,6 +288,12 @@ impl OrderMoves for Memory {
             return Err(Error::invalid_transition());
         }
         stored.order = stored.order.moved(actor, to, clock::now());
+        if stored.order.payment_status == PaymentStatus::RefundPending {
+            self.watched
+                .lock()
+                .unwrap()
+                .insert(id.clone(), clock::now());
+        }
         Ok(stored.order.clone())
     }
 }

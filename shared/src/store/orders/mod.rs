@@ -22,7 +22,10 @@
 //!   and keys only: an order enters it at checkout and leaves it with the
 //!   write that moves it out of `awaiting_payment` (paid, refused, expired or
 //!   cancelled by its owner), so the expiry job finds the orders past their
-//!   deadline with one Query, oldest deadline first, and never scans. One
+//!   deadline with one Query, oldest deadline first, and never scans. A
+//!   cancelled order stays in it while the job still has work on it: its
+//!   Mercado Pago order is not known to be over (the sweeper re-reads it and
+//!   refunds a payment found there) or its refund is pending. One
 //!   partition on purpose: a restaurant's unpaid orders are a few dozen at
 //!   most, read once a minute, far below a partition's limits.
 //!
@@ -65,6 +68,12 @@ const TICKET_COUNTER: &str = "counter#ticket";
 const IDEMPOTENCY_PREFIX: &str = crate::service::ports::IdempotencyRecord::ID_PREFIX;
 const COUNTER_PREFIX: &str = "counter#";
 const TICKET_PREFIX: &str = "ticket#";
+const PROVIDER_PREFIX: &str = "mp#";
+
+/// The item that names our order of a Mercado Pago order.
+fn provider_pointer(provider_order: &ProviderOrderId) -> String {
+    format!("{PROVIDER_PREFIX}{provider_order}")
+}
 
 /// Whether `id` can name an order at all (our ids are UUIDs): anything else
 /// is answered as missing without asking DynamoDB.
@@ -73,6 +82,7 @@ pub fn is_order_id(id: &OrderId) -> bool {
     !id.starts_with(IDEMPOTENCY_PREFIX)
         && !id.starts_with(COUNTER_PREFIX)
         && !id.starts_with(TICKET_PREFIX)
+        && !id.starts_with(PROVIDER_PREFIX)
 }
 
 fn ticket_slot(number: u16) -> String {

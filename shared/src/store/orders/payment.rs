@@ -14,7 +14,7 @@ use crate::domain::order::{
     CancelReason, Order, OrderStatus, Payment, PaymentStatus, ticket_number,
 };
 use crate::service::ports::{Attached, PaymentStore, StoredOrder};
-use crate::store::dynamo::{applied, from_item, is_condition_failure, s, to_item};
+use crate::store::dynamo::{applied, from_item, is_condition_failure, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
@@ -59,13 +59,24 @@ impl PaymentStore for OrderStore {
     }
 
     /// Stores the payment on the owner's order awaiting payment, unless it
-    /// has one (a concurrent request's): then that one is the answer.
+    /// has one (a concurrent request's): then that one is the answer. The
+    /// Mercado Pago order's pointer to ours is written first: it is true
+    /// whatever happens next (Mercado Pago holds our id as the order's
+    /// `external_reference`).
     async fn attach_payment(
         &self,
         id: &OrderId,
         owner: &Subject,
         payment: &Payment,
     ) -> Result<Attached> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(super::provider_pointer(&payment.provider_order_id)))
+            .item("order_id", s(id.as_str()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
         let result = self
             .client
             .update_item()
@@ -174,23 +185,35 @@ impl PaymentStore for OrderStore {
         ))
     }
 
-    /// Cancels an order still awaiting payment for `reason`.
+    /// Cancels an order still awaiting payment for `reason`; watched, it
+    /// stays in the `awaiting` index, due again in a minute.
     async fn cancel_unpaid(
         &self,
         id: &OrderId,
         reason: CancelReason,
         payment_status: PaymentStatus,
+        watch: bool,
     ) -> Result<()> {
-        let result = self
+        let index = if watch {
+            ", due_at = :due"
+        } else {
+            " REMOVE awaiting, due_at"
+        };
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("id", s(id.as_str()))
             .condition_expression("#status = :awaiting")
-            .update_expression(
+            .update_expression(format!(
                 "SET #status = :cancelled, payment_status = :payment, cancel_reason = :reason, \
-                 updated_at = :now REMOVE awaiting, due_at",
-            )
+                 updated_at = :now{index}"
+            ));
+        if watch {
+            let due = crate::clock::now() + crate::domain::order::WATCH_EVERY;
+            update = update.expression_attribute_values(":due", s(super::due_key(due, id)));
+        }
+        let result = update
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
             .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
@@ -204,6 +227,40 @@ impl PaymentStore for OrderStore {
             Err(e) if is_condition_failure(&e) => Err(Error::invalid_transition()),
             Err(e) => Err(from_sdk(e)),
         }
+    }
+
+    async fn watch(&self, id: &OrderId, due: Option<time::OffsetDateTime>) -> Result<()> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :cancelled")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()));
+        let update = match due {
+            Some(due) => update
+                .update_expression("SET awaiting = :awaiting, due_at = :due")
+                .expression_attribute_values(":awaiting", s(super::AWAITING))
+                .expression_attribute_values(":due", s(super::due_key(due, id))),
+            None => update.update_expression("REMOVE awaiting, due_at"),
+        };
+        applied(update.send().await).map(|_| ())
+    }
+
+    async fn order_of(&self, provider_order: &ProviderOrderId) -> Result<Option<OrderId>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(super::provider_pointer(provider_order)))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(output
+            .item
+            .and_then(|item| text(&item, "order_id"))
+            .and_then(|id| OrderId::parse(&id)))
     }
 
     /// `last_read_ms = now` (Unix milliseconds: numbers compare as time) if
@@ -242,7 +299,9 @@ impl PaymentStore for OrderStore {
             .table_name(&self.table)
             .key("id", s(id.as_str()))
             .condition_expression("#status = :cancelled")
-            .update_expression("SET payment_status = :refunded, updated_at = :now")
+            .update_expression(
+                "SET payment_status = :refunded, updated_at = :now REMOVE awaiting, due_at",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
             .expression_attribute_values(":refunded", s(PaymentStatus::Refunded.as_str()))

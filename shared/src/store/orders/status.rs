@@ -112,10 +112,15 @@ impl OrderStore {
             .expression_attribute_values(":now", s(&now));
         update = if to == OrderStatus::Cancelled {
             update
+                // Refund pending: due at once for the expiry job, which
+                // retries the refund until Mercado Pago confirms it.
                 .update_expression(
                     "SET #status = :to, updated_at = :now, cancel_reason = :reason, \
-                     payment_status = :refunded REMOVE queue_status, queue_sk",
+                     payment_status = :refunded, awaiting = :awaiting, due_at = :due \
+                     REMOVE queue_status, queue_sk",
                 )
+                .expression_attribute_values(":awaiting", s(super::AWAITING))
+                .expression_attribute_values(":due", s(super::due_key(moved.updated_at, id)))
                 .expression_attribute_values(
                     ":reason",
                     s(moved
