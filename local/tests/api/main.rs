@@ -6,6 +6,7 @@
 mod authorizer_warm;
 mod board;
 mod checkout;
+mod confirmation;
 mod contract;
 mod drift;
 mod env_file;
