@@ -39,3 +39,101 @@ async fn a_staff_cancel_racing_the_kitchen_twenty_times_is_never_both_refunded_a
     }
     assert_eq!(outcomes.0 + outcomes.1, 20, "{outcomes:?}");
 }
+
+/// Arms the stand-in: the next `times` calls to `route` fail with a 500.
+async fn fail_next(shop: &crate::helpers::Shop, route: &str, times: u32) {
+    let faults = serde_json::json!({"route": route, "status": 500, "times": times});
+    let armed = shop.to_mercadopago(reqwest::Method::POST, "/simulate/faults");
+    assert!(
+        armed
+            .json(&faults)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+}
+
+#[tokio::test]
+async fn a_refund_that_fails_twice_ends_refunded_by_the_job() {
+    let shop = crate::helpers::open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    let payment = shop.payment_of(&order.id).await;
+    shop.pay_approved(&order.id).await;
+    // Every attempt of the staff cancel's refund and of the job's next run
+    // fails (the adapter makes three attempts a call).
+    fail_next(&shop, "refund", 6).await;
+
+    let cancelled: shared::domain::order::Order = shop
+        .move_order(&shop.admin, &order.id, "cancelled")
+        .await
+        .expect(200);
+    assert_eq!(statuses(&cancelled), (Cancelled, RefundPending));
+    let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
+    assert_eq!(report.refund_pending, 1, "{report:?}");
+    assert_eq!(
+        statuses(&shop.order(&order.id).await),
+        (Cancelled, RefundPending)
+    );
+
+    let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
+
+    assert_eq!(report.refunded, 1, "{report:?}");
+    assert_eq!(
+        statuses(&shop.order(&order.id).await),
+        (Cancelled, Refunded)
+    );
+    let status = shop
+        .provider_status(payment.provider_order_id.as_str())
+        .await;
+    assert_eq!(status, "refunded");
+    let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
+    assert_eq!(report.due, 0, "nothing left for the job: {report:?}");
+}
+
+#[tokio::test]
+async fn the_webhook_answers_within_5_s_while_a_refund_hangs_at_mercado_pago() {
+    let shop = crate::helpers::open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    let payment = shop.payment_of(&order.id).await;
+    shop.pay_approved(&order.id).await;
+    // Refunds hang at Mercado Pago: the staff cancel's own call gives up.
+    let faults = serde_json::json!({"route": "refund", "status": "timeout", "times": 2});
+    let armed = shop.to_mercadopago(reqwest::Method::POST, "/simulate/faults");
+    assert!(
+        armed
+            .json(&faults)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let cancelled: shared::domain::order::Order = shop
+        .move_order(&shop.admin, &order.id, "cancelled")
+        .await
+        .expect(200);
+    assert_eq!(statuses(&cancelled), (Cancelled, RefundPending));
+
+    // Mercado Pago notifies the payment again: no refund runs inside the
+    // webhook, which answers well within the 5 s Mercado Pago gives a retry.
+    let started = std::time::Instant::now();
+    let notified = shop
+        .notify(
+            payment.provider_order_id.as_str(),
+            Some(&shop.webhook_secret()),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(notified.status, 200);
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+
+    // The job refunds it.
+    let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
+    assert_eq!(report.refunded, 1, "{report:?}");
+    assert_eq!(
+        statuses(&shop.order(&order.id).await),
+        (Cancelled, Refunded)
+    );
+}
