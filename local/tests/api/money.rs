@@ -137,3 +137,97 @@ async fn the_webhook_answers_within_5_s_while_a_refund_hangs_at_mercado_pago() {
         (Cancelled, Refunded)
     );
 }
+
+/// A small deterministic generator (a 64-bit LCG), so a failure replays.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % sides
+    }
+}
+
+/// The stand-in's `POST /simulate/orders/{id}/{action}`, whatever it answers.
+async fn at_mercadopago(shop: &crate::helpers::Shop, provider_order: &str, action: &str) {
+    let path = format!("/simulate/orders/{provider_order}/{action}");
+    let _ = shop
+        .to_mercadopago(reqwest::Method::POST, &path)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_orders_through_random_payments_and_faults_are_each_served_or_refunded_never_both()
+ {
+    use shared::domain::order::OrderStatus::{Completed, InPreparation, Ready, Received};
+    let shop = stock(spawn_app_with_isolated_writes(&[]).await).await;
+    let mut dice = Dice(0x005e_ed0f_0dd5);
+    let mut orders = Vec::new();
+    for _ in 0..100 {
+        let order = shop.placed_order(&shop.guest).await;
+        let provider_order = shop
+            .payment_of(&order.id)
+            .await
+            .provider_order_id
+            .to_string();
+        if dice.roll(4) == 0 {
+            let route = ["get", "cancel", "refund"][usize::try_from(dice.roll(3)).unwrap()];
+            fail_next(&shop, route, 1 + u32::try_from(dice.roll(3)).unwrap()).await;
+        }
+        match dice.roll(7) {
+            0 => at_mercadopago(&shop, &provider_order, "pay").await,
+            1 => {
+                at_mercadopago(&shop, &provider_order, "pay?notify=false").await;
+                let _ = shop.get_order(&shop.guest, &order.id).await;
+            }
+            2 => at_mercadopago(&shop, &provider_order, "pay?notify=unsigned").await,
+            3 => {
+                let _ = shop.move_order(&shop.guest, &order.id, "cancelled").await;
+            }
+            4 => at_mercadopago(&shop, &provider_order, "expire").await,
+            5 => {
+                at_mercadopago(&shop, &provider_order, "pay").await;
+                let _ = shop.move_order(&shop.admin, &order.id, "cancelled").await;
+            }
+            _ => {
+                let _ = shop.move_order(&shop.guest, &order.id, "cancelled").await;
+                at_mercadopago(&shop, &provider_order, "pay").await;
+            }
+        }
+        orders.push((order.id, provider_order));
+    }
+    // Past every deadline, a few runs of the job settle what is left.
+    for _ in 0..3 {
+        shop.run_expiry_after(crate::helpers::PAST_DEADLINE).await;
+    }
+
+    let mut seen = std::collections::BTreeMap::new();
+    for (id, provider_order) in &orders {
+        let ours = shop.order(id).await;
+        let theirs = shop.provider_status(provider_order).await;
+        let served = matches!(ours.status, Received | InPreparation | Ready | Completed);
+        let refunded = ours.payment_status == Refunded;
+        assert!(!(served && refunded), "served and refunded: {ours:?}");
+        if refunded {
+            assert_eq!(
+                ours.status, Cancelled,
+                "a refunded order in the kitchen: {ours:?}"
+            );
+        }
+        match theirs.as_str() {
+            "processed" => assert!(served, "paid at Mercado Pago, not served: {ours:?}"),
+            "refunded" => assert!(refunded, "refunded there, not here: {ours:?}"),
+            _ => assert!(!served, "served unpaid ({theirs}): {ours:?}"),
+        }
+        *seen.entry(theirs).or_insert(0) += 1;
+    }
+    // The mix reached every outcome: served, refunded, cancelled, expired.
+    for outcome in ["processed", "refunded", "canceled", "expired"] {
+        assert!(seen.get(outcome).is_some_and(|n| *n > 0), "{seen:?}");
+    }
+}
