@@ -3,18 +3,17 @@
 //! on cancel, its discounts and its outages.
 
 use crate::helpers::{Shop, open_shop, statuses};
-use reqwest::Method;
-use serde_json::json;
 use shared::domain::money::Money;
 use shared::domain::order::OrderStatus::{AwaitingPayment, Cancelled, Received};
 use shared::domain::order::PaymentStatus::{Approved, Expired, Pending};
-use shared::domain::order::{CancelReason, Order, Payment};
+use shared::domain::order::{CancelReason, Order};
 
-/// A guest's order with its QR made.
-async fn order_with_qr(shop: &Shop) -> (Order, Payment) {
+/// A shop, a guest's order there and its QR (Mercado Pago's order id).
+async fn shop_with_qr() -> (Shop, Order, String) {
+    let shop = open_shop().await;
     let order = shop.placed_order(&shop.guest).await;
-    let payment = shop.payment_of(&order.id).await;
-    (order, payment)
+    let qr = shop.payment_of(&order.id).await.provider_order_id;
+    (shop, order, qr.to_string())
 }
 
 /// The owner's `GET /orders/{id}`, as a kiosk polls it.
@@ -24,11 +23,9 @@ async fn poll(shop: &Shop, order: &Order) -> Order {
 
 #[tokio::test]
 async fn a_payment_nobody_notified_is_confirmed_by_the_owners_poll() {
-    let shop = open_shop().await;
-    let (order, payment) = order_with_qr(&shop).await;
+    let (shop, order, qr) = shop_with_qr().await;
 
-    shop.simulate(payment.provider_order_id.as_str(), "pay", false)
-        .await;
+    shop.simulate(qr.as_str(), "pay", false).await;
     let polled = poll(&shop, &order).await;
 
     assert_eq!(statuses(&polled), (Received, Approved));
@@ -38,20 +35,18 @@ async fn a_payment_nobody_notified_is_confirmed_by_the_owners_poll() {
 
 #[tokio::test]
 async fn an_unsigned_notification_is_refused_and_still_confirms_our_order() {
-    let shop = open_shop().await;
-    let (order, payment) = order_with_qr(&shop).await;
-    let id = payment.provider_order_id.as_str();
+    let (shop, order, qr) = shop_with_qr().await;
+    let id = qr.as_str();
 
     let paid = shop.simulate(id, "pay?notify=unsigned", true).await;
 
     assert_eq!(paid["notification"]["status"], 401, "{paid}");
-    assert_eq!(statuses(&shop.order(&order.id).await), (Received, Approved));
+    assert_eq!(shop.statuses_of(&order.id).await, (Received, Approved));
 }
 
 #[tokio::test]
 async fn a_forged_notification_changes_nothing_and_an_unknown_id_is_never_read() {
-    let shop = open_shop().await;
-    let (order, payment) = order_with_qr(&shop).await;
+    let (shop, order, qr) = shop_with_qr().await;
     shop.mercadopago.lock().await.take_calls();
 
     shop.notify("ORD01UNKNOWN000000000000000", None)
@@ -66,22 +61,20 @@ async fn a_forged_notification_changes_nothing_and_an_unknown_id_is_never_read()
         "an id we do not hold is never sent to Mercado Pago"
     );
     // A forgery naming our order: at most our own order is re-read, unpaid.
-    shop.notify(payment.provider_order_id.as_str(), Some(b"forged"))
+    shop.notify(qr.as_str(), Some(b"forged"))
         .await
         .expect_error(401, "invalid_signature");
     assert_eq!(
-        statuses(&shop.order(&order.id).await),
+        shop.statuses_of(&order.id).await,
         (AwaitingPayment, Pending)
     );
 }
 
 #[tokio::test]
 async fn an_order_mercado_pago_expires_is_cancelled_as_expired() {
-    let shop = open_shop().await;
-    let (order, payment) = order_with_qr(&shop).await;
+    let (shop, order, qr) = shop_with_qr().await;
 
-    shop.simulate(payment.provider_order_id.as_str(), "expire", true)
-        .await;
+    shop.simulate(qr.as_str(), "expire", true).await;
 
     let expired = shop.order(&order.id).await;
     assert_eq!(statuses(&expired), (Cancelled, Expired));
@@ -90,16 +83,15 @@ async fn an_order_mercado_pago_expires_is_cancelled_as_expired() {
 
 #[tokio::test]
 async fn a_cancel_while_the_qr_is_being_paid_is_409_and_changes_nothing() {
-    let shop = open_shop().await;
-    let (order, payment) = order_with_qr(&shop).await;
-    let id = payment.provider_order_id.as_str();
+    let (shop, order, qr) = shop_with_qr().await;
+    let id = qr.as_str();
     shop.simulate(id, "start", false).await;
 
     shop.move_order(&shop.guest, &order.id, "cancelled")
         .await
         .expect_error(409, "payment_in_progress");
     assert_eq!(
-        statuses(&shop.order(&order.id).await),
+        shop.statuses_of(&order.id).await,
         (AwaitingPayment, Pending)
     );
     assert_eq!(shop.provider_status(id).await, "created");
@@ -116,14 +108,12 @@ async fn a_cancel_while_the_qr_is_being_paid_is_409_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_discounted_payment_is_confirmed_and_keeps_what_was_paid() {
-    let shop = open_shop().await;
-    let (order, payment) = order_with_qr(&shop).await;
+    let (shop, order, qr) = shop_with_qr().await;
     let discounted = order.total_cents.as_cents() - 150;
     let amount = format!("{}.{:02}", discounted / 100, discounted % 100);
 
     let action = format!("pay?paid_amount={amount}");
-    shop.simulate(payment.provider_order_id.as_str(), &action, true)
-        .await;
+    shop.simulate(qr.as_str(), &action, true).await;
 
     let paid = shop.order(&order.id).await;
     assert_eq!(statuses(&paid), (Received, Approved));
@@ -135,17 +125,7 @@ async fn a_discounted_payment_is_confirmed_and_keeps_what_was_paid() {
 async fn mercado_pago_failing_is_503_and_makes_no_payment() {
     let shop = open_shop().await;
     let order = shop.placed_order(&shop.guest).await;
-    let faults = json!({"route": "create", "status": 500, "times": 5});
-    let armed = shop.to_mercadopago(Method::POST, "/simulate/faults");
-    assert!(
-        armed
-            .json(&faults)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    shop.arm("create", 500.into(), 5).await;
 
     shop.request_payment(&shop.guest, &order.id)
         .await

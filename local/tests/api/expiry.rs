@@ -8,6 +8,7 @@ use crate::helpers::{
     AtCancel, MercadoPagoProxy, PAST_DEADLINE, Shop, open_shop, spawn_app_with_isolated_writes,
     statuses, stock,
 };
+use shared::domain::OrderId;
 use shared::domain::order::{CancelReason, Order, OrderStatus, PaymentStatus};
 use std::time::Duration;
 
@@ -19,6 +20,18 @@ async fn order_with_qr(shop: &Shop) -> (Order, String) {
     let order = shop.placed_order(&shop.guest).await;
     let payment = shop.payment_of(&order.id).await;
     (order, payment.provider_order_id.to_string())
+}
+
+/// One run of the expiry job past every deadline, through a Mercado Pago
+/// proxy that plays `at_cancel`; the job, for later runs.
+async fn run_through(
+    shop: &Shop,
+    at_cancel: AtCancel,
+) -> (order_expiry::State, order_expiry::Report) {
+    let proxy = MercadoPagoProxy::start(&shop.mercadopago_url, at_cancel).await;
+    let job = shop.expiry_job(Some(&proxy));
+    let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
+    (job, report)
 }
 
 #[tokio::test]
@@ -139,9 +152,9 @@ async fn mercado_pago_down_leaves_the_orders_for_the_next_run() {
     let report = shop.run_expiry_after(PAST_DEADLINE).await;
     assert_eq!((report.due, report.expired), (2, 2), "{report:?}");
     for id in [&first.id, &second.id] {
-        assert_eq!(statuses(&shop.order(id).await), EXPIRED);
+        assert_eq!(shop.statuses_of(id).await, EXPIRED);
     }
-    assert_eq!(statuses(&shop.order(&without_qr.id).await), EXPIRED);
+    assert_eq!(shop.statuses_of(&without_qr.id).await, EXPIRED);
 }
 
 #[tokio::test]
@@ -150,30 +163,33 @@ async fn a_payment_after_a_failed_cancel_is_refunded_by_the_sweep_and_the_order_
     let (order, provider_order) = order_with_qr(&shop).await;
     // Mercado Pago answers the re-read but fails the cancel: the QR stays
     // payable until its own expiry.
-    let proxy = MercadoPagoProxy::start(&shop.mercadopago_url, AtCancel::Fail).await;
-    let job = shop.expiry_job(Some(&proxy));
-
-    let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
+    let (job, report) = run_through(&shop, AtCancel::Fail).await;
 
     assert_eq!(report.expired, 1, "{report:?}");
-    assert_eq!(statuses(&shop.order(&order.id).await), EXPIRED);
+    assert_eq!(shop.statuses_of(&order.id).await, EXPIRED);
     assert_eq!(shop.provider_status(&provider_order).await, "created");
     // The customer pays at the deadline; the notification finds ours
     // cancelled and leaves the refund to the job (none inside the webhook).
     let simulated = shop.simulate(&provider_order, "pay", true).await;
     assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
-    assert_eq!(statuses(&shop.order(&order.id).await), EXPIRED);
+    assert_eq!(shop.statuses_of(&order.id).await, EXPIRED);
     // The next run's sweep finds the payment and refunds it.
     let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
     assert_eq!(report.refunded, 1, "{report:?}");
-    let order = shop.order(&order.id).await;
+    let order = refunded_both_sides(&shop, &order.id, &provider_order).await;
+    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentExpired));
+    assert_eq!(order.number, None);
+}
+
+/// The order, cancelled and refunded here, and refunded at Mercado Pago.
+async fn refunded_both_sides(shop: &Shop, id: &OrderId, provider_order: &str) -> Order {
+    let order = shop.order(id).await;
     assert_eq!(
         statuses(&order),
         (OrderStatus::Cancelled, PaymentStatus::Refunded)
     );
-    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentExpired));
-    assert_eq!(order.number, None);
-    assert_eq!(shop.provider_status(&provider_order).await, "refunded");
+    assert_eq!(shop.provider_status(provider_order).await, "refunded");
+    order
 }
 
 #[tokio::test]
@@ -181,17 +197,9 @@ async fn a_payment_made_as_the_job_cancels_is_refunded_by_the_job() {
     let shop = open_shop().await;
     let (order, provider_order) = order_with_qr(&shop).await;
     // The customer pays (no notification yet) just before the cancel arrives.
-    let proxy = MercadoPagoProxy::start(&shop.mercadopago_url, AtCancel::PayFirst).await;
-    let job = shop.expiry_job(Some(&proxy));
-
-    let report = shop.run_expiry_with(&job, PAST_DEADLINE).await;
+    let (_job, report) = run_through(&shop, AtCancel::PayFirst).await;
 
     assert_eq!(report.refunded, 1, "{report:?}");
-    let order = shop.order(&order.id).await;
-    assert_eq!(
-        statuses(&order),
-        (OrderStatus::Cancelled, PaymentStatus::Refunded)
-    );
-    assert_eq!(shop.provider_status(&provider_order).await, "refunded");
+    let order = refunded_both_sides(&shop, &order.id, &provider_order).await;
     assert!(shop.ticket_slots_of(&order.id).await.is_empty());
 }

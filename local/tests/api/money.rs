@@ -40,30 +40,13 @@ async fn a_staff_cancel_racing_the_kitchen_twenty_times_is_never_both_refunded_a
     assert_eq!(outcomes.0 + outcomes.1, 20, "{outcomes:?}");
 }
 
-/// Arms the stand-in: the next `times` calls to `route` fail with a 500.
-async fn fail_next(shop: &crate::helpers::Shop, route: &str, times: u32) {
-    let faults = serde_json::json!({"route": route, "status": 500, "times": times});
-    let armed = shop.to_mercadopago(reqwest::Method::POST, "/simulate/faults");
-    assert!(
-        armed
-            .json(&faults)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
-}
-
 #[tokio::test]
 async fn a_refund_that_fails_twice_ends_refunded_by_the_job() {
     let shop = crate::helpers::open_shop().await;
-    let order = shop.placed_order(&shop.guest).await;
-    let payment = shop.payment_of(&order.id).await;
-    shop.pay_approved(&order.id).await;
+    let (order, payment) = shop.paid_order().await;
     // Every attempt of the staff cancel's refund and of the job's next run
     // fails (the adapter makes three attempts a call).
-    fail_next(&shop, "refund", 6).await;
+    shop.arm("refund", 500.into(), 6).await;
 
     let cancelled: shared::domain::order::Order = shop
         .move_order(&shop.admin, &order.id, "cancelled")
@@ -73,17 +56,14 @@ async fn a_refund_that_fails_twice_ends_refunded_by_the_job() {
     let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
     assert_eq!(report.refund_pending, 1, "{report:?}");
     assert_eq!(
-        statuses(&shop.order(&order.id).await),
+        shop.statuses_of(&order.id).await,
         (Cancelled, RefundPending)
     );
 
     let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
 
     assert_eq!(report.refunded, 1, "{report:?}");
-    assert_eq!(
-        statuses(&shop.order(&order.id).await),
-        (Cancelled, Refunded)
-    );
+    assert_eq!(shop.statuses_of(&order.id).await, (Cancelled, Refunded));
     let status = shop
         .provider_status(payment.provider_order_id.as_str())
         .await;
@@ -95,21 +75,9 @@ async fn a_refund_that_fails_twice_ends_refunded_by_the_job() {
 #[tokio::test]
 async fn the_webhook_answers_within_5_s_while_a_refund_hangs_at_mercado_pago() {
     let shop = crate::helpers::open_shop().await;
-    let order = shop.placed_order(&shop.guest).await;
-    let payment = shop.payment_of(&order.id).await;
-    shop.pay_approved(&order.id).await;
+    let (order, payment) = shop.paid_order().await;
     // Refunds hang at Mercado Pago: the staff cancel's own call gives up.
-    let faults = serde_json::json!({"route": "refund", "status": "timeout", "times": 2});
-    let armed = shop.to_mercadopago(reqwest::Method::POST, "/simulate/faults");
-    assert!(
-        armed
-            .json(&faults)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    shop.arm("refund", "timeout".into(), 2).await;
     let cancelled: shared::domain::order::Order = shop
         .move_order(&shop.admin, &order.id, "cancelled")
         .await
@@ -132,10 +100,7 @@ async fn the_webhook_answers_within_5_s_while_a_refund_hangs_at_mercado_pago() {
     // The job refunds it.
     let report = shop.run_expiry_after(std::time::Duration::ZERO).await;
     assert_eq!(report.refunded, 1, "{report:?}");
-    assert_eq!(
-        statuses(&shop.order(&order.id).await),
-        (Cancelled, Refunded)
-    );
+    assert_eq!(shop.statuses_of(&order.id).await, (Cancelled, Refunded));
 }
 
 /// A small deterministic generator (a 64-bit LCG), so a failure replays.
@@ -177,7 +142,8 @@ async fn a_hundred_orders_through_random_payments_and_faults_are_each_served_or_
             .to_string();
         if dice.roll(4) == 0 {
             let route = ["get", "cancel", "refund"][usize::try_from(dice.roll(3)).unwrap()];
-            fail_next(&shop, route, 1 + u32::try_from(dice.roll(3)).unwrap()).await;
+            let times = 1 + u32::try_from(dice.roll(3)).unwrap();
+            shop.arm(route, 500.into(), times).await;
         }
         match dice.roll(7) {
             0 => at_mercadopago(&shop, &provider_order, "pay").await,

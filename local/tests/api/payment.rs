@@ -99,7 +99,7 @@ async fn a_notification_counts_only_signed_and_only_for_what_mercado_pago_says()
         .await
         .expect_error(401, "invalid_signature");
     assert_eq!(
-        statuses(&shop.order(&order.id).await),
+        shop.statuses_of(&order.id).await,
         (AwaitingPayment, Pending)
     );
     // Paid at Mercado Pago, no notification yet.
@@ -148,7 +148,7 @@ async fn a_qr_cancelled_by_someone_else_is_refused_and_a_pending_one_changes_not
         200
     );
     assert_eq!(
-        statuses(&shop.order(&pending.id).await),
+        shop.statuses_of(&pending.id).await,
         (AwaitingPayment, Pending)
     );
 }
@@ -170,7 +170,7 @@ async fn a_payment_of_another_amount_changes_nothing() {
         .unwrap();
     shop.simulate(stray.id.as_str(), "pay", true).await;
     assert_eq!(
-        statuses(&shop.order(&order.id).await),
+        shop.statuses_of(&order.id).await,
         (AwaitingPayment, Pending)
     );
 }

@@ -331,6 +331,13 @@ mod tests {
     use crate::service::ports::PaymentStore;
     use crate::service::testing::{Gateway, Memory, arranged, unpaid};
 
+    /// One expiry (or sweep) of order `id`, now.
+    async fn expire(store: &Memory, gateway: &Gateway, id: &OrderId) -> Expiry {
+        expire_order(store, Some(gateway), id, crate::clock::now())
+            .await
+            .unwrap()
+    }
+
     fn statuses(order: &Order) -> (OrderStatus, PaymentStatus, Option<CancelReason>) {
         (order.status, order.payment_status, order.cancel_reason)
     }
@@ -345,9 +352,7 @@ mod tests {
     async fn an_unpaid_order_expires_and_its_pending_mercado_pago_order_is_cancelled_after_ours() {
         for (with_qr, calls) in [(false, &[][..]), (true, &["get", "cancel"][..])] {
             let (store, gateway, id) = arranged(unpaid(with_qr), MpOrderStatus::Pending);
-            let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-                .await
-                .unwrap();
+            let expiry = expire(&store, &gateway, &id).await;
             let provider_cancelled = with_qr;
             assert_eq!(expiry, Expiry::Expired { provider_cancelled });
             assert_eq!(statuses(&store.order(&id)), EXPIRED);
@@ -362,9 +367,7 @@ mod tests {
     #[tokio::test]
     async fn a_payment_never_notified_is_confirmed() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert!(matches!(expiry, Expiry::Confirmed(_)), "{expiry:?}");
         assert_eq!(store.order(&id).status, OrderStatus::Received);
         assert_eq!(gateway.calls(), ["get"]);
@@ -373,9 +376,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_payment_cancels_the_order_as_refused() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Failed);
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(expiry, Expiry::Refused);
         assert_eq!(
             store.order(&id).cancel_reason,
@@ -387,9 +388,7 @@ mod tests {
     async fn a_payment_made_as_we_cancel_is_refunded_and_the_order_stays_cancelled() {
         let (store, gateway, id) = arranged(unpaid(true), MpOrderStatus::Pending);
         *gateway.paid_at_cancel.lock().unwrap() = true;
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(expiry, Expiry::Refunded);
         let order = store.order(&id);
         assert_eq!(
@@ -424,9 +423,7 @@ mod tests {
         let mut stored = unpaid(true);
         stored.order.status = OrderStatus::Received;
         let (store, gateway, id) = arranged(stored, MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(expiry, Expiry::AlreadySettled);
         assert!(gateway.calls().is_empty());
     }
@@ -442,9 +439,7 @@ mod tests {
     #[tokio::test]
     async fn the_sweep_refunds_a_payment_made_on_the_qr_of_a_cancelled_order() {
         let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Pending);
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(
             expiry,
             Expiry::Watching,
@@ -453,9 +448,7 @@ mod tests {
         assert!(store.is_watched(&id));
         // The payer pays all the same (the cancel had failed).
         gateway.set_status(&crate::service::testing::provider_id(), MpOrderStatus::Paid);
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(expiry, Expiry::Refunded);
         assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
         assert!(!store.is_watched(&id));
@@ -464,9 +457,7 @@ mod tests {
     #[tokio::test]
     async fn the_sweep_lets_go_of_an_order_whose_mercado_pago_order_is_over() {
         let (store, gateway, id) = cancelled_and_watched(MpOrderStatus::Expired);
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(expiry, Expiry::Swept);
         assert!(!store.is_watched(&id));
         assert_eq!(store.order(&id).payment_status, PaymentStatus::Expired);
@@ -479,9 +470,7 @@ mod tests {
         store.watch(&id, Some(crate::clock::now())).await.unwrap();
         gateway.go_down();
         for _ in 0..2 {
-            let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-                .await
-                .unwrap();
+            let expiry = expire(&store, &gateway, &id).await;
             assert_eq!(expiry, Expiry::RefundPending);
             assert_eq!(
                 store.order(&id).payment_status,
@@ -489,9 +478,7 @@ mod tests {
             );
         }
         *gateway.down.lock().unwrap() = false;
-        let expiry = expire_order(&store, Some(&gateway), &id, crate::clock::now())
-            .await
-            .unwrap();
+        let expiry = expire(&store, &gateway, &id).await;
         assert_eq!(expiry, Expiry::Refunded);
         assert_eq!(store.order(&id).payment_status, PaymentStatus::Refunded);
         assert!(!store.is_watched(&id));

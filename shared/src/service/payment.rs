@@ -556,6 +556,27 @@ mod tests {
         }
     }
 
+    /// An order notification for `ORD01` with no `x-signature`.
+    fn unsigned() -> Notification<'static> {
+        Notification {
+            signature: None,
+            ..signed("")
+        }
+    }
+
+    /// A guest's order (its QR `ORD01` made when `with_payment`) in memory,
+    /// and an account whose cached secret is `cached` and whose gateway holds
+    /// `ORD01` in `status`.
+    fn arranged_account(
+        with_payment: bool,
+        cached: &str,
+        status: MpOrderStatus,
+    ) -> (Memory, Account, StoredOrder) {
+        let stored = unpaid(with_payment);
+        let account = account(cached, &stored.order, status);
+        (Memory::with(stored.clone()), account, stored)
+    }
+
     fn signature_header() -> String {
         signature::sign(
             SECRET.as_bytes(),
@@ -588,10 +609,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_signature_is_refused_after_one_refresh_and_its_body_never_used() {
-        let stored = unpaid(true);
-        let store = Memory::with(stored.clone());
         // Mercado Pago says the order is still unpaid, whatever a forger claims.
-        let account = account(SECRET, &stored.order, MpOrderStatus::Pending);
+        let (store, account, stored) = arranged_account(true, SECRET, MpOrderStatus::Pending);
         let forged = signature::sign(
             b"not-our-secret-at-all-not-ours",
             Some("ORD01"),
@@ -622,13 +641,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_unsigned_notification_is_refused_but_still_settles_our_order_at_most_every_5_s() {
-        let stored = unpaid(true);
-        let store = Memory::with(stored.clone());
-        let account = account(SECRET, &stored.order, MpOrderStatus::Pending);
-        let unsigned = Notification {
-            signature: None,
-            ..signed("")
-        };
+        let (store, account, stored) = arranged_account(true, SECRET, MpOrderStatus::Pending);
+        let unsigned = unsigned();
         for _ in 0..2 {
             let refused = receive_notification(&store, &account, unsigned).await;
             assert_eq!(refused.unwrap_err().status_code(), 401);
@@ -646,16 +660,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_id_we_do_not_hold_is_never_sent_to_mercado_pago() {
-        let stored = unpaid(false);
-        let store = Memory::with(stored.clone());
-        let account = account(SECRET, &stored.order, MpOrderStatus::Paid);
+        let (store, account, stored) = arranged_account(false, SECRET, MpOrderStatus::Paid);
         let header = signature_header();
         let signed_for_unknown = receive_notification(&store, &account, signed(&header)).await;
         assert_eq!(signed_for_unknown.unwrap(), None);
-        let forged = Notification {
-            signature: None,
-            ..signed("")
-        };
+        let forged = unsigned();
         assert!(
             receive_notification(&store, &account, forged)
                 .await

@@ -156,6 +156,15 @@ impl TestApp {
         panic!("{action} about {provider_order_id} was not answered 2xx within 10 s");
     }
 
+    /// Arms the stand-in (`POST /simulate/faults`): the next `times` calls to
+    /// `route` fail with `status` (a number, or `"timeout"`).
+    pub async fn arm(&self, route: &str, status: serde_json::Value, times: u32) {
+        let faults = serde_json::json!({"route": route, "status": status, "times": times});
+        let armed = self.to_mercadopago(reqwest::Method::POST, "/simulate/faults");
+        let answer = armed.json(&faults).send().await.unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+
     /// The webhook secret the stand-in signs with (and the stack trusts).
     pub fn webhook_secret(&self) -> Vec<u8> {
         self.mercadopago_config.webhook_secret.as_bytes().to_vec()
@@ -294,6 +303,21 @@ impl Shop {
             .await;
         assert_eq!(simulated["notification"]["status"], 200, "{simulated}");
         self.order(&order_id).await
+    }
+
+    /// The order's status and payment status, as the store has them.
+    pub async fn statuses_of(
+        &self,
+        id: impl std::fmt::Display,
+    ) -> (OrderStatus, shared::domain::order::PaymentStatus) {
+        statuses(&self.order(id).await)
+    }
+
+    /// A guest's order, paid (its QR made and paid, the payment confirmed).
+    pub async fn paid_order(&self) -> (Order, Payment) {
+        let order = self.placed_order(&self.guest).await;
+        let payment = self.payment_of(&order.id).await;
+        (self.pay_approved(&order.id).await, payment)
     }
 
     /// Pays the order, which is then received.
