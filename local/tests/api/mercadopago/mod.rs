@@ -56,6 +56,23 @@ async fn spawn_provider() -> Provider {
     spawn_provider_with(|_| {}).await
 }
 
+/// A provider with one order of `cents` on which `simulated` (with `query`)
+/// was played and `action` notified: the provider, the order as created,
+/// the order as the simulation answered it, and the notification.
+async fn order_after(
+    cents: i64,
+    simulated: &str,
+    query: &str,
+    action: &str,
+) -> (Provider, MpOrder, Value, Received) {
+    let mut provider = spawn_provider().await;
+    let order = provider.created(cents).await;
+    let (answered, notified) = provider
+        .simulate_notified(&order.id, simulated, query, action)
+        .await;
+    (provider, order, answered, notified)
+}
+
 /// A provider whose stand-in's configuration `adjust` changed.
 async fn spawn_provider_with(adjust: impl FnOnce(&mut StandInConfig)) -> Provider {
     let replies = Arc::new(Mutex::new(VecDeque::new()));
@@ -269,12 +286,8 @@ async fn a_creation_repeated_under_its_key_answers_the_first_order_and_another_b
 
 #[tokio::test]
 async fn a_payment_makes_the_order_processed_and_its_payment_accredited() {
-    let mut provider = spawn_provider().await;
-    let order = provider.created(4980).await;
-
-    let (answered, notified) = provider
-        .simulate_notified(&order.id, "pay", "", "order.processed")
-        .await;
+    let (provider, order, answered, notified) =
+        order_after(4980, "pay", "", "order.processed").await;
 
     assert_eq!(answered["status"], "processed");
     assert_eq!(notified.kind.as_deref(), Some("order"));
@@ -458,13 +471,8 @@ async fn an_unpaid_order_is_cancelled_once_and_a_paid_one_is_refunded_once() {
 
 #[tokio::test]
 async fn an_unpaid_order_expires_at_its_deadline_and_is_notified() {
-    let mut provider = spawn_provider().await;
-    let order = provider.created(1000).await;
-
     // Its expiration time comes now.
-    let (answered, _) = provider
-        .simulate_notified(&order.id, "expire", "", "order.expired")
-        .await;
+    let (provider, order, answered, _) = order_after(1000, "expire", "", "order.expired").await;
 
     assert_eq!(answered["status"], "expired");
     let expired = provider.gateway.get_order(&order.id).await.unwrap();

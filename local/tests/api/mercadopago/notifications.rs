@@ -3,7 +3,7 @@
 //! again while not answered 2xx in time, and listed by `GET
 //! /simulate/notifications`.
 
-use super::{Provider, Received, Reply, spawn_provider, spawn_provider_with};
+use super::{Provider, Received, Reply, order_after, spawn_provider_with};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use shared::payments::MpOrder;
@@ -81,12 +81,7 @@ impl Provider {
 
 #[tokio::test]
 async fn the_signature_passes_the_official_validator_with_the_id_as_sent() {
-    let mut provider = spawn_provider().await;
-    let order = provider.created(4980).await;
-
-    let (_, notified) = provider
-        .simulate_notified(&order.id, "pay", "", "order.processed")
-        .await;
+    let (provider, _, _, notified) = order_after(4980, "pay", "", "order.processed").await;
 
     let id = notified.data_id.clone().unwrap();
     assert!(id.bytes().any(|b| b.is_ascii_uppercase()), "{id}");
@@ -106,12 +101,8 @@ async fn the_signature_passes_the_official_validator_with_the_id_as_sent() {
 
 #[tokio::test]
 async fn an_unsigned_notification_has_no_signature_and_is_listed_as_sent() {
-    let mut provider = spawn_provider().await;
-    let order = provider.created(1000).await;
-
-    let (_, notified) = provider
-        .simulate_notified(&order.id, "pay", "notify=unsigned", "order.processed")
-        .await;
+    let (provider, order, _, notified) =
+        order_after(1000, "pay", "notify=unsigned", "order.processed").await;
 
     assert_eq!(notified.signature, None);
     assert!(notified.request_id.is_some());
