@@ -54,8 +54,9 @@ impl Route {
 /// How a call fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
-    /// 500, in Mercado Pago's error shape.
-    ServerError,
+    /// This status (500, or a 4xx Mercado Pago answers for good, such as
+    /// 401 for a revoked token), in Mercado Pago's error shape.
+    Status(u16),
     /// No answer for [`super::StandInConfig::fault_hold`], then 504.
     Timeout,
 }
@@ -78,7 +79,8 @@ impl Faults {
     }
 }
 
-/// `{"route", "status": 500 | "timeout", "times"}` (`times` 1 by default).
+/// `{"route", "status": 500 | 4xx | "timeout", "times"}` (`times` 1 by
+/// default).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Arm {
@@ -93,13 +95,16 @@ pub(super) async fn arm(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     let invalid = |message: &str| error(StatusCode::BAD_REQUEST, "invalid_properties", message);
     let Ok(arm) = serde_json::from_slice::<Arm>(&body) else {
         return invalid(
-            "the body must be {\"route\": \"create\"|\"get\"|\"cancel\"|\"refund\", \"status\": 500|\"timeout\", \"times\": n}",
+            "the body must be {\"route\": \"create\"|\"get\"|\"cancel\"|\"refund\", \"status\": 500|4xx|\"timeout\", \"times\": n}",
         );
     };
     let fault = match &arm.status {
-        Value::Number(n) if n.as_u64() == Some(500) => Fault::ServerError,
+        Value::Number(n) => match n.as_u64().and_then(|n| u16::try_from(n).ok()) {
+            Some(status @ 400..=500) => Fault::Status(status),
+            _ => return invalid("status must be 500, a 4xx or \"timeout\""),
+        },
         Value::String(s) if s == "timeout" => Fault::Timeout,
-        _ => return invalid("status must be 500 or \"timeout\""),
+        _ => return invalid("status must be 500, a 4xx or \"timeout\""),
     };
     let times = arm.times.unwrap_or(1);
     if times > MAX_TIMES {
@@ -129,11 +134,15 @@ pub(super) async fn inject(
         .and_then(|route| shared.faults.take(route));
     match fault {
         None => next.run(request).await,
-        Some(Fault::ServerError) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "a fault armed with POST /simulate/faults",
-        ),
+        Some(Fault::Status(status)) => {
+            let code = match status {
+                401 => "unauthorized",
+                500 => "internal_error",
+                _ => "bad_request",
+            };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error(status, code, "a fault armed with POST /simulate/faults")
+        }
         Some(Fault::Timeout) => {
             let mut stopped = shared.stopped.clone();
             tokio::select! {

@@ -135,3 +135,18 @@ async fn mercado_pago_failing_is_503_and_makes_no_payment() {
     let payment = shop.payment_of(&order.id).await;
     assert_eq!(payment.amount_cents, order.total_cents);
 }
+
+#[tokio::test]
+async fn mercado_pago_refusing_for_good_is_502_and_makes_no_payment() {
+    let shop = open_shop().await;
+    let order = shop.placed_order(&shop.guest).await;
+    // A revoked access token: no retry changes Mercado Pago's answer.
+    shop.arm("create", 401.into(), 1).await;
+
+    shop.request_payment(&shop.guest, &order.id)
+        .await
+        .expect_error(502, "payment_provider_error");
+
+    let payment = shop.payment_of(&order.id).await;
+    assert_eq!(payment.amount_cents, order.total_cents);
+}
