@@ -122,31 +122,23 @@ async fn a_discounted_payment_is_confirmed_and_keeps_what_was_paid() {
 }
 
 #[tokio::test]
-async fn mercado_pago_failing_is_503_and_makes_no_payment() {
+async fn an_outage_at_mercado_pago_is_503_a_refusal_502_and_neither_keeps_a_payment() {
     let shop = open_shop().await;
-    let order = shop.placed_order(&shop.guest).await;
-    shop.arm("create", 500.into(), 5).await;
+    // Five 500s outlast the adapter's retries; a 401 (a revoked access
+    // token) is a refusal no retry changes.
+    for (fault, times, status, code) in [
+        (500, 5, 503, "payment_provider_unavailable"),
+        (401, 1, 502, "payment_provider_error"),
+    ] {
+        let order = shop.placed_order(&shop.guest).await;
+        shop.arm("create", fault.into(), times).await;
 
-    shop.request_payment(&shop.guest, &order.id)
-        .await
-        .expect_error(503, "payment_provider_unavailable");
+        shop.request_payment(&shop.guest, &order.id)
+            .await
+            .expect_error(status, code);
 
-    // Nothing was kept: once Mercado Pago answers, the payment is made.
-    let payment = shop.payment_of(&order.id).await;
-    assert_eq!(payment.amount_cents, order.total_cents);
-}
-
-#[tokio::test]
-async fn mercado_pago_refusing_for_good_is_502_and_makes_no_payment() {
-    let shop = open_shop().await;
-    let order = shop.placed_order(&shop.guest).await;
-    // A revoked access token: no retry changes Mercado Pago's answer.
-    shop.arm("create", 401.into(), 1).await;
-
-    shop.request_payment(&shop.guest, &order.id)
-        .await
-        .expect_error(502, "payment_provider_error");
-
-    let payment = shop.payment_of(&order.id).await;
-    assert_eq!(payment.amount_cents, order.total_cents);
+        // Nothing was kept: once Mercado Pago answers, the payment is made.
+        let payment = shop.payment_of(&order.id).await;
+        assert_eq!(payment.amount_cents, order.total_cents);
+    }
 }
