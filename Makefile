@@ -63,6 +63,7 @@ cfn-lint: venv
 	sam validate --lint --template template.yaml
 	actionlint
 	python scripts/check-deploy-roles.py
+	python scripts/check-template-defaults.py
 	@# The deploy jobs' hash-locked SAM CLI must be the one the checks ran.
 	@grep -qixF "$$(grep -iE '^aws-sam-cli==' requirements-dev.txt) \\" deploy/requirements-deploy.txt \
 		|| { echo "deploy/requirements-deploy.txt does not pin requirements-dev.txt's aws-sam-cli: run make deploy-lock"; exit 1; }

@@ -103,6 +103,10 @@ mod tests {
         for (name, value) in template.parameter_defaults() {
             refs.insert(name, value);
         }
+        // SSM-typed parameters have no default: the bootstrap resolves them.
+        for name in template.ssm_parameters() {
+            refs.insert(name.clone(), format!("local-{name}"));
+        }
         refs.insert("Environment", "local");
         LocalStack {
             prefix: "local".into(),

@@ -99,6 +99,9 @@ pub(crate) async fn authenticate_customer(
 #[tracing::instrument(skip_all)]
 pub(crate) async fn authenticate_guest(state: &State, request: &Request) -> Result<Response<Body>> {
     let kiosk = kiosk_of(request)?;
+    // Guest sessions count toward the kiosk's sign-ins too: each may place
+    // orders and QR codes, so a stolen kiosk secret must not mint them freely.
+    count_signin(state, &kiosk).await?;
     // Every guest session is its own subject: guests never share orders.
     let subject = Subject::new_guest();
     let token = issue(state, &subject, Role::Guest, Some(&kiosk)).await?;

@@ -271,6 +271,7 @@ impl Template {
             .resource(function)
             .and_then(|r| r.get("Properties"))
             .ok_or_else(|| shape(format!("no function {function}")))?;
+        let refs = &refs.with_conditions(self.root.get("Conditions"))?;
         let mut env = HashMap::new();
         for source in [global, Some(own)].into_iter().flatten() {
             let variables = source

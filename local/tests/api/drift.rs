@@ -26,6 +26,8 @@ fn placeholder_refs(template: &Template) -> kiosk_local::template::Refs {
     for (name, value) in template.parameter_defaults() {
         refs.insert(name, value);
     }
+    // The environment has no default: every deploy names it.
+    refs.insert("Environment", "dev");
     // What CloudFormation reads from SSM: the public keys, a valid JWKS.
     let key = shared::domain::jwk::PrivateKey::from_seed([1; 32]);
     let jwks = shared::domain::jwk::PublicKeys::new(vec![key.public()]).unwrap();

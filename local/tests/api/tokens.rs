@@ -138,6 +138,10 @@ async fn hostile_tokens(app: &TestApp) -> Vec<(&'static str, String)> {
             )),
         ),
         (
+            "issued in the future",
+            sign(&with(&good, "iat", json!(now + 3600))),
+        ),
+        (
             "wrong iss",
             sign(&with(&good, "iss", json!("someone-else"))),
         ),

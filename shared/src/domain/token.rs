@@ -23,7 +23,7 @@ pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
 pub const TOKEN_TYPE: &str = "at+jwt";
 /// Longer tokens are refused unread (ours are about 400 bytes).
 pub const MAX_TOKEN_BYTES: usize = 4096;
-/// Clock skew tolerated on `exp` and `nbf`.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 30;
 
 /// The token's claims: who (`sub`, an opaque id), in which role, for how long.
@@ -140,12 +140,23 @@ impl Verifier {
             .as_deref()
             .and_then(|kid| self.keys.find(kid))
             .ok_or(TokenError::Invalid)?;
-        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_ed_der(&key.x), &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_ed_der(&key.x),
+            &self.validation,
+        )
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
+        // jsonwebtoken checks `exp` and `nbf` only: a token issued in the
+        // future (a skewed or forged signer) is refused too.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if claims.iat > now.saturating_add(LEEWAY_SECONDS.cast_signed()) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 }
 

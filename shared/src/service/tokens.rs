@@ -330,7 +330,27 @@ mod tests {
     fn the_leeway_tolerates_a_little_clock_skew() {
         let mut skewed = claims();
         skewed.nbf = now_unix() + 5;
+        skewed.iat = now_unix() + 5;
         assert!(service().verify(&sign(&key(1), &skewed).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused() {
+        // Valid now by `nbf` and `exp`, but issued an hour from now.
+        let mut future = claims();
+        future.iat = now_unix() + 3600;
+        assert_refused(
+            &service(),
+            &sign(&key(1), &future).unwrap(),
+            "token_invalid",
+        );
+        // Just past the leeway is refused too; within it is not (above).
+        future.iat = now_unix() + 31 + 5;
+        assert_refused(
+            &service(),
+            &sign(&key(1), &future).unwrap(),
+            "token_invalid",
+        );
     }
 
     #[test]
