@@ -28,7 +28,7 @@ struct CpfSignIn {
     cpf: String,
 }
 
-pub(crate) fn parse_cpf(raw: &str) -> Result<Cpf> {
+fn parse_cpf(raw: &str) -> Result<Cpf> {
     Cpf::parse(raw).map_err(|e| Error::validation(Code::InvalidCpf, e.to_string()))
 }
 
@@ -110,7 +110,7 @@ pub(crate) async fn authenticate_guest(state: &State, request: &Request) -> Resu
 }
 
 /// The calling customer's id: only a customer token gets past here.
-pub(crate) fn own_customer_id(request: &Request) -> Result<CustomerId> {
+fn own_customer_id(request: &Request) -> Result<CustomerId> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Customer])?;
     caller

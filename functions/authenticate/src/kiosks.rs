@@ -32,7 +32,8 @@ pub(crate) fn kiosk_of(request: &Request) -> Result<KioskId> {
     caller.kiosk_id.ok_or_else(Error::unauthorized_caller)
 }
 
-/// One CPF sign-in or signup of `kiosk`, or 429 past its limit this minute.
+/// One CPF sign-in, signup or guest session of `kiosk`, or 429 past its
+/// limit this minute.
 pub(crate) async fn count_signin(state: &State, kiosk: &KioskId) -> Result<()> {
     match state
         .kiosks

@@ -24,7 +24,7 @@ pub struct State {
     pub kiosks: KioskStore,
     /// The orders, for erasure: their owner is replaced (LGPD).
     pub orders: OrderStore,
-    /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins plus signups a kiosk may
+    /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins, signups and guest sessions a kiosk may
     /// make in a minute.
     pub signins_per_minute: u32,
 }

@@ -345,7 +345,7 @@ mod tests {
             "token_invalid",
         );
         // Just past the leeway is refused too; within it is not (above).
-        future.iat = now_unix() + 31 + 5;
+        future.iat = now_unix() + crate::domain::token::LEEWAY_SECONDS.cast_signed() + 5;
         assert_refused(
             &service(),
             &sign(&key(1), &future).unwrap(),

@@ -4,8 +4,9 @@
 //!   secret (never the secret), `created_at` and `revoked`. One Query on
 //!   `pk = "kiosk"` lists them (one partition: a restaurant has tens of
 //!   kiosks, not millions), never a Scan.
-//! - a counter: `pk = "signins#<id>"`, `sk = <minute>`, the CPF sign-ins and
-//!   signups of that kiosk in that minute; it expires through the table's TTL.
+//! - a counter: `pk = "signins#<id>"`, `sk = <minute>`, the CPF sign-ins,
+//!   signups and guest sessions of that kiosk in that minute; it expires
+//!   through the table's TTL.
 //!
 //! A kiosk's secret is 32 random bytes (base64url), shown once at enrolment.
 //! It is high-entropy, so a plain SHA-256 of it is as hard to invert as the
