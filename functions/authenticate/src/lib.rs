@@ -16,6 +16,7 @@ use shared::store::keys::{KeyRing, KeySource};
 use shared::store::kiosks::KioskStore;
 use shared::store::orders::OrderStore;
 use shared::store::secrets::SecretVersions;
+use shared::store::sessions::SessionsTable;
 use shared::{Error, Result};
 
 pub struct State {
@@ -24,6 +25,8 @@ pub struct State {
     pub kiosks: KioskStore,
     /// The orders, for erasure: their owner is replaced (LGPD).
     pub orders: OrderStore,
+    /// E-mailed codes and staff refresh tokens, as hashes.
+    pub sessions: SessionsTable,
     /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins, signups and guest sessions a kiosk may
     /// make in a minute.
     pub signins_per_minute: u32,
@@ -31,7 +34,8 @@ pub struct State {
 
 impl shared::lambda::Function for State {
     /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID`,
-    /// `KIOSKS_TABLE`, `KIOSK_SIGNINS_PER_MINUTE` and the token settings
+    /// `KIOSKS_TABLE`, `ORDERS_TABLE`, `SESSIONS_TABLE`,
+    /// `KIOSK_SIGNINS_PER_MINUTE` and the token settings
     /// ([`TokenConfig`]). No network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let directory = Directory::new(
@@ -51,13 +55,15 @@ impl shared::lambda::Function for State {
         let tokens = TokenService::new(keys, config.public_keys, config.settings);
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let kiosks = KioskStore::new(dynamodb.clone(), env.required("KIOSKS_TABLE")?);
-        let orders = OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?);
+        let orders = OrderStore::new(dynamodb.clone(), env.required("ORDERS_TABLE")?);
+        let sessions = SessionsTable::new(dynamodb, env.required("SESSIONS_TABLE")?);
         let signins_per_minute = env.count_or("KIOSK_SIGNINS_PER_MINUTE", 30)?;
         Ok(Self {
             directory,
             tokens,
             kiosks,
             orders,
+            sessions,
             signins_per_minute,
         })
     }

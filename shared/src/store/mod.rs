@@ -14,6 +14,8 @@ pub mod kiosks;
 pub mod orders;
 #[cfg(feature = "dynamodb")]
 pub mod products;
+#[cfg(feature = "dynamodb")]
+pub mod sessions;
 
 #[cfg(feature = "cognito")]
 pub mod directory;
