@@ -138,10 +138,14 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .parameters
             .insert("OrderPaymentTimeoutSeconds".into(), timeout);
     }
-    if let Ok(limit) = std::env::var("KIOSK_SIGNINS_PER_MINUTE") {
-        overrides
-            .parameters
-            .insert("KioskSigninsPerMinute".into(), limit);
+    for (setting, parameter) in [
+        ("KIOSK_SIGNINS_PER_MINUTE", "KioskSigninsPerMinute"),
+        ("OPEN_ORDERS_PER_CUSTOMER", "OpenOrdersPerCustomer"),
+        ("OPEN_ORDERS_PER_KIOSK", "OpenOrdersPerKiosk"),
+    ] {
+        if let Ok(limit) = std::env::var(setting) {
+            overrides.parameters.insert(parameter.into(), limit);
+        }
     }
     let expiry_every = match std::env::var("EXPIRY_INTERVAL_SECONDS") {
         Ok(seconds) if !seconds.is_empty() => Some(

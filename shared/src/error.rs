@@ -71,6 +71,7 @@ codes! {
     TokenExpired = "token_expired",
     TokenInvalid = "token_invalid",
     TokenMissing = "token_missing",
+    TooManyOpenOrders = "too_many_open_orders",
     TooManyRequests = "too_many_requests",
     Unauthorized = "unauthorized",
 }
@@ -102,6 +103,10 @@ pub enum Error {
     /// `too_many_requests`, `Retry-After` seconds.
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// A limit on what one caller may hold at once (open orders): 429, no
+    /// `Retry-After` (it frees when an order is paid, cancelled or expires).
+    #[error("{message}")]
+    Limited { code: Code, message: String },
     /// A body over the largest one any route reads: 413, unread.
     #[error("{message}")]
     TooLarge { code: Code, message: String },
@@ -193,6 +198,16 @@ impl Error {
             "the cursor is not one this list gave out",
         )
     }
+    /// 429 `too_many_open_orders`: the caller, or its kiosk, already holds
+    /// as many orders awaiting payment as it may.
+    pub fn too_many_open_orders(whose: &str) -> Self {
+        Self::Limited {
+            code: Code::TooManyOpenOrders,
+            message: format!(
+                "{whose} already has as many orders awaiting payment as allowed: pay or cancel one first"
+            ),
+        }
+    }
     /// 409 `invalid_transition`: the order's status does not allow the move.
     pub fn invalid_transition() -> Self {
         Self::conflict(
@@ -233,6 +248,7 @@ impl Error {
             | Error::Conflict { code, message }
             | Error::Unprocessable { code, message }
             | Error::TooLarge { code, message }
+            | Error::Limited { code, message }
             | Error::ProviderUnavailable { code, message }
             | Error::ProviderRefused { code, message } => (*code, message),
             Error::Unavailable(_) => (Code::ServiceUnavailable, "the service is busy, try again"),

@@ -16,7 +16,7 @@ use shared::payments::account::MercadoPagoAccount;
 use shared::service::checkout::{Placed, place_order};
 use shared::service::orders::move_order;
 use shared::service::payment::{Notification, poll_order, receive_notification, request_payment};
-use shared::store::orders::{Checkouts, OrderStore, OwnCursor, QueueCursor};
+use shared::store::orders::{Checkouts, OpenOrderLimits, OrderStore, OwnCursor, QueueCursor};
 use shared::store::products::ProductStore;
 use shared::{Code, Error, Result, Role};
 
@@ -33,16 +33,22 @@ pub struct State {
 impl shared::lambda::Function for State {
     /// From `ORDERS_TABLE`, `PRODUCTS_TABLE`, `MERCADOPAGO_SECRET_ID`,
     /// `MERCADOPAGO_API_URL`, `MERCADOPAGO_EXTERNAL_POS_ID`,
-    /// `MERCADOPAGO_SECRET_CACHE_SECONDS` (300) and
-    /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900); no network call.
+    /// `MERCADOPAGO_SECRET_CACHE_SECONDS` (300),
+    /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900), `OPEN_ORDERS_PER_CUSTOMER` (2)
+    /// and `OPEN_ORDERS_PER_KIOSK` (10); no network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let products = ProductStore::new(dynamodb.clone(), env.required("PRODUCTS_TABLE")?);
         let payment_timeout = env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)?;
+        let limits = OpenOrderLimits {
+            per_owner: env.count_or("OPEN_ORDERS_PER_CUSTOMER", 2)?,
+            per_kiosk: env.count_or("OPEN_ORDERS_PER_KIOSK", 10)?,
+        };
         let orders = OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?);
         Ok(Self {
             checkouts: Checkouts::new(orders.clone(), products)
-                .with_payment_timeout(payment_timeout),
+                .with_payment_timeout(payment_timeout)
+                .with_open_order_limits(limits),
             orders,
             mercadopago: MercadoPagoAccount::from_env(sdk, env)?,
             payment_timeout,
@@ -104,7 +110,15 @@ async fn checkout(state: &State, request: &Request) -> Result<Response<Body>> {
     let checkout = Checkout::try_from(json_body::<CheckoutBody>(request)?)?;
     let key = idempotency_key(request)?;
     Ok(
-        match place_order(&state.checkouts, &caller.subject, &checkout, key.as_ref()).await? {
+        match place_order(
+            &state.checkouts,
+            &caller.subject,
+            caller.kiosk_id.as_ref(),
+            &checkout,
+            key.as_ref(),
+        )
+        .await?
+        {
             Placed::New(order) => json_response(201, &order),
             Placed::Replay(order) => json_response(200, &order),
         },

@@ -2,7 +2,10 @@
 //! preparation) and `ready`, each oldest payment first; never an unpaid,
 //! completed or cancelled order.
 
-use crate::helpers::{Shop, open_shop, spawn_app, spawn_app_failing, spawn_recorded_app, stock};
+use crate::helpers::{
+    Shop, open_shop, open_shop_without_limits, spawn_app, spawn_app_failing, spawn_recorded_app,
+    stock,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use shared::domain::OrderId;
@@ -49,7 +52,7 @@ async fn number_of(shop: &Shop, id: &OrderId) -> Option<u16> {
 #[tokio::test]
 async fn the_board_lists_paid_orders_by_status_oldest_payment_first_and_numbers_only() {
     // Arrange: orders of two guests, created, paid and moved in mixed orders.
-    let shop = open_shop().await;
+    let shop = open_shop_without_limits().await;
     let kitchen = shop.busy_kitchen().await;
     let expect = |names: &[&str]| names.iter().map(|n| kitchen.numbers[n]).collect::<Vec<_>>();
 

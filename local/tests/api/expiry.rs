@@ -133,7 +133,8 @@ async fn mercado_pago_down_leaves_the_orders_for_the_next_run() {
     let shop = open_shop().await;
     let (first, _) = order_with_qr(&shop).await;
     let (second, _) = order_with_qr(&shop).await;
-    let without_qr = shop.placed_order(&shop.guest).await;
+    // A session holds two orders awaiting payment at most: another guest's.
+    let without_qr = shop.placed_order(&shop.guest_token().await).await;
     // Nothing listens there: every call is refused.
     let down = shop.expiry_job(Some("http://127.0.0.1:9"));
 

@@ -1,7 +1,7 @@
 //! The kitchen queue: only paid orders, ready first, then in preparation,
 //! then received, each oldest paid first; and every caller's own list.
 
-use crate::helpers::{Page, open_shop};
+use crate::helpers::{Page, open_shop, open_shop_without_limits};
 use shared::domain::OrderId;
 use shared::domain::order::{Order, OrderStatus};
 
@@ -49,7 +49,7 @@ const QUEUE: [&str; 6] = [
 #[tokio::test]
 async fn the_kitchen_queue_is_ready_then_in_preparation_then_received_oldest_paid_first() {
     // Arrange
-    let shop = open_shop().await;
+    let shop = open_shop_without_limits().await;
     let kitchen = &shop.kitchen;
     let busy = shop.busy_kitchen().await;
     let expected = busy.ids_of(&QUEUE);

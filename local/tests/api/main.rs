@@ -23,6 +23,7 @@ mod lgpd;
 mod logs;
 mod mercadopago;
 mod money;
+mod open_orders;
 mod ownership;
 mod payment;
 mod products;

@@ -1,7 +1,7 @@
 //! The money invariants under races: a paid order is either served or
 //! refunded, never both.
 
-use crate::helpers::{spawn_app_with_isolated_writes, statuses, stock};
+use crate::helpers::{NO_OPEN_ORDER_LIMITS, spawn_app_with_isolated_writes, statuses, stock};
 use shared::domain::order::OrderStatus::{Cancelled, InPreparation};
 use shared::domain::order::PaymentStatus::{Approved, RefundPending, Refunded};
 
@@ -130,7 +130,7 @@ async fn at_mercadopago(shop: &crate::helpers::Shop, provider_order: &str, actio
 async fn a_hundred_orders_through_random_payments_and_faults_are_each_served_or_refunded_never_both()
  {
     use shared::domain::order::OrderStatus::{Completed, InPreparation, Ready, Received};
-    let shop = stock(spawn_app_with_isolated_writes(&[]).await).await;
+    let shop = stock(spawn_app_with_isolated_writes(NO_OPEN_ORDER_LIMITS).await).await;
     let mut dice = Dice(0x005e_ed0f_0dd5);
     let mut orders = Vec::new();
     for _ in 0..100 {

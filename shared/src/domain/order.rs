@@ -1,6 +1,6 @@
 //! Orders: lines priced from the menu at checkout, and the status machine.
 
-use crate::domain::ids::{OrderId, ProductId, ProviderOrderId};
+use crate::domain::ids::{KioskId, OrderId, ProductId, ProviderOrderId};
 use crate::domain::money::Money;
 use crate::domain::product::Product;
 use crate::domain::subject::Subject;
@@ -223,6 +223,9 @@ pub struct Order {
     /// one no other open paid order holds.
     pub number: Option<u16>,
     pub customer_id: Subject,
+    /// The kiosk it was placed at (its open orders are counted per kiosk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiosk_id: Option<KioskId>,
     pub items: Vec<OrderLine>,
     pub total_cents: Money,
     pub status: OrderStatus,
@@ -245,9 +248,11 @@ pub struct Order {
 /// store writes what the domain decided and the in-memory fakes of the
 /// service tests apply the very same move.
 impl Order {
-    /// A new order of `owner`, awaiting its payment: no ticket number yet.
+    /// A new order of `owner` at `kiosk`, awaiting its payment: no ticket
+    /// number yet.
     pub fn placed(
         owner: Subject,
+        kiosk: Option<KioskId>,
         items: Vec<OrderLine>,
         total: Money,
         now: OffsetDateTime,
@@ -256,6 +261,7 @@ impl Order {
             id: OrderId::generate(),
             number: None,
             customer_id: owner,
+            kiosk_id: kiosk,
             items,
             total_cents: total,
             status: OrderStatus::AwaitingPayment,
@@ -661,6 +667,7 @@ mod tests {
             id: OrderId::generate(),
             number: None,
             customer_id: "guest:1".parse().unwrap(),
+            kiosk_id: None,
             items: vec![],
             total_cents: Money::cents(2490),
             status,

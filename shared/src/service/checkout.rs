@@ -4,7 +4,7 @@
 
 use crate::clock;
 use crate::domain::Subject;
-use crate::domain::ids::IdempotencyKey;
+use crate::domain::ids::{IdempotencyKey, KioskId};
 use crate::domain::order::{Checkout, Order};
 use crate::service::ports::{CheckoutStore, Created, IdempotencyRecord};
 use crate::{Code, Error, Result};
@@ -21,11 +21,14 @@ pub enum Placed {
     Replay(Order),
 }
 
-/// Places `checkout` for `owner`; with `key`, at most once per key and body.
+/// Places `checkout` for `owner` at `kiosk`; with `key`, at most once per key
+/// and body. The store refuses it (429 `too_many_open_orders`) when the owner
+/// or the kiosk already holds as many orders awaiting payment as allowed.
 #[tracing::instrument(skip_all)]
 pub async fn place_order(
     store: &impl CheckoutStore,
     owner: &Subject,
+    kiosk: Option<&KioskId>,
     checkout: &Checkout,
     key: Option<&IdempotencyKey>,
 ) -> Result<Placed> {
@@ -39,7 +42,13 @@ pub async fn place_order(
         return replay(store, &record, &request_hash).await;
     }
     let (items, total_cents) = checkout.price(&menu)?;
-    let order = Order::placed(owner.clone(), items, total_cents, clock::now());
+    let order = Order::placed(
+        owner.clone(),
+        kiosk.cloned(),
+        items,
+        total_cents,
+        clock::now(),
+    );
     let record = record_id.map(|id| IdempotencyRecord {
         id,
         order_id: order.id.clone(),
@@ -166,11 +175,15 @@ mod tests {
     #[tokio::test]
     async fn a_checkout_is_priced_from_the_menu_and_awaits_payment() {
         let store = store();
-        let Placed::New(order) =
-            place_order(&store, &who("guest:1"), &checkout(&[("x-burger", 2)]), None)
-                .await
-                .unwrap()
-        else {
+        let Placed::New(order) = place_order(
+            &store,
+            &who("guest:1"),
+            None,
+            &checkout(&[("x-burger", 2)]),
+            None,
+        )
+        .await
+        .unwrap() else {
             panic!("a first checkout places a new order")
         };
         assert_eq!(order.total_cents, Money::cents(5180));
@@ -187,13 +200,13 @@ mod tests {
     async fn a_repeat_with_the_same_key_and_body_answers_the_first_order() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        let Placed::New(first) = place_order(&store, &who("c-1"), &body, Some(&key("k1")))
+        let Placed::New(first) = place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
             .await
             .unwrap()
         else {
             panic!("the first request places the order")
         };
-        let Placed::Replay(again) = place_order(&store, &who("c-1"), &body, Some(&key("k1")))
+        let Placed::Replay(again) = place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
             .await
             .unwrap()
         else {
@@ -207,10 +220,10 @@ mod tests {
     async fn keys_belong_to_their_caller() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        place_order(&store, &who("c-1"), &body, Some(&key("k1")))
+        place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
             .await
             .unwrap();
-        let other = place_order(&store, &who("c-2"), &body, Some(&key("k1")))
+        let other = place_order(&store, &who("c-2"), None, &body, Some(&key("k1")))
             .await
             .unwrap();
         assert!(matches!(other, Placed::New(_)));
@@ -222,6 +235,7 @@ mod tests {
         place_order(
             &store,
             &who("c-1"),
+            None,
             &checkout(&[("x-burger", 1)]),
             Some(&key("k1")),
         )
@@ -230,6 +244,7 @@ mod tests {
         let reused = place_order(
             &store,
             &who("c-1"),
+            None,
             &checkout(&[("x-burger", 2)]),
             Some(&key("k1")),
         )
@@ -251,7 +266,7 @@ mod tests {
                 expires_at: clock::now_unix() - 1,
             },
         );
-        let placed = place_order(&store, &who("c-1"), &body, Some(&key("k1")))
+        let placed = place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
             .await
             .unwrap();
         assert!(matches!(placed, Placed::New(_)));
@@ -264,10 +279,10 @@ mod tests {
             ..store()
         };
         let body = checkout(&[("x-burger", 1)]);
-        place_order(&store, &who("c-1"), &body, Some(&key("k1")))
+        place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
             .await
             .unwrap();
-        let racing = place_order(&store, &who("c-1"), &body, Some(&key("k1"))).await;
+        let racing = place_order(&store, &who("c-1"), None, &body, Some(&key("k1"))).await;
         assert_eq!(code(racing), (409, "idempotency_key_in_use".to_owned()));
     }
 
@@ -278,6 +293,7 @@ mod tests {
             let refused = place_order(
                 &store,
                 &who("c-1"),
+                None,
                 &checkout(&[("x-burger", 1), (missing, 1)]),
                 Some(&key("k1")),
             )

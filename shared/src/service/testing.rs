@@ -517,7 +517,13 @@ pub fn provider_id() -> ProviderOrderId {
 pub fn unpaid(with_payment: bool) -> StoredOrder {
     let now = clock::now();
     StoredOrder {
-        order: Order::placed(Subject::new_guest(), Vec::new(), Money::cents(2490), now),
+        order: Order::placed(
+            Subject::new_guest(),
+            None,
+            Vec::new(),
+            Money::cents(2490),
+            now,
+        ),
         payment: with_payment.then(|| Payment {
             provider: "mercadopago".into(),
             provider_order_id: provider_id(),

@@ -4,7 +4,7 @@
 //! stack without the API, a moto server of a test's own to pause or kill,
 //! and what a test reads from a stack directly.
 
-use super::proxy::{Relay, start_proxy};
+use super::proxy::{Relay, is_write, start_proxy};
 use super::{ADMIN_PASSWORD, KITCHEN_PASSWORD, OUTSIDER_PASSWORD, TestApp};
 use kiosk_local::bootstrap::{LocalStack, StaffUser};
 use kiosk_local::template::Template;
@@ -178,6 +178,9 @@ impl OwnEmulator {
     /// [`Self::spawn_app`], its AWS calls through a tripwire: once armed, the
     /// first call of `operation` (`TransactWriteItems`, ...) pauses the
     /// emulator just before it is forwarded, so that it stalls in flight.
+    /// Writes are made one at a time (moto's are not isolated; see
+    /// [`super::spawn_app_with_isolated_writes`]): the stalled one lands before the
+    /// next write is let through, as DynamoDB would order them.
     pub async fn spawn_app_with_tripwire(&self, operation: &'static str) -> (TestApp, Tripwire) {
         let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (pid, trip) = (self.pid(), armed.clone());
@@ -186,7 +189,11 @@ impl OwnEmulator {
             {
                 signal(pid, "-STOP");
             }
-            Relay::Forward
+            if is_write(target) {
+                Relay::Serialized
+            } else {
+                Relay::Forward
+            }
         };
         let endpoint = start_proxy(self.endpoint.clone(), on_call).await;
         (spawn_app_through(&endpoint).await, Tripwire(armed))

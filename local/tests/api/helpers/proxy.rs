@@ -65,6 +65,13 @@ pub(super) enum Relay {
     Serialized,
 }
 
+/// Whether the call (its `X-Amz-Target`) writes to DynamoDB.
+pub(super) fn is_write(target: &str) -> bool {
+    ["TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem"]
+        .iter()
+        .any(|op| target.ends_with(&format!(".{op}")))
+}
+
 /// A proxy in front of the emulator that shows `on_call` each call's
 /// operation (its `X-Amz-Target`) and relays the call as it says; its endpoint.
 pub(super) async fn start_proxy(
@@ -84,10 +91,19 @@ pub(super) async fn start_proxy(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("(no target)");
             let how = on_call(target);
-            let _turn = match how {
-                Relay::Serialized => Some(one_at_a_time.lock().await),
-                _ => None,
-            };
+            if let Relay::Serialized = how {
+                // The turn is held until the emulator answers, even when the
+                // caller gave up waiting (a timeout): a write still in flight
+                // at the emulator keeps the next one out, as DynamoDB's
+                // isolation would.
+                let turn = one_at_a_time.lock_owned().await;
+                let call = tokio::spawn(async move {
+                    let answer = relay(&client, &upstream, method, &uri, &headers, body).await;
+                    drop(turn);
+                    answer
+                });
+                return call.await.unwrap();
+            }
             if let Relay::ServerErrorPage = how {
                 let page = "<html><body><h1>500 Internal Server Error</h1></body></html>";
                 let mut answer = axum::response::Response::new(axum::body::Body::from(page));
@@ -153,10 +169,7 @@ pub async fn spawn_recorded_app() -> (TestApp, Recorder) {
 /// on one item need that.
 pub async fn spawn_app_with_isolated_writes(parameters: &[(&str, &str)]) -> TestApp {
     let on_call = |target: &str| {
-        let write = ["TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem"]
-            .iter()
-            .any(|op| target.ends_with(&format!(".{op}")));
-        if write {
+        if is_write(target) {
             Relay::Serialized
         } else {
             Relay::Forward

@@ -83,9 +83,15 @@ impl TestApp {
         n: usize,
         request: reqwest::RequestBuilder,
     ) -> Vec<Answer> {
+        let copies = (0..n).map(|_| request.try_clone().unwrap()).collect();
+        self.send_all_at_once(copies).await
+    }
+
+    /// Sends the requests at once, unchecked; their answers (in no order).
+    pub async fn send_all_at_once(&self, requests: Vec<reqwest::RequestBuilder>) -> Vec<Answer> {
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..n {
-            tasks.spawn(Answer::of(request.try_clone().unwrap()));
+        for request in requests {
+            tasks.spawn(Answer::of(request));
         }
         tasks.join_all().await
     }

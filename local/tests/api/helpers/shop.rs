@@ -250,6 +250,18 @@ pub async fn open_shop() -> Shop {
     stock(spawn_app().await).await
 }
 
+/// The template parameters that turn the open-order limits off, for the tests
+/// that arrange more orders awaiting payment at once than a kiosk may hold
+/// (the limits have tests of their own: `open_orders.rs`).
+pub const NO_OPEN_ORDER_LIMITS: &[(&str, &str)] =
+    &[("OpenOrdersPerCustomer", "0"), ("OpenOrdersPerKiosk", "0")];
+
+/// [`open_shop`] without the open-order limits.
+pub async fn open_shop_without_limits() -> Shop {
+    stock(super::spawn_app_configured(&super::emulator_endpoint(), NO_OPEN_ORDER_LIMITS).await)
+        .await
+}
+
 /// Puts X-Burger on `app`'s menu and signs the staff and a guest in.
 pub async fn stock(app: TestApp) -> Shop {
     let admin = app.admin_token().await;

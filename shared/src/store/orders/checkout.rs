@@ -1,8 +1,9 @@
 //! Checkout's writes: a new order (awaiting payment, in the `awaiting`
-//! index) and, with an `Idempotency-Key`, its record in the same
-//! transaction. [`Checkouts`] holds both tables it reads, by type: a store
+//! index), its places under the open-order limits and, with an
+//! `Idempotency-Key`, its record, all in one transaction. [`Checkouts`] holds both tables it reads, by type: a store
 //! that cannot check out does not have this one.
 
+use super::open::{self, Holder, OpenOrderLimits};
 use super::{AWAITING, OrderItem, OrderStore, due_key};
 use crate::clock::time_key;
 use crate::domain::ids::{OrderId, ProductId};
@@ -27,6 +28,7 @@ pub struct Checkouts {
     /// How long a new order awaits its payment: its deadline in the
     /// `awaiting` index is its creation plus this.
     payment_timeout: std::time::Duration,
+    limits: OpenOrderLimits,
 }
 
 impl Checkouts {
@@ -35,6 +37,7 @@ impl Checkouts {
             orders,
             products,
             payment_timeout: super::DEFAULT_PAYMENT_TIMEOUT,
+            limits: OpenOrderLimits::default(),
         }
     }
 
@@ -42,6 +45,123 @@ impl Checkouts {
     pub fn with_payment_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.payment_timeout = timeout;
         self
+    }
+
+    /// The store, holding each owner and kiosk to these open-order limits.
+    pub fn with_open_order_limits(mut self, limits: OpenOrderLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// How one checkout transaction went.
+enum Attempt {
+    Done(Created),
+    /// A holder had no free place: the ids it holds.
+    Full {
+        holder: Holder,
+        held: Vec<String>,
+    },
+    /// A concurrent transaction touched the same item.
+    Conflict,
+}
+
+impl Checkouts {
+    /// One transaction: the order, its places, and the record if any.
+    async fn try_create(
+        &self,
+        order: &Order,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<Attempt> {
+        let table = &self.orders.table;
+        let item = to_item(&OrderItem {
+            order: order.clone(),
+            owner_sk: time_key(order.id.as_str()),
+            queue_status: None,
+            queue_sk: None,
+            payment: None,
+            paid_by: None,
+            awaiting: Some(AWAITING.to_owned()),
+            due_at: Some(due_key(order.created_at + self.payment_timeout, &order.id)),
+        })?;
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(id)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+        };
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(put(item).build().map_err(Error::internal)?)
+                .build(),
+        ];
+        let holders = self.limits.holders(order);
+        for holder in &holders {
+            let take = open::take(table, holder, order, self.payment_timeout)?;
+            writes.push(TransactWriteItem::builder().update(take).build());
+        }
+        if let Some(record) = record {
+            // A record past its expiry may linger until DynamoDB's TTL removes
+            // it: it no longer binds the key.
+            let record_put = put(to_item(record)?)
+                .condition_expression("attribute_not_exists(id) OR expires_at < :now")
+                .expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(crate::clock::now_unix().to_string()),
+                );
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(record_put.build().map_err(Error::internal)?)
+                    .build(),
+            );
+        }
+        let result = self
+            .orders
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(Attempt::Done(Created::Order(order.clone()))),
+            Err(e) => e,
+        };
+        let reasons = match e.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                c.cancellation_reasons().to_vec()
+            }
+            _ => return Err(from_sdk(e)),
+        };
+        let code = |index: usize| reasons.get(index).and_then(|r| r.code());
+        // The record's reason comes last: taken by an earlier or concurrent request.
+        let record_at = 1 + holders.len();
+        if record.is_some()
+            && matches!(
+                code(record_at),
+                Some("ConditionalCheckFailed" | "TransactionConflict")
+            )
+        {
+            let existing = reasons
+                .get(record_at)
+                .and_then(|r| r.item.clone())
+                .map(from_item)
+                .transpose()?;
+            return Ok(Attempt::Done(Created::KeyTaken(existing)));
+        }
+        for (at, holder) in holders.into_iter().enumerate() {
+            match code(1 + at) {
+                Some("ConditionalCheckFailed") => {
+                    let held = open::held(reasons.get(1 + at).and_then(|r| r.item.as_ref()));
+                    return Ok(Attempt::Full { holder, held });
+                }
+                Some("TransactionConflict") => return Ok(Attempt::Conflict),
+                _ => {}
+            }
+        }
+        Err(from_sdk(e))
     }
 }
 
@@ -72,89 +192,31 @@ impl CheckoutStore for Checkouts {
         Ok((menu, record))
     }
 
-    /// Writes a new order; with an idempotency record, both in one
-    /// transaction that fails if the key is already taken.
+    /// Writes a new order and takes its open-order places; with an
+    /// idempotency record, all in one transaction that fails if the key is
+    /// already taken. A full holder is checked once for places of orders
+    /// closed since (see `open`): then 429 `too_many_open_orders`.
     async fn create(&self, order: &Order, record: Option<&IdempotencyRecord>) -> Result<Created> {
-        let item = to_item(&OrderItem {
-            order: order.clone(),
-            owner_sk: time_key(order.id.as_str()),
-            queue_status: None,
-            queue_sk: None,
-            payment: None,
-            paid_by: None,
-            awaiting: Some(AWAITING.to_owned()),
-            due_at: Some(due_key(order.created_at + self.payment_timeout, &order.id)),
-        })?;
-        let Some(record) = record else {
-            self.orders
-                .client
-                .put_item()
-                .table_name(&self.orders.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(id)")
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            return Ok(Created::Order(order.clone()));
-        };
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.orders.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(id)")
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-        };
-        // A record past its expiry may linger until DynamoDB's TTL removes it:
-        // it no longer binds the key.
-        let record_put = put(to_item(record)?)
-            .condition_expression("attribute_not_exists(id) OR expires_at < :now")
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::N(crate::clock::now_unix().to_string()),
-            );
-        let result = self
-            .orders
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(put(item).build().map_err(Error::internal)?)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(record_put.build().map_err(Error::internal)?)
-                    .build(),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::Order(order.clone())),
-            Err(e) => {
-                let reasons = match e.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        c.cancellation_reasons().to_vec()
+        let mut checked = false;
+        let mut conflicts = 0;
+        loop {
+            match self.try_create(order, record).await? {
+                Attempt::Done(created) => return Ok(created),
+                Attempt::Full { holder, held } => {
+                    if checked || !self.orders.free_closed(&holder.id, held).await? {
+                        return Err(Error::too_many_open_orders(holder.whose));
                     }
-                    _ => return Err(from_sdk(e)),
-                };
-                // Reason 1 is the idempotency record's: taken by an earlier or concurrent request.
-                let taken = reasons.get(1).is_some_and(|r| {
-                    matches!(
-                        r.code(),
-                        Some("ConditionalCheckFailed" | "TransactionConflict")
-                    )
-                });
-                if !taken {
-                    return Err(from_sdk(e));
+                    checked = true;
                 }
-                let existing = reasons
-                    .get(1)
-                    .and_then(|r| r.item.clone())
-                    .map(from_item)
-                    .transpose()?;
-                Ok(Created::KeyTaken(existing))
+                // Another transaction on the same holder at the same moment
+                // (DynamoDB cancels rather than waits): try again shortly.
+                Attempt::Conflict if conflicts < 3 => {
+                    conflicts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * conflicts)).await;
+                }
+                Attempt::Conflict => {
+                    return Err(Error::Unavailable("checkout kept conflicting".into()));
+                }
             }
         }
     }

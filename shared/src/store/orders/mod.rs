@@ -35,14 +35,18 @@
 //! (`ticket#<n>`, held by an open paid order: taken in the transaction that
 //! confirms the payment, freed in the one that completes or cancels it, so
 //! no two open paid orders share a number), and idempotency records
-//! (`idem#<owner>#<key>`, expiring after a day through the table's TTL).
+//! (`idem#<owner>#<key>`, expiring after a day through the table's TTL), and
+//! the holders of the open-order limits (`open#owner#<sub>`,
+//! `open#kiosk#<id>`: see `open`).
 
 mod checkout;
+mod open;
 mod payment;
 mod queries;
 mod status;
 
 pub use checkout::Checkouts;
+pub use open::OpenOrderLimits;
 pub use queries::{BOARD_LIMIT, Board, OwnCursor, QueueCursor};
 
 use crate::Result;
@@ -83,6 +87,7 @@ pub fn is_order_id(id: &OrderId) -> bool {
         && !id.starts_with(COUNTER_PREFIX)
         && !id.starts_with(TICKET_PREFIX)
         && !id.starts_with(PROVIDER_PREFIX)
+        && !id.starts_with(open::OPEN_PREFIX)
 }
 
 fn ticket_slot(number: u16) -> String {

@@ -1,5 +1,6 @@
 //! The payment's writes: the QR attached to an order, its confirmation
-//! with a ticket number (one transaction with the number's slot), a
+//! with a ticket number (one transaction with the number's slot and the
+//! release of its open-order places), a
 //! cancellation before payment, and the refund of a late payment.
 
 use super::{
@@ -161,11 +162,18 @@ impl PaymentStore for OrderStore {
                 )
                 .build()
                 .map_err(Error::internal)?;
+            // Paid, it no longer holds an open-order place (see `open`).
+            let mut writes = vec![
+                TransactWriteItem::builder().put(slot).build(),
+                TransactWriteItem::builder().update(update).build(),
+            ];
+            for release in super::open::release(&self.table, order)? {
+                writes.push(TransactWriteItem::builder().update(release).build());
+            }
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(slot).build())
-                .transact_items(TransactWriteItem::builder().update(update).build())
+                .set_transact_items(Some(writes))
                 .send()
                 .await;
             match result {
