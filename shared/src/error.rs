@@ -43,6 +43,7 @@ codes! {
     InternalError = "internal_error",
     InvalidBody = "invalid_body",
     InvalidCategory = "invalid_category",
+    InvalidCode = "invalid_code",
     InvalidCpf = "invalid_cpf",
     InvalidCredentials = "invalid_credentials",
     InvalidCursor = "invalid_cursor",
@@ -71,8 +72,10 @@ codes! {
     TokenExpired = "token_expired",
     TokenInvalid = "token_invalid",
     TokenMissing = "token_missing",
+    TooManyAttempts = "too_many_attempts",
     TooManyRequests = "too_many_requests",
     Unauthorized = "unauthorized",
+    VerificationRequired = "verification_required",
 }
 
 impl fmt::Display for Code {
@@ -102,6 +105,14 @@ pub enum Error {
     /// `too_many_requests`, `Retry-After` seconds.
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// 429 for a reason of its own (not the kiosk's sign-in limit), with
+    /// `Retry-After` when waiting helps.
+    #[error("{message}")]
+    Throttled {
+        code: Code,
+        message: String,
+        retry_after: Option<u64>,
+    },
     /// A body over the largest one any route reads: 413, unread.
     #[error("{message}")]
     TooLarge { code: Code, message: String },
@@ -234,7 +245,8 @@ impl Error {
             | Error::Unprocessable { code, message }
             | Error::TooLarge { code, message }
             | Error::ProviderUnavailable { code, message }
-            | Error::ProviderRefused { code, message } => (*code, message),
+            | Error::ProviderRefused { code, message }
+            | Error::Throttled { code, message, .. } => (*code, message),
             Error::Unavailable(_) => (Code::ServiceUnavailable, "the service is busy, try again"),
             Error::TooManyRequests { .. } => (
                 Code::TooManyRequests,
