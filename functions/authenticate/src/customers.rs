@@ -153,7 +153,7 @@ pub(crate) async fn authenticate_guest(state: &State, request: &Request) -> Resu
 }
 
 /// The calling customer: only a customer token gets past here.
-fn customer_caller(request: &Request) -> Result<(Caller, CustomerId)> {
+pub(crate) fn customer_caller(request: &Request) -> Result<(Caller, CustomerId)> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Customer])?;
     let id = caller

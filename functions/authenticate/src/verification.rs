@@ -5,7 +5,7 @@
 //! by a conditional write in `store::codes`.
 
 use crate::State;
-use crate::customers::customer_record;
+use crate::customers::{customer_caller, customer_record};
 use crate::kiosks::count_signin;
 use crate::tokens::issue_proven;
 use lambda_http::{Body, Request, Response};
@@ -15,7 +15,7 @@ use shared::domain::verification::{
     CODE_TTL_SECONDS, OneTimeCode, VERIFIED_SESSION_SECONDS, address_digest,
 };
 use shared::domain::{CustomerId, KioskId, Subject};
-use shared::http::{Caller, json_body, json_response};
+use shared::http::{json_body, json_response};
 use shared::store::codes::CodeCheck;
 use shared::{Code, Error, Result, Role};
 
@@ -27,13 +27,7 @@ struct Confirmation {
 
 /// The calling customer and the kiosk their session runs on.
 fn customer_on_kiosk(request: &Request) -> Result<(CustomerId, KioskId)> {
-    let caller = Caller::from_request(request)?;
-    caller.require(&[Role::Customer])?;
-    let id = caller
-        .subject
-        .customer_id()
-        .cloned()
-        .ok_or_else(Error::unauthorized_caller)?;
+    let (caller, id) = customer_caller(request)?;
     let kiosk = caller.kiosk_id.ok_or_else(Error::unauthorized_caller)?;
     Ok((id, kiosk))
 }

@@ -112,6 +112,25 @@ async fn the_code_arrives_through_ses_and_another_within_a_minute_is_429() {
 }
 
 #[tokio::test]
+async fn a_minute_later_a_new_code_replaces_the_old_one() {
+    let app = spawn_app().await;
+    let (id, address, token) = cpf_session(&app, "529.982.247-25", "Ana Souza", false).await;
+    app.request_code(&token).await.expect::<Value>(202);
+    let first = latest_code_sent_to(&address).await;
+    app.age_code(&id, 61).await;
+
+    app.request_code(&token).await.expect::<Value>(202);
+    let second = latest_code_sent_to(&address).await;
+    assert_eq!(mail_to(&address).await.len(), 2);
+    if first != second {
+        app.confirm_code(&token, &first)
+            .await
+            .expect_error(401, "invalid_code");
+    }
+    token_of(app.confirm_code(&token, &second).await);
+}
+
+#[tokio::test]
 async fn five_wrong_codes_spend_it_and_the_right_one_fails_after() {
     let app = spawn_app().await;
     let (_, address, token) = cpf_session(&app, "123.456.789-09", "Caio Dias", false).await;
@@ -324,4 +343,53 @@ async fn every_confirmation_counts_toward_the_kiosks_sign_ins() {
         return;
     }
     panic!("two bursts each ran across a minute boundary");
+}
+
+/// The directory's attributes of the customer with these CPF digits.
+async fn attributes_of(
+    app: &TestApp,
+    cpf_digits: &str,
+) -> std::collections::HashMap<String, String> {
+    let user = aws_sdk_cognitoidentityprovider::Client::new(&app.sdk)
+        .admin_get_user()
+        .user_pool_id(app.stack.user_pool_id().unwrap())
+        .username(format!("cpf:{cpf_digits}"))
+        .send()
+        .await
+        .unwrap();
+    user.user_attributes()
+        .iter()
+        .map(|a| {
+            (
+                a.name().to_owned(),
+                a.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_marketing_choice_is_recorded_with_its_time_at_signup_and_on_correction() {
+    use time::format_description::well_known::Rfc3339;
+    let app = spawn_app().await;
+    let before = shared::clock::now();
+    let (_, address, token) = cpf_session(&app, "529.982.247-25", "Ana Souza", true).await;
+    let at_signup = attributes_of(&app, "52998224725").await;
+    assert_eq!(at_signup["custom:marketing_opt_in"], "true");
+    let chosen = time::OffsetDateTime::parse(&at_signup["custom:marketing_at"], &Rfc3339).unwrap();
+    assert!(chosen >= before, "{chosen} < {before}");
+
+    let verified = app.verified(&token, &address).await;
+    let corrected: Value = app
+        .correct_me(&verified, json!({"marketing_opt_in": false}))
+        .await
+        .expect(200);
+    assert_eq!(corrected["marketing_opt_in"], false);
+    // The address did not change: it stays verified.
+    assert_eq!(corrected["email_verified"], true);
+    let after = attributes_of(&app, "52998224725").await;
+    assert_eq!(after["custom:marketing_opt_in"], "false");
+    assert_eq!(after["email_verified"], "true");
+    let rechosen = time::OffsetDateTime::parse(&after["custom:marketing_at"], &Rfc3339).unwrap();
+    assert!(rechosen >= chosen);
 }

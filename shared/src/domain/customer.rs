@@ -26,12 +26,6 @@ pub struct CustomerChanges {
     pub marketing_opt_in: Option<bool>,
 }
 
-impl CustomerChanges {
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.email.is_none() && self.marketing_opt_in.is_none()
-    }
-}
-
 /// A customer: the directory's record. The CPF is kept as its digits and
 /// never shown whole ([`CustomerView`] masks it; `Debug` leaves it out).
 #[derive(Clone)]

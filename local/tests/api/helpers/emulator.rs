@@ -339,6 +339,23 @@ pub async fn latest_code_sent_to(address: &str) -> String {
 }
 
 impl TestApp {
+    /// Moves the time `customer_id`'s stored code was sent `seconds` back,
+    /// straight in the sessions table.
+    pub async fn age_code(&self, customer_id: &str, seconds: i64) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .update_item()
+            .table_name(self.stack.get("SessionsTable").unwrap())
+            .key("pk", AttributeValue::S(format!("verify#{customer_id}")))
+            .key("sk", AttributeValue::S("code".into()))
+            .update_expression("SET sent_at = sent_at - :s")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":s", AttributeValue::N(seconds.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Moves the deadline of `customer_id`'s stored code to `expires_at`
     /// (Unix seconds), straight in the sessions table.
     pub async fn set_code_expiry(&self, customer_id: &str, expires_at: i64) {
