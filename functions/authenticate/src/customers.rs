@@ -248,6 +248,7 @@ pub(crate) async fn correct_self(state: &State, request: &Request) -> Result<Res
 pub(crate) async fn erase_self(state: &State, request: &Request) -> Result<Response<Body>> {
     let id = verified_customer(request)?;
     erase(&state.directory, &state.orders, &id).await?;
+    state.codes.forget(&id).await?;
     Ok(shared::http::empty_response(204))
 }
 
@@ -260,6 +261,8 @@ pub(crate) async fn erase_customer(state: &State, request: &Request) -> Result<R
         .and_then(CustomerId::parse)
         .ok_or_else(Error::customer_not_found)?;
     erase(&state.directory, &state.orders, &id).await?;
+    // A code asked for and not confirmed holds the hash of their address.
+    state.codes.forget(&id).await?;
     Ok(shared::http::empty_response(204))
 }
 

@@ -73,6 +73,29 @@ async fn a_cpf_only_session_sees_its_record_masked_and_may_not_read_correct_or_e
         .await
         .expect(200);
     assert_eq!(still["first_name"], "Ana");
+    app.get_as("/customers/me?view=everything", &token)
+        .await
+        .expect_error(400, "invalid_body");
+}
+
+#[tokio::test]
+async fn erasure_drops_a_code_not_yet_confirmed() {
+    let app = spawn_app().await;
+    let (id, _, token) = cpf_session(&app, "529.982.247-25", "Ana Souza", false).await;
+    app.request_code(&token).await.expect::<Value>(202);
+    assert!(app.holds_code_of(&id).await);
+
+    let admin = app.admin_token().await;
+    assert_eq!(
+        app.delete_as(&format!("/customers/{id}"), &admin)
+            .await
+            .status,
+        204
+    );
+    assert!(!app.holds_code_of(&id).await);
+    app.request_code(&token)
+        .await
+        .expect_error(404, "customer_not_found");
 }
 
 #[tokio::test]

@@ -162,6 +162,21 @@ impl VerificationCodes {
         crate::store::dynamo::applied(result).map(|_| ())
     }
 
+    /// Drops the customer's code, whatever its state (erasure: the hash of
+    /// their address goes with them).
+    pub async fn forget(&self, customer: &CustomerId) -> Result<()> {
+        self.table
+            .client()
+            .delete_item()
+            .table_name(self.table.table())
+            .key("pk", key_of(customer))
+            .key("sk", s(SORT_KEY))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
     /// Checks `code` against the customer's live code at `now` (Unix
     /// seconds); the right code is spent, a wrong one counted.
     pub async fn check(

@@ -339,6 +339,22 @@ pub async fn latest_code_sent_to(address: &str) -> String {
 }
 
 impl TestApp {
+    /// Whether the sessions table holds a code of `customer_id`.
+    pub async fn holds_code_of(&self, customer_id: &str) -> bool {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(self.stack.get("SessionsTable").unwrap())
+            .key("pk", AttributeValue::S(format!("verify#{customer_id}")))
+            .key("sk", AttributeValue::S("code".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item()
+            .is_some()
+    }
+
     /// Moves the time `customer_id`'s stored code was sent `seconds` back,
     /// straight in the sessions table.
     pub async fn age_code(&self, customer_id: &str, seconds: i64) {
