@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A clients=(
-  [authenticate]="aws-sdk-cognitoidentityprovider aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sts"
+  [authenticate]="aws-sdk-cognitoidentityprovider aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sesv2 aws-sdk-sts"
   [validate-jwt]=""
   [products]="aws-sdk-dynamodb aws-sdk-sts"
   [orders]="aws-sdk-dynamodb aws-sdk-secretsmanager aws-sdk-sts"
@@ -19,7 +19,7 @@ declare -A clients=(
 status=0
 for package in "${!clients[@]}"; do
   tree="$(cargo tree --locked -p "$package" -e normal --prefix none --format '{p}' | sed 's/ (.*//' | sort -u)"
-  have="$( (grep -oE '^aws-sdk-[a-z]+' <<< "$tree" || true) | sort | tr '\n' ' ' | sed 's/ $//')"
+  have="$( (grep -oE '^aws-sdk-[a-z0-9]+' <<< "$tree" || true) | sort | tr '\n' ' ' | sed 's/ $//')"
   # shellcheck disable=SC2086 # split the list into words
   want="$(printf '%s\n' ${clients[$package]} | sort | tr '\n' ' ' | sed 's/^ *//; s/ $//')"
   if [[ "$have" != "$want" ]]; then

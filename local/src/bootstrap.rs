@@ -6,8 +6,8 @@
 
 use crate::template::{Refs, Template, TemplateError};
 use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, ExplicitAuthFlowsType, MessageActionType, PasswordPolicyType,
-    PreventUserExistenceErrorTypes, UserPoolPolicyType,
+    AdminCreateUserConfigType, AttributeDataType, ExplicitAuthFlowsType, MessageActionType,
+    PasswordPolicyType, PreventUserExistenceErrorTypes, SchemaAttributeType, UserPoolPolicyType,
 };
 use yaml_serde::Value;
 
@@ -29,6 +29,11 @@ pub struct LocalStack {
     pub refs: Refs,
 }
 
+/// The template parameter naming the SES identity codes are mailed from.
+pub const SENDER_PARAMETER: &str = "SenderEmail";
+/// The local stacks' sender, verified in the emulator's SES.
+pub const LOCAL_SENDER: &str = "no-reply@kiosk.example.com";
+
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 
@@ -48,6 +53,11 @@ pub async fn bootstrap(
     for (name, value) in &overrides.parameters {
         refs.insert(name.clone(), value.clone());
     }
+    // Parameters without a default that every deploy names: the local
+    // stack's own values, unless a caller set them.
+    if !refs.values.contains_key(SENDER_PARAMETER) {
+        refs.insert(SENDER_PARAMETER, LOCAL_SENDER);
+    }
     refs.insert("Environment", "local");
     refs.insert("AWS::Region", REGION);
     refs.insert("AWS::AccountId", ACCOUNT);
@@ -57,12 +67,31 @@ pub async fn bootstrap(
     create_secrets(sdk, template, prefix, &overrides.secrets, &mut refs).await?;
     create_token_keys(sdk, template, prefix, &mut refs).await?;
     create_tables(sdk, template, prefix, &mut refs).await?;
+    verify_sender(sdk, &refs).await?;
     let stack = LocalStack {
         prefix: prefix.to_owned(),
         refs,
     };
     create_staff(sdk, &stack, staff).await?;
     Ok(stack)
+}
+
+/// Verifies the sender identity in the emulator's SES (CreateEmailIdentity,
+/// which the emulator takes as verified at once), as an environment's sender
+/// is verified in SES before it deploys: the emulator refuses mail from an
+/// unverified address as SES does. Each test stack verifies it again: the
+/// call is idempotent there.
+async fn verify_sender(sdk: &aws_config::SdkConfig, refs: &Refs) -> Result<(), BoxError> {
+    let sender = refs
+        .values
+        .get(SENDER_PARAMETER)
+        .ok_or("the stack has no sender address")?;
+    aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(sender)
+        .send()
+        .await?;
+    Ok(())
 }
 
 fn properties<'a>(template: &'a Template, kind: &'a str) -> Result<(&'a str, &'a Value), BoxError> {
@@ -105,9 +134,28 @@ async fn create_user_pool(
     let admin_only = pool
         .get("AdminCreateUserConfig")
         .and_then(|c| flag(c, "AllowAdminCreateUserOnly"));
+    // Custom attributes (`Schema`): String ones, mutable as declared.
+    let schema = pool
+        .get("Schema")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .map(|attribute| {
+            let name = attribute
+                .get("Name")
+                .and_then(Value::as_str)
+                .ok_or("a Schema attribute has no Name")?;
+            Ok(SchemaAttributeType::builder()
+                .name(name)
+                .attribute_data_type(AttributeDataType::String)
+                .set_mutable(flag(attribute, "Mutable"))
+                .build())
+        })
+        .collect::<Result<Vec<_>, BoxError>>()?;
     let created = cognito
         .create_user_pool()
         .pool_name(prefix)
+        .set_schema((!schema.is_empty()).then_some(schema))
         .policies(
             UserPoolPolicyType::builder()
                 .password_policy(password_policy)

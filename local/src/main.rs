@@ -182,6 +182,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         emulator = %endpoint,
         mercadopago = %format!("http://{mercadopago}"),
         user_pool = stack.user_pool_id()?,
+        mail_from = stack.get(kiosk_local::bootstrap::SENDER_PARAMETER)?,
         demo_products = menu,
         scheduled = %scheduled.join(", "),
         env_json = %env_json.display(),

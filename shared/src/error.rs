@@ -43,6 +43,7 @@ codes! {
     InternalError = "internal_error",
     InvalidBody = "invalid_body",
     InvalidCategory = "invalid_category",
+    InvalidCode = "invalid_code",
     InvalidCpf = "invalid_cpf",
     InvalidCredentials = "invalid_credentials",
     InvalidCursor = "invalid_cursor",
@@ -71,9 +72,11 @@ codes! {
     TokenExpired = "token_expired",
     TokenInvalid = "token_invalid",
     TokenMissing = "token_missing",
+    TooManyAttempts = "too_many_attempts",
     TooManyOpenOrders = "too_many_open_orders",
     TooManyRequests = "too_many_requests",
     Unauthorized = "unauthorized",
+    VerificationRequired = "verification_required",
 }
 
 impl fmt::Display for Code {
@@ -103,10 +106,14 @@ pub enum Error {
     /// `too_many_requests`, `Retry-After` seconds.
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
-    /// A limit on what one caller may hold at once (open orders): 429, no
-    /// `Retry-After` (it frees when an order is paid, cancelled or expires).
+    /// 429 for a reason of its own (not the kiosk's sign-in limit), with
+    /// `Retry-After` when waiting helps.
     #[error("{message}")]
-    Limited { code: Code, message: String },
+    Throttled {
+        code: Code,
+        message: String,
+        retry_after: Option<u64>,
+    },
     /// A body over the largest one any route reads: 413, unread.
     #[error("{message}")]
     TooLarge { code: Code, message: String },
@@ -201,11 +208,12 @@ impl Error {
     /// 429 `too_many_open_orders`: the caller, or its kiosk, already holds
     /// as many orders awaiting payment as it may.
     pub fn too_many_open_orders(whose: &str) -> Self {
-        Self::Limited {
+        Self::Throttled {
             code: Code::TooManyOpenOrders,
             message: format!(
                 "{whose} already has as many orders awaiting payment as allowed: pay or cancel one first"
             ),
+            retry_after: None,
         }
     }
     /// 409 `invalid_transition`: the order's status does not allow the move.
@@ -248,9 +256,9 @@ impl Error {
             | Error::Conflict { code, message }
             | Error::Unprocessable { code, message }
             | Error::TooLarge { code, message }
-            | Error::Limited { code, message }
             | Error::ProviderUnavailable { code, message }
-            | Error::ProviderRefused { code, message } => (*code, message),
+            | Error::ProviderRefused { code, message }
+            | Error::Throttled { code, message, .. } => (*code, message),
             Error::Unavailable(_) => (Code::ServiceUnavailable, "the service is busy, try again"),
             Error::TooManyRequests { .. } => (
                 Code::TooManyRequests,

@@ -9,7 +9,7 @@
 //!   payments and their notifications, expiry, erasure, token issuing), over
 //!   the ports of `service::ports` that the adapters implement.
 //! - [`store`]: the AWS adapters, one per table or service, each behind its
-//!   Cargo feature (`dynamodb`, `cognito`, `secrets`).
+//!   Cargo feature (`dynamodb`, `cognito`, `secrets`, `ses`).
 //! - [`payments`]: the payment provider's side.
 //! - [`error`]: the one [`Error`] type and every API error [`Code`], once.
 //! - [`http`]: the edge: the HTTP mapping of [`Error`], pagination, and

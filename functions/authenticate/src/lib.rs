@@ -6,14 +6,17 @@ mod customers;
 mod kiosks;
 mod staff;
 mod tokens;
+mod verification;
 
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env, TokenConfig};
 use shared::http::route;
 use shared::service::tokens::TokenService;
+use shared::store::codes::VerificationCodes;
 use shared::store::directory::Directory;
 use shared::store::keys::{KeyRing, KeySource};
 use shared::store::kiosks::KioskStore;
+use shared::store::mailer::Mailer;
 use shared::store::orders::OrderStore;
 use shared::store::secrets::SecretVersions;
 use shared::store::sessions::SessionsTable;
@@ -27,6 +30,10 @@ pub struct State {
     pub orders: OrderStore,
     /// E-mailed codes and staff refresh tokens, as hashes.
     pub sessions: SessionsTable,
+    /// Customers' e-mailed codes (in the sessions table).
+    pub codes: VerificationCodes,
+    /// SES, from the template's sender identity (`SES_SENDER`).
+    pub mailer: Mailer,
     /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins, signups and guest sessions a kiosk may
     /// make in a minute.
     pub signins_per_minute: u32,
@@ -34,7 +41,7 @@ pub struct State {
 
 impl shared::lambda::Function for State {
     /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID`,
-    /// `KIOSKS_TABLE`, `ORDERS_TABLE`, `SESSIONS_TABLE`,
+    /// `KIOSKS_TABLE`, `ORDERS_TABLE`, `SESSIONS_TABLE`, `SES_SENDER`,
     /// `KIOSK_SIGNINS_PER_MINUTE` and the token settings
     /// ([`TokenConfig`]). No network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
@@ -57,6 +64,8 @@ impl shared::lambda::Function for State {
         let kiosks = KioskStore::new(dynamodb.clone(), env.required("KIOSKS_TABLE")?);
         let orders = OrderStore::new(dynamodb.clone(), env.required("ORDERS_TABLE")?);
         let sessions = SessionsTable::new(dynamodb, env.required("SESSIONS_TABLE")?);
+        let codes = VerificationCodes::new(sessions.clone());
+        let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), env.required("SES_SENDER")?);
         let signins_per_minute = env.count_or("KIOSK_SIGNINS_PER_MINUTE", 30)?;
         Ok(Self {
             directory,
@@ -64,6 +73,8 @@ impl shared::lambda::Function for State {
             kiosks,
             orders,
             sessions,
+            codes,
+            mailer,
             signins_per_minute,
         })
     }
@@ -74,7 +85,14 @@ impl shared::lambda::Function for State {
             ("POST", "/customers") => customers::sign_up(self, &request).await,
             ("GET", "/customers") => customers::list_customers(self, &request).await,
             ("GET", "/customers/me") => customers::own_record(self, &request).await,
+            ("PATCH", "/customers/me") => customers::correct_self(self, &request).await,
             ("DELETE", "/customers/me") => customers::erase_self(self, &request).await,
+            ("POST", "/customers/me/verification") => {
+                verification::request_code(self, &request).await
+            }
+            ("POST", "/customers/me/verification/confirm") => {
+                verification::confirm_code(self, &request).await
+            }
             ("DELETE", "/customers/{id}") => customers::erase_customer(self, &request).await,
             ("POST", "/auth") => customers::authenticate_customer(self, &request).await,
             ("POST", "/auth/guest") => customers::authenticate_guest(self, &request).await,

@@ -3,7 +3,7 @@
 use crate::State;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::token::{IssuedToken, TokenError};
+use shared::domain::token::{Amr, IssuedToken, TokenError};
 use shared::domain::{KioskId, Subject};
 use shared::http::error::ErrorBody;
 use shared::http::{bearer, json_body, json_response};
@@ -23,9 +23,21 @@ pub(crate) async fn issue(
     role: Role,
     kiosk_id: Option<&KioskId>,
 ) -> Result<IssuedToken> {
+    issue_proven(state, subject, role, kiosk_id, &[], None).await
+}
+
+/// [`issue`], with the token's `amr` and, when given, a shorter lifetime.
+pub(crate) async fn issue_proven(
+    state: &State,
+    subject: &Subject,
+    role: Role,
+    kiosk_id: Option<&KioskId>,
+    amr: &[Amr],
+    ttl: Option<std::time::Duration>,
+) -> Result<IssuedToken> {
     state
         .tokens
-        .issue(subject, role, kiosk_id)
+        .issue_proven(subject, role, kiosk_id, amr, ttl)
         .await
         .map_err(|e| match e {
             TokenError::Keys(e) => Error::from(e),

@@ -19,7 +19,7 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Map, Value};
 use shared::config::{ConfigError, Env};
-use shared::domain::token::{TokenError, Verifier};
+use shared::domain::token::{Amr, TokenError, Verifier};
 
 pub struct State {
     pub tokens: Verifier,
@@ -98,6 +98,10 @@ pub fn decide(state: &State, request: ApiGatewayCustomAuthorizerRequest) -> Deci
     if let Some(kiosk_id) = &claims.kiosk_id {
         context.insert("kiosk_id".into(), Value::String(kiosk_id.clone()));
     }
+    // API Gateway's context holds strings, numbers and booleans only.
+    if !claims.amr.is_empty() {
+        context.insert("amr".into(), Value::String(Amr::join(&claims.amr)));
+    }
     let mut response = ApiGatewayCustomAuthorizerResponse::default();
     response.principal_id = Some(claims.sub);
     response.policy_document = policy;
@@ -165,6 +169,7 @@ mod tests {
             sub: "guest:1".into(),
             role: Role::Guest,
             kiosk_id: kiosk_id.map(str::to_owned),
+            amr: Vec::new(),
             iat: now,
             nbf: now,
             exp: now + 60,
@@ -190,6 +195,28 @@ mod tests {
             answer.context,
             serde_json::json!({"sub": "guest:1", "role": "guest", "kiosk_id": "kiosk-7"})
         );
+    }
+
+    #[test]
+    fn a_customer_tokens_authentication_methods_reach_the_functions_as_one_string() {
+        let now = shared::clock::now_unix();
+        let claims = Claims {
+            iss: "kiosk-test".into(),
+            aud: "kiosk-api".into(),
+            sub: "0a1b2c3d".into(),
+            role: Role::Customer,
+            kiosk_id: Some("kiosk-7".into()),
+            amr: vec![Amr::Cpf, Amr::Otp],
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            jti: "j".into(),
+        };
+        let header = format!("Bearer {}", sign(&key(), &claims).unwrap());
+        let Decision::Allow(answer) = decide(&state(), request(&header, METHOD_ARN)) else {
+            panic!("a valid token was denied");
+        };
+        assert_eq!(answer.context["amr"], "cpf otp");
     }
 
     #[test]

@@ -26,8 +26,12 @@ fn placeholder_refs(template: &Template) -> kiosk_local::template::Refs {
     for (name, value) in template.parameter_defaults() {
         refs.insert(name, value);
     }
-    // The environment has no default: every deploy names it.
+    // The environment and the sender have no default: every deploy names them.
     refs.insert("Environment", "dev");
+    refs.insert(
+        kiosk_local::bootstrap::SENDER_PARAMETER,
+        kiosk_local::bootstrap::LOCAL_SENDER,
+    );
     // What CloudFormation reads from SSM: the public keys, a valid JWKS.
     let key = shared::domain::jwk::PrivateKey::from_seed([1; 32]);
     let jwks = shared::domain::jwk::PublicKeys::new(vec![key.public()]).unwrap();

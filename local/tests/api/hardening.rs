@@ -114,7 +114,7 @@ async fn names_and_notes_are_stored_composed_and_refused_with_invisible_characte
         .sign_up("529.982.247-25", "Joa\u{303}o Silva")
         .await
         .expect(201);
-    assert_eq!(signed_up["name"], "João Silva");
+    assert_eq!(signed_up["first_name"], "João");
     for (cpf, name) in [
         ("111.444.777-35", "Ana\u{202e}airaM"),
         ("111.444.777-35", "An\u{200b}a"),

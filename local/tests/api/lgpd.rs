@@ -1,5 +1,5 @@
-//! LGPD (art. 18): a customer sees and erases their data; an admin erases on
-//! request. Erased: the CPF is free again, and past orders keep items and
+//! LGPD (art. 18): a customer who proved their e-mail sees and erases their
+//! data; an admin erases on request. Erased: the CPF is free again, and past orders keep items and
 //! totals but nothing links them to the person.
 
 use crate::helpers::{Customer, open_shop};
@@ -8,13 +8,18 @@ use serde_json::Value;
 use shared::domain::order::Order;
 
 #[tokio::test]
-async fn a_customer_reads_and_erases_their_data_and_the_cpf_is_free_again() {
+async fn a_verified_customer_reads_and_erases_their_data_and_the_cpf_is_free_again() {
     let shop = open_shop().await;
-    let signed_up = shop.signed_up("529.982.247-25", "Ana Souza").await;
+    let (signed_up, address) = shop
+        .signed_up_at("529.982.247-25", "Ana Souza", "ana")
+        .await;
     let customer = shop.customer_token("52998224725").await;
     let sub = shop.claims_of(&customer).await.sub;
     assert_eq!(sub, signed_up.id);
-    let me: Value = shop.get_as("/customers/me", &customer).await.expect(200);
+    // The CPF opens a session that orders; reading or erasing takes the code.
+    let verified = shop.verified(&customer, &address).await;
+    assert_eq!(shop.claims_of(&verified).await.sub, sub);
+    let me: Value = shop.get_as("/customers/me", &verified).await.expect(200);
     assert_eq!(
         (me["cpf"].as_str(), me["name"].as_str()),
         (Some("***.982.247-**"), Some("Ana Souza"))
@@ -26,10 +31,14 @@ async fn a_customer_reads_and_erases_their_data_and_the_cpf_is_free_again() {
     let paid = shop.pay_approved(&order.id).await;
 
     let erase = shop.request(Method::DELETE, "/customers/me", Some(&customer));
+    shop.send(erase)
+        .await
+        .expect_error(403, "verification_required");
+    let erase = shop.request(Method::DELETE, "/customers/me", Some(&verified));
     assert_eq!(shop.send(erase).await.status, 204);
 
     // Gone from the directory: the record, the CPF sign-in.
-    shop.get_as("/customers/me", &customer)
+    shop.get_as("/customers/me", &verified)
         .await
         .expect_error(404, "customer_not_found");
     shop.auth("529.982.247-25")

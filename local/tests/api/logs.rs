@@ -1,5 +1,6 @@
-//! Everything the code logs during signup and sign-in, captured at DEBUG for
-//! every crate (the SDKs' included), holds no CPF, token, password or key.
+//! Everything the code logs during signup, sign-in and e-mail verification,
+//! captured at DEBUG for every crate (the SDKs' included), holds no CPF,
+//! token, e-mailed code, e-mail address, password or key.
 //!
 //! The subscriber is the process's global one, installed once by the first
 //! capture: the tests of this binary share one process, and a global
@@ -50,14 +51,18 @@ fn capture_logs() -> Captured {
 }
 
 #[tokio::test]
-async fn signup_and_sign_in_log_no_cpf_token_password_or_key() {
+async fn signup_sign_in_and_verification_log_no_cpf_token_code_address_password_or_key() {
     let captured = capture_logs();
     let app = spawn_app().await;
     let cpf_formatted = "111.444.777-35";
     let cpf_digits = "11144477735";
 
-    let customer = app.signed_up(cpf_formatted, "Luiza Prado").await;
+    let (customer, address) = app
+        .signed_up_at(cpf_formatted, "Luiza Prado", "luiza")
+        .await;
     let customer_token = app.customer_token(cpf_digits).await;
+    let verified_token = app.verified(&customer_token, &address).await;
+    let code = crate::helpers::latest_code_sent_to(&address).await;
     assert_eq!(app.auth("123.456.789-09").await.status, 404);
     let admin_token = app.admin_token().await;
     assert_eq!(app.list_customers(&admin_token, "").await.status, 200);
@@ -75,7 +80,10 @@ async fn signup_and_sign_in_log_no_cpf_token_password_or_key() {
             .any(|line| line.contains(message) && line.contains(&customer.id))
     };
     assert!(
-        logged("customer signed up") && logged("customer authenticated"),
+        logged("customer signed up")
+            && logged("customer authenticated")
+            && logged("verification code sent")
+            && logged("customer verified"),
         "the handlers did log:\n{logs:.2000}"
     );
     let token_signature = |t: &str| t.rsplit('.').next().unwrap().to_owned();
@@ -85,6 +93,13 @@ async fn signup_and_sign_in_log_no_cpf_token_password_or_key() {
         ("unknown CPF", "12345678909".to_owned()),
         ("customer token", token_signature(&customer_token)),
         ("admin token", token_signature(&admin_token)),
+        ("verified token", token_signature(&verified_token)),
+        // Quoted, as a body or a field would hold it: bare, six digits are
+        // found in any timestamp sooner or later.
+        ("e-mailed code", format!("\"{code}\"")),
+        ("e-mailed code", format!("\\\"{code}\\\"")),
+        ("e-mailed code", format!("é {code}.")),
+        ("e-mail address", address.clone()),
         ("admin password", ADMIN_PASSWORD.to_owned()),
         ("wrong password", "Wrong-password-9".to_owned()),
         ("signing key", key),

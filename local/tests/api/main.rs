@@ -31,3 +31,4 @@ mod resilience;
 mod round_trips;
 mod status;
 mod tokens;
+mod verification;

@@ -1,7 +1,7 @@
 //! Retries, leftovers and hostile sizes: what a careful client or a crash
 //! leaves behind must not break the contract.
 
-use crate::helpers::{Customer, Page, open_shop, spawn_app};
+use crate::helpers::{ListedCustomer, Page, open_shop, spawn_app};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use shared::domain::order::Order;
@@ -19,13 +19,13 @@ async fn a_signup_cut_short_before_the_group_is_completed_by_the_retry() {
         .await
         .unwrap();
     let admin = app.admin_token().await;
-    let before: Page<Customer> = app.list_customers(&admin, "").await.json();
+    let before: Page<ListedCustomer> = app.list_customers(&admin, "").await.json();
     assert!(before.items.is_empty());
 
     let retry = app.sign_up("529.982.247-25", "Ana").await;
 
     retry.expect_error(409, "customer_exists");
-    let listed: Page<Customer> = app.list_customers(&admin, "").await.json();
+    let listed: Page<ListedCustomer> = app.list_customers(&admin, "").await.json();
     assert_eq!(
         listed.items[0].cpf, "***.982.247-**",
         "the customer is in its group now"

@@ -38,6 +38,19 @@ impl Email {
     }
 }
 
+/// An address as shown to someone who has not proved they own it: the first
+/// character of the local part, `***`, and the domain (`a***@example.com`).
+/// Anything without an `@` is all stars.
+pub fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
 impl fmt::Debug for Email {
     // The address is personal data: keep it out of debug output.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,6 +69,14 @@ mod tests {
             "Ana@example.com"
         );
         assert!(Email::parse("joao.silva+kiosk@mail.com.br").is_ok());
+    }
+
+    #[test]
+    fn a_masked_address_keeps_the_first_character_and_the_domain() {
+        assert_eq!(mask("ana.souza@example.com"), "a***@example.com");
+        assert_eq!(mask("é@exemplo.com.br"), "é***@exemplo.com.br");
+        assert_eq!(mask("@example.com"), "***@example.com");
+        assert_eq!(mask("no-at-sign"), "***");
     }
 
     #[test]

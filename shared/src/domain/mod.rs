@@ -20,6 +20,7 @@ pub mod signature;
 pub mod subject;
 pub mod text;
 pub mod token;
+pub mod verification;
 
 pub use cpf::Cpf;
 pub use email::Email;

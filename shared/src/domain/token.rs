@@ -37,10 +37,56 @@ pub struct Claims {
     /// The kiosk a kiosk, guest or customer session runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk_id: Option<String>,
+    /// How a customer proved who they are (RFC 8176 style): `["cpf"]` for a
+    /// CPF typed at a kiosk, `["cpf","otp"]` once a code e-mailed to them was
+    /// confirmed. Absent on kiosk, guest and staff tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<Amr>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+}
+
+/// An authentication method a customer token was issued on (`amr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Amr {
+    /// A CPF typed at a kiosk: proves nothing about who typed it.
+    Cpf,
+    /// A one-time code e-mailed to the customer's address, confirmed.
+    Otp,
+}
+
+impl Amr {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Amr::Cpf => "cpf",
+            Amr::Otp => "otp",
+        }
+    }
+
+    /// The methods of a space-separated list (`"cpf otp"`, as the
+    /// authorizer passes them on: its context holds strings only); `None` if
+    /// any is unknown.
+    pub fn parse_list(list: &str) -> Option<Vec<Amr>> {
+        list.split_whitespace()
+            .map(|method| match method {
+                "cpf" => Some(Amr::Cpf),
+                "otp" => Some(Amr::Otp),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `methods` as the authorizer's context carries them: `"cpf otp"`.
+    pub fn join(methods: &[Amr]) -> String {
+        methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -241,5 +287,22 @@ pub(crate) mod eddsa {
                 tracing::error!("another JWT crypto provider was installed first");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_methods_travel_as_a_space_separated_list() {
+        assert_eq!(Amr::join(&[Amr::Cpf, Amr::Otp]), "cpf otp");
+        assert_eq!(Amr::parse_list("cpf otp"), Some(vec![Amr::Cpf, Amr::Otp]));
+        assert_eq!(Amr::parse_list(""), Some(vec![]));
+        assert_eq!(Amr::parse_list("cpf pwd"), None);
+        assert_eq!(
+            serde_json::to_value([Amr::Cpf, Amr::Otp]).unwrap(),
+            serde_json::json!(["cpf", "otp"])
+        );
     }
 }

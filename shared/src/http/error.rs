@@ -35,7 +35,7 @@ pub fn status_code(error: &Error) -> u16 {
         Error::Conflict { .. } => 409,
         Error::Unprocessable { .. } => 422,
         Error::TooLarge { .. } => 413,
-        Error::TooManyRequests { .. } | Error::Limited { .. } => 429,
+        Error::TooManyRequests { .. } | Error::Throttled { .. } => 429,
         Error::Unavailable(_) | Error::ProviderUnavailable { .. } => 503,
         Error::ProviderRefused { .. } => 502,
         Error::Internal(_) => 500,

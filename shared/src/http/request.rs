@@ -1,6 +1,7 @@
 //! Request parsing: the route, the caller, the body, parameters.
 
 use super::parse::parse_json;
+use crate::domain::token::Amr;
 use crate::domain::{KioskId, Subject};
 use crate::{Error, Result, Role};
 use lambda_http::request::RequestContext;
@@ -31,6 +32,9 @@ pub struct Caller {
     pub role: Role,
     /// The kiosk a kiosk, guest or customer session runs on.
     pub kiosk_id: Option<KioskId>,
+    /// How a customer proved who they are (the token's `amr`); empty for
+    /// other roles.
+    pub amr: Vec<Amr>,
 }
 
 impl Caller {
@@ -50,11 +54,22 @@ impl Caller {
             Some(id) => Some(KioskId::parse(id).ok_or_else(unauthorized)?),
             None => None,
         };
+        let amr = match field("amr") {
+            Some(list) => Amr::parse_list(list).ok_or_else(unauthorized)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             subject,
             role,
             kiosk_id,
+            amr,
         })
+    }
+
+    /// A customer whose token was issued on a confirmed e-mailed code: the
+    /// only session that may read, correct or erase the person's data.
+    pub fn is_verified_customer(&self) -> bool {
+        self.role == Role::Customer && self.amr.contains(&Amr::Otp)
     }
 
     pub fn require(&self, allowed: &[Role]) -> Result<()> {
@@ -84,4 +99,54 @@ pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 
 pub fn path_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.path_parameters_ref().and_then(|p| p.first(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A REST API proxy event carrying this authorizer context.
+    fn request_with(authorizer: serde_json::Value) -> Request {
+        let event = serde_json::json!({
+            "resource": "/customers/me", "path": "/customers/me", "httpMethod": "GET",
+            "headers": {}, "multiValueHeaders": {},
+            "queryStringParameters": null, "multiValueQueryStringParameters": null,
+            "pathParameters": null, "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "abc123", "resourcePath": "/customers/me",
+                "httpMethod": "GET", "stage": "dev", "requestId": "r1", "identity": {},
+                "authorizer": authorizer,
+            },
+            "body": null, "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn customer(amr: Option<&str>) -> serde_json::Value {
+        let mut context = serde_json::json!({"sub": "0a1b2c3d", "role": "customer", "kiosk_id": "3c9d1e2f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"});
+        if let Some(amr) = amr {
+            context["amr"] = amr.into();
+        }
+        context
+    }
+
+    #[test]
+    fn only_a_customer_whose_token_carries_otp_is_a_verified_customer() {
+        let verified = Caller::from_request(&request_with(customer(Some("cpf otp")))).unwrap();
+        assert_eq!(verified.amr, [Amr::Cpf, Amr::Otp]);
+        assert!(verified.is_verified_customer());
+        for amr in [Some("cpf"), None] {
+            let caller = Caller::from_request(&request_with(customer(amr))).unwrap();
+            assert!(!caller.is_verified_customer(), "{amr:?}");
+        }
+        let staff = serde_json::json!({"sub": "admin", "role": "admin", "amr": "otp"});
+        let staff = Caller::from_request(&request_with(staff)).unwrap();
+        assert!(!staff.is_verified_customer());
+    }
+
+    #[test]
+    fn an_unknown_authentication_method_is_no_caller() {
+        let answer = Caller::from_request(&request_with(customer(Some("cpf sms"))));
+        assert!(answer.is_err());
+    }
 }

@@ -48,7 +48,12 @@ impl Error {
                 error: ErrorBody::new(code, message),
             },
         );
-        if let Error::TooManyRequests { retry_after } = self {
+        if let Error::TooManyRequests { retry_after }
+        | Error::Throttled {
+            retry_after: Some(retry_after),
+            ..
+        } = self
+        {
             response.headers_mut().insert(
                 http::header::RETRY_AFTER,
                 http::HeaderValue::from(retry_after),

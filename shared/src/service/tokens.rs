@@ -8,9 +8,10 @@ use crate::clock::now_unix;
 use crate::domain::jwk::PrivateKey;
 use crate::domain::jwk::PublicKeys;
 use crate::domain::keys::KeyError;
-use crate::domain::token::{Claims, IssuedToken, TokenError, TokenSettings, Verifier, sign};
+use crate::domain::token::{Amr, Claims, IssuedToken, TokenError, TokenSettings, Verifier, sign};
 use crate::domain::{KioskId, Subject};
 use crate::service::ports::SigningKeys;
+use std::time::Duration;
 
 /// Issues tokens (and verifies them, like any verifier).
 pub struct TokenService<K> {
@@ -48,8 +49,22 @@ impl<K: SigningKeys> TokenService<K> {
         role: Role,
         kiosk_id: Option<&KioskId>,
     ) -> Result<IssuedToken, TokenError> {
+        self.issue_proven(subject, role, kiosk_id, &[], None).await
+    }
+
+    /// [`Self::issue`], carrying how the subject proved who they are (`amr`)
+    /// and, when given, a lifetime shorter than the role's.
+    pub async fn issue_proven(
+        &self,
+        subject: &Subject,
+        role: Role,
+        kiosk_id: Option<&KioskId>,
+        amr: &[Amr],
+        ttl: Option<Duration>,
+    ) -> Result<IssuedToken, TokenError> {
         let key = self.signing_key().await?;
-        let ttl = self.settings.ttl_for(role);
+        let role_ttl = self.settings.ttl_for(role);
+        let ttl = ttl.map_or(role_ttl, |ttl| ttl.min(role_ttl));
         let now = now_unix();
         let claims = Claims {
             iss: self.settings.issuer.clone(),
@@ -57,6 +72,7 @@ impl<K: SigningKeys> TokenService<K> {
             sub: subject.to_string(),
             role,
             kiosk_id: kiosk_id.map(|k| k.as_str().to_owned()),
+            amr: amr.to_vec(),
             iat: now,
             nbf: now,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
@@ -152,6 +168,7 @@ mod tests {
             sub: "guest:1".into(),
             role: Role::Guest,
             kiosk_id: None,
+            amr: Vec::new(),
             iat: now,
             nbf: now,
             exp: now + 60,

@@ -9,7 +9,9 @@
 //! password.
 
 use crate::domain::CustomerId;
-pub use crate::domain::customer::{Customer, CustomerView, NewCustomer};
+pub use crate::domain::customer::{
+    Customer, CustomerChanges, CustomerRecord, CustomerSummary, CustomerView, NewCustomer,
+};
 use crate::service::ports::CustomerDirectory;
 use crate::store::sdk::from_sdk;
 use crate::{Code, Cpf, Error, Result, Role};
@@ -75,17 +77,20 @@ impl Directory {
     /// An existing CPF is 409 `customer_exists` (and is put in the group, in
     /// case an earlier signup stopped between the two calls).
     pub async fn create_customer(&self, new: &NewCustomer) -> Result<Customer> {
-        let NewCustomer { cpf, name, email } = new;
-        let attributes = [("name", name.as_str()), ("email", email.as_str())]
-            .into_iter()
-            .map(|(n, v)| {
-                AttributeType::builder()
-                    .name(n)
-                    .value(v)
-                    .build()
-                    .map_err(Error::internal)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let NewCustomer {
+            cpf,
+            name,
+            email,
+            marketing_opt_in,
+        } = new;
+        let now = crate::clock::now_rfc3339();
+        let attributes = attributes(&[
+            ("name", name.as_str()),
+            ("email", email.as_str()),
+            (EMAIL_VERIFIED, "false"),
+            (MARKETING_OPT_IN, flag(*marketing_opt_in)),
+            (MARKETING_AT, &now),
+        ])?;
         let created = self
             .client
             .admin_create_user()
@@ -125,8 +130,13 @@ impl Directory {
         let user = created
             .user()
             .ok_or_else(|| Error::internal("AdminCreateUser returned no user"))?;
-        customer_from(&customer_username(cpf), user.attributes(), user.enabled())
-            .ok_or_else(|| Error::internal("AdminCreateUser returned a user without a sub"))
+        customer_from(
+            &customer_username(cpf),
+            user.attributes(),
+            user.enabled(),
+            user.user_create_date(),
+        )
+        .ok_or_else(|| Error::internal("AdminCreateUser returned a user without a sub"))
     }
 
     async fn join_customers(&self, cpf: &Cpf) -> Result<()> {
@@ -155,6 +165,7 @@ impl Directory {
                 &customer_username(cpf),
                 user.user_attributes(),
                 user.enabled(),
+                user.user_create_date(),
             )),
             Err(e)
                 if e.as_service_error()
@@ -252,8 +263,76 @@ impl Directory {
                     u.username().unwrap_or_default(),
                     u.attributes(),
                     u.enabled(),
+                    u.user_create_date(),
                 )
             }))
+    }
+
+    /// Corrects the customer's record (`PATCH /customers/me`): the fields
+    /// given, in one AdminUpdateUserAttributes. A new e-mail is unverified; a
+    /// new marketing choice is recorded with its time. An address Cognito
+    /// refuses is 400 `invalid_email`.
+    pub async fn update_customer(
+        &self,
+        customer: &Customer,
+        changes: &CustomerChanges,
+    ) -> Result<()> {
+        let now = crate::clock::now_rfc3339();
+        let mut changed: Vec<(&str, &str)> = Vec::new();
+        if let Some(name) = &changes.name {
+            changed.push(("name", name.as_str()));
+        }
+        if let Some(email) = &changes.email {
+            changed.push(("email", email.as_str()));
+            changed.push((EMAIL_VERIFIED, "false"));
+        }
+        if let Some(opt_in) = changes.marketing_opt_in {
+            changed.push((MARKETING_OPT_IN, flag(opt_in)));
+            changed.push((MARKETING_AT, &now));
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let updated = self
+            .client
+            .admin_update_user_attributes()
+            .user_pool_id(&self.user_pool_id)
+            .username(format!("{CUSTOMER_PREFIX}{}", customer.cpf_digits()))
+            .set_user_attributes(Some(attributes(&changed)?))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_parameter_exception()) =>
+            {
+                Err(Error::validation(
+                    Code::InvalidEmail,
+                    "Cognito refused this e-mail address",
+                ))
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_user_not_found_exception()) =>
+            {
+                Err(Error::customer_not_found())
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// Records that the customer proved they hold their e-mail address.
+    pub async fn mark_email_verified(&self, customer: &Customer) -> Result<()> {
+        self.client
+            .admin_update_user_attributes()
+            .user_pool_id(&self.user_pool_id)
+            .username(format!("{CUSTOMER_PREFIX}{}", customer.cpf_digits()))
+            .set_user_attributes(Some(attributes(&[(EMAIL_VERIFIED, "true")])?))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
     }
 
     /// Deletes the customer's directory record (LGPD erasure): the CPF is
@@ -310,6 +389,7 @@ impl Directory {
                     u.username().unwrap_or_default(),
                     u.attributes(),
                     u.enabled(),
+                    u.user_create_date(),
                 )
             })
             .collect();
@@ -345,8 +425,37 @@ fn sub_of_id_token(token: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Cognito's standard attribute: the address was proved (by our e-mailed code).
+const EMAIL_VERIFIED: &str = "email_verified";
+/// Custom attributes (template.yaml's `Schema`): the marketing choice and when
+/// it was made (RFC 3339).
+const MARKETING_OPT_IN: &str = "custom:marketing_opt_in";
+const MARKETING_AT: &str = "custom:marketing_at";
+
+fn flag(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
+}
+
+fn attributes(pairs: &[(&str, &str)]) -> Result<Vec<AttributeType>> {
+    pairs
+        .iter()
+        .map(|(n, v)| {
+            AttributeType::builder()
+                .name(*n)
+                .value(*v)
+                .build()
+                .map_err(Error::internal)
+        })
+        .collect()
+}
+
 /// The customer of a directory user; `None` without a usable `sub`.
-fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) -> Option<Customer> {
+fn customer_from(
+    username: &str,
+    attributes: &[AttributeType],
+    enabled: bool,
+    created: Option<&aws_sdk_cognitoidentityprovider::primitives::DateTime>,
+) -> Option<Customer> {
     let username = username.strip_prefix(CUSTOMER_PREFIX).unwrap_or(username);
     let attribute = |name: &str| {
         attributes
@@ -356,11 +465,16 @@ fn customer_from(username: &str, attributes: &[AttributeType], enabled: bool) ->
             .unwrap_or_default()
             .to_owned()
     };
-    Some(Customer::new(
+    let mut customer = Customer::new(
         CustomerId::parse(&attribute("sub"))?,
         username,
         attribute("name"),
         attribute("email"),
         enabled,
-    ))
+    );
+    customer.email_verified = attribute(EMAIL_VERIFIED) == "true";
+    customer.marketing_opt_in = attribute(MARKETING_OPT_IN) == "true";
+    customer.created_at =
+        created.and_then(|at| time::OffsetDateTime::from_unix_timestamp(at.secs()).ok());
+    Some(customer)
 }

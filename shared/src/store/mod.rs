@@ -7,6 +7,8 @@
 pub mod sdk;
 
 #[cfg(feature = "dynamodb")]
+pub mod codes;
+#[cfg(feature = "dynamodb")]
 pub mod dynamo;
 #[cfg(feature = "dynamodb")]
 pub mod kiosks;
@@ -24,3 +26,6 @@ pub mod keys;
 
 #[cfg(feature = "secrets")]
 pub mod secrets;
+
+#[cfg(feature = "ses")]
+pub mod mailer;

@@ -1,34 +1,32 @@
-//! The sessions table: proof of identity that outlives one request, kept only
-//! as hashes and dropped by DynamoDB's TTL (`expires_at`). Keyed by (`pk`, `sk`):
-//! - a customer's e-mailed code: `pk = "verify#<customer id>"`;
-//! - a staff refresh token: `pk = "refresh#<sha256 of the token>"`, and its
-//!   family: `pk = "family#<id>"`.
+//! The sessions table: proof of identity that outlives a request, stored only
+//! as hashes and dropped by the table's TTL (`expires_at`, Unix seconds).
+//! Keyed by (`pk`, `sk`): a customer's e-mailed code is
+//! `pk = "verify#<customer id>"` (`store::codes`); staff refresh tokens and
+//! their families live beside them under their own prefixes.
 
 use aws_sdk_dynamodb::Client;
 
-/// The table, shared by the e-mailed codes and the staff sessions; each owns
-/// its key prefix.
+/// The table's handle: its client and name, shared by the stores of the
+/// items it holds.
 #[derive(Clone)]
 pub struct SessionsTable {
-    pub(crate) db: Client,
-    pub(crate) table: String,
+    client: Client,
+    table: String,
 }
 
 impl SessionsTable {
-    pub fn new(db: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            db,
+            client,
             table: table.into(),
         }
     }
 
-    /// The table's name.
-    pub fn name(&self) -> &str {
-        &self.table
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
-    /// The DynamoDB client it is read through.
-    pub fn client(&self) -> &Client {
-        &self.db
+    pub fn table(&self) -> &str {
+        &self.table
     }
 }

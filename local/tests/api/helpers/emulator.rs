@@ -282,3 +282,117 @@ impl TestApp {
             .collect()
     }
 }
+
+/// A message the emulator's SES accepted (`GET /moto-api/data.json`, `ses`
+/// → `Message`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct MailedMessage {
+    pub source: String,
+    pub subject: String,
+    pub body: String,
+    pub destinations: MailDestinations,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct MailDestinations {
+    #[serde(rename = "ToAddresses", default)]
+    pub to: Vec<String>,
+}
+
+impl MailedMessage {
+    /// The first run of exactly six digits in the body: the code.
+    pub fn code(&self) -> Option<String> {
+        self.body
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|run| run.len() == 6)
+            .map(str::to_owned)
+    }
+}
+
+/// Every message the emulator's SES accepted for `address`, oldest first.
+/// (SES is the emulator's, shared by every stack: tests give each customer
+/// an address of their own.)
+pub async fn mail_to(address: &str) -> Vec<MailedMessage> {
+    let url = format!("{}/moto-api/data.json", emulator_endpoint());
+    // The dump walks every service's state while other tests write to it: a
+    // dump taken mid-write fails (500) and is taken again.
+    let mut data = None;
+    for _ in 0..10 {
+        let response = reqwest::get(&url).await.unwrap();
+        if response.status().is_success()
+            && let Ok(json) = response.json::<serde_json::Value>().await
+        {
+            data = Some(json);
+            break;
+        }
+    }
+    let data = data.expect("the emulator's data.json could not be read");
+    let messages: Vec<MailedMessage> =
+        serde_json::from_value(data["ses"]["Message"].clone()).unwrap_or_default();
+    messages
+        .into_iter()
+        .filter(|m| m.destinations.to.iter().any(|to| to == address))
+        .collect()
+}
+
+/// The code of the latest message mailed to `address`, which must exist.
+pub async fn latest_code_sent_to(address: &str) -> String {
+    let mail = mail_to(address).await;
+    let last = mail
+        .last()
+        .unwrap_or_else(|| panic!("no mail was sent to {address}"));
+    last.code()
+        .unwrap_or_else(|| panic!("the mail to {address} has no code: {}", last.body))
+}
+
+impl TestApp {
+    /// Whether the sessions table holds a code of `customer_id`.
+    pub async fn holds_code_of(&self, customer_id: &str) -> bool {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(self.stack.get("SessionsTable").unwrap())
+            .key("pk", AttributeValue::S(format!("verify#{customer_id}")))
+            .key("sk", AttributeValue::S("code".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item()
+            .is_some()
+    }
+
+    /// Moves the time `customer_id`'s stored code was sent `seconds` back,
+    /// straight in the sessions table.
+    pub async fn age_code(&self, customer_id: &str, seconds: i64) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .update_item()
+            .table_name(self.stack.get("SessionsTable").unwrap())
+            .key("pk", AttributeValue::S(format!("verify#{customer_id}")))
+            .key("sk", AttributeValue::S("code".into()))
+            .update_expression("SET sent_at = sent_at - :s")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":s", AttributeValue::N(seconds.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Moves the deadline of `customer_id`'s stored code to `expires_at`
+    /// (Unix seconds), straight in the sessions table.
+    pub async fn set_code_expiry(&self, customer_id: &str, expires_at: i64) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .update_item()
+            .table_name(self.stack.get("SessionsTable").unwrap())
+            .key("pk", AttributeValue::S(format!("verify#{customer_id}")))
+            .key("sk", AttributeValue::S("code".into()))
+            .update_expression("SET expires_at = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+}

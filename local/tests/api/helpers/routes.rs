@@ -18,13 +18,26 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// A customer as the API shows it (the CPF masked).
+/// A customer as a kiosk sees them after signup (CPF and e-mail masked).
 #[derive(Debug, Deserialize)]
 pub struct Customer {
     pub id: String,
     pub cpf: String,
+    pub first_name: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+/// A customer as the admin's list shows them (the CPF masked; the e-mail
+/// whole only of who opted in and verified it).
+#[derive(Debug, Deserialize)]
+pub struct ListedCustomer {
+    pub id: String,
+    pub cpf: String,
     pub name: String,
     pub email: String,
+    pub email_verified: bool,
+    pub marketing_opt_in: bool,
 }
 
 /// The answer of a sign-in.
@@ -166,6 +179,36 @@ impl TestApp {
             json!({"cpf": cpf, "name": name, "email": "cliente@example.com"}),
         )
         .await
+    }
+
+    /// `POST /customers` with an e-mail and marketing choice, as this
+    /// stack's kiosk.
+    pub async fn sign_up_with(&self, cpf: &str, name: &str, email: &str, opt_in: bool) -> Answer {
+        let kiosk = self.kiosk_token().await;
+        let body = json!({"cpf": cpf, "name": name, "email": email, "marketing_opt_in": opt_in});
+        self.post_as("/customers", &kiosk, body).await
+    }
+
+    /// `POST /customers/me/verification`.
+    pub async fn request_code(&self, token: &str) -> Answer {
+        let request = self.request(Method::POST, "/customers/me/verification", Some(token));
+        self.send(request).await
+    }
+
+    /// `POST /customers/me/verification/confirm` with `code`.
+    pub async fn confirm_code(&self, token: &str, code: &str) -> Answer {
+        self.post_as(
+            "/customers/me/verification/confirm",
+            token,
+            json!({ "code": code }),
+        )
+        .await
+    }
+
+    /// `PATCH /customers/me` with `body`.
+    pub async fn correct_me(&self, token: &str, body: Value) -> Answer {
+        let request = self.request(Method::PATCH, "/customers/me", Some(token));
+        self.send(request.json(&body)).await
     }
 
     /// `POST /auth`, as this stack's kiosk.

@@ -66,6 +66,25 @@ impl TestApp {
         token_of(self.auth(cpf).await)
     }
 
+    /// A customer signed up with an address of their own (`<local>.<random>@example.com`,
+    /// so that no other test's mail is read as theirs): the signup and the address.
+    pub async fn signed_up_at(&self, cpf: &str, name: &str, local: &str) -> (Customer, String) {
+        let address = unique_address(local);
+        let customer = self
+            .sign_up_with(cpf, name, &address, false)
+            .await
+            .expect(201);
+        (customer, address)
+    }
+
+    /// A verified session of the customer signed in as `cpf_token`: a code
+    /// asked for, read from the emulator's SES at `address`, and confirmed.
+    pub async fn verified(&self, cpf_token: &str, address: &str) -> String {
+        assert_eq!(self.request_code(cpf_token).await.status, 202);
+        let code = super::latest_code_sent_to(address).await;
+        token_of(self.confirm_code(cpf_token, &code).await)
+    }
+
     // The menu.
 
     /// Creates a product as admin and returns its id.
@@ -226,6 +245,14 @@ pub fn statuses(order: &Order) -> (OrderStatus, shared::domain::order::PaymentSt
 }
 
 /// Valid CPFs, generated: tests that need many distinct customers.
+/// An address no other test uses: `<local>.<random>@example.com`.
+pub fn unique_address(local: &str) -> String {
+    format!(
+        "{local}.{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
 pub fn cpf_from(seed: u32) -> String {
     shared::domain::cpf::complete(&format!("{:09}", 100_000_000 + seed % 800_000_000)).unwrap()
 }
