@@ -315,48 +315,145 @@ async fn every_event_runs_through_its_built_binary() {
     lambdas.assert_memory_fits("order-expiry", run.peak_memory_kib.unwrap());
 }
 
+/// An API Gateway event of `method` on `resource` (at `path`) with `body`,
+/// shaped as the event files are; `context` is what the authorizer passed
+/// on (none for a public route).
+fn api_event(
+    method: &str,
+    resource: &str,
+    path: &str,
+    body: &Value,
+    context: Option<Value>,
+) -> Value {
+    let mut event = event("authenticate/post-auth.json", &HashMap::new(), b"");
+    event["resource"] = resource.into();
+    event["path"] = path.into();
+    event["httpMethod"] = method.into();
+    event["requestContext"]["resourcePath"] = resource.into();
+    event["requestContext"]["httpMethod"] = method.into();
+    event["requestContext"]["path"] = format!("/dev{path}").into();
+    event["body"] = match body {
+        Value::Null => Value::Null,
+        body => body.to_string().into(),
+    };
+    match context {
+        Some(context) => event["requestContext"]["authorizer"] = context,
+        None => {
+            if let Some(request_context) = event["requestContext"].as_object_mut() {
+                request_context.remove("authorizer");
+            }
+        }
+    }
+    event
+}
+
+/// What one invocation of a warm instance answered: status and JSON body.
+async fn answer(instance: &mut kiosk_local::runtime_api::Instance, event: &Value) -> (u64, Value) {
+    let answered = instance.invoke(event).await.unwrap();
+    let Outcome::Response(response) = answered.outcome else {
+        panic!("{event}: {:?}", answered.outcome)
+    };
+    let status = response["statusCode"].as_u64().unwrap();
+    let body = match response["body"].as_str() {
+        Some(text) if !text.is_empty() => serde_json::from_str(text).unwrap(),
+        _ => Value::Null,
+    };
+    (status, body)
+}
+
 /// Asked for TRACE, the functions log at DEBUG at most: lambda_runtime logs
-/// each raw event at TRACE, and events carry CPFs and passwords.
+/// each raw event at TRACE, and events carry CPFs, passwords, codes and
+/// tokens. One warm `authenticate` process goes through signup, CPF sign-in,
+/// the e-mailed code and its confirmation, and a staff sign-in; nothing any
+/// of them carried or answered reaches its log.
 #[tokio::test]
 async fn at_trace_level_no_event_reaches_the_log() {
     let lambdas = Lambdas::start().await;
     let mut env = lambdas.env_for("authenticate");
     env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "TRACE".into()));
     env.push(("RUST_LOG".into(), "trace,lambda_runtime=trace".into()));
-    let ids = HashMap::new();
-    let mut logs = String::new();
-    for file in [
-        "authenticate/post-customers.json",
-        "authenticate/post-auth.json",
-        "authenticate/post-auth-staff.json",
-    ] {
-        let event = event(file, &ids, b"");
-        let ran = invoke(
-            &binary("authenticate"),
-            &event,
-            &env,
-            Duration::from_secs(30),
-        )
-        .await;
-        let ran = ran.unwrap();
-        let Outcome::Response(response) = ran.outcome else {
-            panic!("{file}: {:?}\n{}", ran.outcome, ran.logs)
-        };
+    let mut instance = kiosk_local::runtime_api::Instance::start(
+        &binary("authenticate"),
+        &env,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let kiosk =
+        event("authenticate/post-auth.json", &HashMap::new(), b"")["requestContext"]["authorizer"]
+            .clone();
+    let address = crate::helpers::unique_address("trace");
+    let mut secrets: Vec<String> = vec![
+        "52998224725".into(),
+        "529.982.247-25".into(),
+        "AdminLocal123".into(),
+        address.clone(),
+        "raw JSON event".into(),
+    ];
+
+    // Signup and CPF sign-in, as the kiosk.
+    let signup = json!({"cpf": "529.982.247-25", "name": "Ana Souza", "email": address});
+    let (status, _) = answer(
+        &mut instance,
+        &api_event(
+            "POST",
+            "/customers",
+            "/customers",
+            &signup,
+            Some(kiosk.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let sign_in = json!({"cpf": "52998224725"});
+    let (status, signed_in) = answer(
+        &mut instance,
+        &api_event("POST", "/auth", "/auth", &sign_in, Some(kiosk.clone())),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed_in}");
+    let customer_token = signed_in["access_token"].as_str().unwrap().to_owned();
+    secrets.push(customer_token.clone());
+    let claims = crate::helpers::claims_json(&customer_token);
+    let customer = json!({
+        "principalId": claims["sub"], "sub": claims["sub"], "role": "customer",
+        "kiosk_id": claims["kiosk_id"], "amr": "cpf",
+    });
+
+    // The e-mailed code, asked for and confirmed.
+    let path = "/customers/me/verification";
+    let (status, sent) = answer(
+        &mut instance,
+        &api_event("POST", path, path, &Value::Null, Some(customer.clone())),
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    let code = crate::helpers::latest_code_sent_to(&address).await;
+    secrets.push(code.clone());
+    let path = "/customers/me/verification/confirm";
+    let (status, verified) = answer(
+        &mut instance,
+        &api_event("POST", path, path, &json!({ "code": code }), Some(customer)),
+    )
+    .await;
+    assert_eq!(status, 200, "{verified}");
+    secrets.push(verified["access_token"].as_str().unwrap().to_owned());
+
+    // A staff sign-in with a password.
+    let staff = json!({"username": "admin", "password": "AdminLocal123"});
+    let (status, tokens) = answer(
+        &mut instance,
+        &api_event("POST", "/auth/staff", "/auth/staff", &staff, None),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
+
+    let logs = instance.stop().await;
+    assert!(!logs.is_empty(), "the function did log");
+    for secret in &secrets {
         assert!(
-            response["statusCode"].as_u64().unwrap() < 300,
-            "{file}: {response}"
-        );
-        logs.push_str(&ran.logs);
-    }
-    assert!(!logs.is_empty(), "the functions did log");
-    for secret in [
-        "52998224725",
-        "529.982.247-25",
-        "AdminLocal123",
-        "raw JSON event",
-    ] {
-        assert!(
-            !logs.contains(secret),
+            !logs.contains(secret.as_str()),
             "the log holds {secret:?}:\n{logs:.3000}"
         );
     }
