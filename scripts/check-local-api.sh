@@ -28,12 +28,18 @@ script="$(awk '/^## Walkthrough/{w=1} w&&/^```bash/{b=1;next} b&&/^```/{exit} b'
 [[ -n "$script" ]] || { echo "README.md has no walkthrough block" >&2; exit 1; }
 script="${script//http:\/\/127.0.0.1:3000/http://127.0.0.1:$port}"
 script="${script//http:\/\/127.0.0.1:3001/http://127.0.0.1:$mp_port}"
+# The walkthrough reads the mailed code from the emulator on MOTO_PORT: ours.
+export MOTO_PORT="${AWS_ENDPOINT_URL##*:}"
 output="$(bash -euo pipefail -c "$script")"
 echo "$output"
 
 expect() { grep -qE -- "$1" <<< "$output" || { echo "walkthrough: expected $2" >&2; exit 1; }; }
 expect '"cpf":"\*\*\*\.982\.247-\*\*"' "the masked CPF of the signup"
 expect '"valid":true' "a valid token"
+expect '"verified_session":false' "the masked view of a CPF-only session"
+expect '"verification_required".* 403$' "403 verification_required for the CPF-only erasure"
+expect '"name":"Ana Souza".*"verified_session":true' "the whole record for a verified session"
+expect '"name":"Ana Souza Lima"' "the record corrected by the verified session"
 expect '"role":"guest"|access_token' "a guest token"
 expect '"first_name":|first_name' "the first name for the greeting"
 expect ' 401$' "401 without a token"
