@@ -138,6 +138,16 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .parameters
             .insert("OrderPaymentTimeoutSeconds".into(), timeout);
     }
+    // TOTP is the deployed default; locally staff sign in with a password
+    // unless STAFF_MFA=required, so the walkthrough stays short.
+    overrides
+        .parameters
+        .insert("StaffMfa".into(), setting("STAFF_MFA", "optional"));
+    if let Ok(ttl) = std::env::var("STAFF_TOKEN_TTL_SECONDS") {
+        overrides
+            .parameters
+            .insert("StaffTokenTtlSeconds".into(), ttl);
+    }
     if let Ok(limit) = std::env::var("KIOSK_SIGNINS_PER_MINUTE") {
         overrides
             .parameters

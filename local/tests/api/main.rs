@@ -28,5 +28,7 @@ mod payment;
 mod products;
 mod resilience;
 mod round_trips;
+mod staff_sessions;
 mod status;
 mod tokens;
+mod totp;
