@@ -11,7 +11,9 @@
 //!   refresh token in the body if it is the caller's; 204 either way, so the
 //!   answer says nothing about anyone else's tokens.
 //! - `DELETE /staff/{username}/sessions` (admin): revokes every family of
-//!   that user; 404 `staff_not_found` for no such user.
+//!   that user and signs them out of Cognito (AdminUserGlobalSignOut: the
+//!   Cognito token a sign-in keeps for TOTP enrolment dies too); 404
+//!   `staff_not_found` for no such user.
 //!
 //! Access tokens are not revoked: the authorizer makes no network call, so a
 //! revocation takes effect when the access token expires (15 minutes).
@@ -24,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use shared::clock::now_unix;
 use shared::domain::Subject;
 use shared::domain::token::IssuedToken;
-use shared::http::{Caller, empty_response, json_body, json_response, path_param};
+use shared::http::{Caller, bearer, empty_response, json_body, json_response, path_param};
 use shared::store::directory::{Staff, StaffSignIn};
 use shared::store::sessions::{StaffSession, digest, new_secret};
 use shared::{Code, Error, Result, Role};
@@ -137,10 +139,18 @@ pub(crate) async fn authenticate_staff(state: &State, request: &Request) -> Resu
                     return Ok(json_response(200, &challenge));
                 }
             }
-            Ok(json_response(
-                200,
-                &issue_staff(state, &staff, &body.username).await?,
-            ))
+            // No TOTP yet (Cognito would have asked for a code): the new
+            // access token may enrol one (`POST /auth/staff/totp/setup`).
+            let tokens = issue_staff(state, &staff, &body.username).await?;
+            totp::allow_bearer_enrolment(
+                state,
+                &body.username,
+                &tokens.token.access_token,
+                tokens.token.expires_in,
+                &cognito_access_token,
+            )
+            .await?;
+            Ok(json_response(200, &tokens))
         }
         StaffSignIn::TotpRequired { cognito_session } => {
             let challenge = totp::start_challenge(state, &body.username, &cognito_session).await?;
@@ -248,6 +258,15 @@ pub(crate) async fn logout(state: &State, request: &Request) -> Result<Response<
         return Err(Error::role_forbidden());
     }
     let presented = refresh_token_of(request)?;
+    // The caller's access token may no longer start a TOTP enrolment.
+    if let Some(token) = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+    {
+        state.sessions.claim_mfa(&digest(token)).await?;
+    }
     if let Some(stored) = state.sessions.refresh_token(&digest(&presented)).await? {
         let owner = state.sessions.family_owner(&stored.family).await?;
         if owner.as_deref() == Some(staff_id.as_str()) {
@@ -279,6 +298,9 @@ pub(crate) async fn end_sessions(state: &State, request: &Request) -> Result<Res
         return Err(not_found());
     };
     let revoked = state.sessions.revoke_staff(&account.id).await?;
+    // The Cognito access tokens our sign-in steps keep (bearer enrolment)
+    // die too: no new tokens through a TOTP enrolment either.
+    state.directory.sign_out_everywhere(username).await?;
     tracing::info!(by = %caller.subject, staff_id = %account.id, families = revoked,
         "staff sessions ended");
     Ok(empty_response(204))

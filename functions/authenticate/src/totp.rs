@@ -20,6 +20,16 @@
 //!   first code (VerifySoftwareToken) and makes TOTP the user's MFA
 //!   (AdminSetUserMFAPreference): tokens.
 //!
+//! - A signed-in staff member (`STAFF_MFA=optional`, no TOTP yet) enrols
+//!   with `POST /auth/staff/totp/setup`, bearer token and no body. Cognito
+//!   gives the enrolment only to the user's own Cognito credential, which
+//!   our token does not carry: so a password sign-in that answers tokens
+//!   directly keeps the Cognito access token sealed under the access token
+//!   it issued (`mfa#<sha256(access token)>`, kind `bearer`, until that token
+//!   expires). Bearer enrolment therefore works with the access token of a
+//!   password sign-in, for its 15 minutes; a refreshed token is answered
+//!   `invalid_session` (sign in again to enrol).
+//!
 //! A wrong code is 401 `invalid_code`; the fifth spends the session. A
 //! session that is unknown, expired, used or of the wrong kind is 401
 //! `invalid_session` (sign in again).
@@ -32,7 +42,7 @@ use lambda_http::{Body, Request, Response};
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde::{Deserialize, Serialize};
 use shared::clock::now_unix;
-use shared::http::{json_body, json_response};
+use shared::http::{bearer, json_body, json_response};
 use shared::store::directory::{Staff, TotpOutcome};
 use shared::store::sessions::{MfaStep, digest, new_secret};
 use shared::{Code, Error, Result};
@@ -44,6 +54,7 @@ const STEP_SECONDS: i64 = 300;
 const MAX_WRONG_CODES: u32 = 5;
 const CHALLENGE: &str = "challenge";
 const SETUP: &str = "setup";
+const BEARER: &str = "bearer";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,9 +166,30 @@ pub(crate) async fn start_setup(
     start(state, SETUP, username, cognito_access_token).await
 }
 
+/// Keeps what enrolling by bearer token needs: the Cognito access token of
+/// a password sign-in, sealed under the access token it gave, until that
+/// expires.
+pub(crate) async fn allow_bearer_enrolment(
+    state: &State,
+    username: &str,
+    access_token: &str,
+    expires_in: u64,
+    cognito_access_token: &str,
+) -> Result<()> {
+    let step = MfaStep {
+        kind: BEARER.to_owned(),
+        username: username.to_owned(),
+        sealed: seal(access_token, cognito_access_token)?,
+        associated: false,
+        expires_at: now_unix().saturating_add(i64::try_from(expires_in).unwrap_or(0)),
+    };
+    state.sessions.put_mfa(&digest(access_token), &step).await
+}
+
 /// A session from a body and its step, opened; `invalid_session` otherwise.
+/// (A bearer token, already verified, is the session of a `bearer` step.)
 async fn step_of(state: &State, session: &str) -> Result<(String, MfaStep, String)> {
-    if session.is_empty() || session.len() > 128 {
+    if session.is_empty() || session.len() > 4096 {
         return Err(invalid_session());
     }
     let hash = digest(session);
@@ -187,9 +219,66 @@ fn otpauth_uri(issuer: &str, username: &str, secret: &str) -> String {
     format!("otpauth://totp/{issuer}:{username}?secret={secret}&issuer={issuer}")
 }
 
-/// `POST /auth/staff/totp/setup {"session"}`.
+/// The bearer token of a request without a body, if that is what it is.
+fn bearer_without_body(request: &Request) -> Option<&str> {
+    if !request.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+}
+
+/// `POST /auth/staff/totp/setup`, bearer token and no body: a new `setup`
+/// session for the caller, its secret handed out.
+async fn setup_by_bearer(state: &State, token: &str) -> Result<Response<Body>> {
+    let claims = state
+        .tokens
+        .verify(token)
+        .map_err(|_| Error::unauthorized_caller())?;
+    if !claims.role.is_staff() {
+        return Err(Error::role_forbidden());
+    }
+    let (hash, step, cognito_access_token) = step_of(state, token).await?;
+    if step.kind != BEARER || !state.sessions.claim_mfa(&hash).await? {
+        return Err(invalid_session());
+    }
+    let Some(secret) = state
+        .directory
+        .associate_totp(&cognito_access_token)
+        .await?
+    else {
+        return Err(invalid_session());
+    };
+    let session = new_secret()?;
+    let setup = MfaStep {
+        kind: SETUP.to_owned(),
+        username: step.username,
+        sealed: seal(&session, &cognito_access_token)?,
+        associated: true,
+        expires_at: now_unix() + STEP_SECONDS,
+    };
+    state.sessions.put_mfa(&digest(&session), &setup).await?;
+    let issuer = &state.tokens.settings().issuer;
+    Ok(json_response(
+        200,
+        &Setup {
+            otpauth_uri: otpauth_uri(issuer, &setup.username, &secret),
+            secret,
+            session,
+        },
+    ))
+}
+
+/// `POST /auth/staff/totp/setup {"session"}`, or with a bearer token and no
+/// body.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn setup(state: &State, request: &Request) -> Result<Response<Body>> {
+    if let Some(token) = bearer_without_body(request) {
+        return setup_by_bearer(state, token).await;
+    }
     let body: SetupBody = json_body(request)?;
     let (hash, step, cognito_access_token) = step_of(state, &body.session).await?;
     if step.kind != SETUP {

@@ -125,6 +125,9 @@ async fn logout_revokes_the_callers_family_and_leaves_anyone_elses() {
 
     assert_eq!((not_mine.status, mine.status), (204, 204));
     refused(app.refresh(&kitchen.refresh_token).await);
+    app.totp_setup_as(&kitchen.access_token)
+        .await
+        .expect_error(401, "invalid_session");
     app.refresh(&admin.refresh_token)
         .await
         .expect::<StaffTokens>(200);
@@ -147,6 +150,10 @@ async fn an_admin_ends_every_session_of_a_staff_member() {
     assert_eq!(answer.status, 204, "{}", answer.body);
     refused(app.refresh(&tablet.refresh_token).await);
     refused(app.refresh(&rotated.refresh_token).await);
+    // Nor can the sign-in's access token get new tokens by enrolling TOTP.
+    app.totp_setup_as(&tablet.access_token)
+        .await
+        .expect_error(401, "invalid_session");
     app.refresh(&admin.refresh_token)
         .await
         .expect::<StaffTokens>(200);

@@ -249,3 +249,38 @@ async fn under_optional_mfa_an_enrolled_staff_member_still_gets_the_totp_challen
     // Staff without TOTP still sign in with the password alone.
     app.admin_token().await;
 }
+
+#[tokio::test]
+async fn a_staff_member_signed_in_with_a_password_enrols_with_the_bearer_token() {
+    let app = spawn_app().await;
+    let signed_in: StaffTokens = app
+        .staff_sign_in("kitchen", KITCHEN_PASSWORD)
+        .await
+        .expect(200);
+    let refreshed: StaffTokens = app.refresh(&signed_in.refresh_token).await.expect(200);
+    app.totp_setup_as(&refreshed.access_token)
+        .await
+        .expect_error(401, "invalid_session");
+    app.totp_setup_as(&app.guest_token().await)
+        .await
+        .expect_error(403, "forbidden");
+
+    let setup: TotpSetup = app.totp_setup_as(&signed_in.access_token).await.expect(200);
+    let enrolled: StaffTokens = app
+        .send_current_code(&setup.session, &setup.secret)
+        .await
+        .expect(200);
+
+    assert_eq!(
+        app.claims_of(&enrolled.access_token).await.sub,
+        app.claims_of(&signed_in.access_token).await.sub
+    );
+    assert_eq!(
+        app.challenge("kitchen", KITCHEN_PASSWORD).await.challenge,
+        "totp"
+    );
+    // The bearer enrolment is used once.
+    app.totp_setup_as(&signed_in.access_token)
+        .await
+        .expect_error(401, "invalid_session");
+}

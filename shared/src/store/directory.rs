@@ -337,6 +337,29 @@ impl Directory {
         }))
     }
 
+    /// Signs the user out of Cognito everywhere (AdminUserGlobalSignOut):
+    /// the Cognito tokens a sign-in step keeps (for TOTP enrolment) stop
+    /// working. A user gone meanwhile is not an error.
+    pub async fn sign_out_everywhere(&self, username: &str) -> Result<()> {
+        let result = self
+            .client
+            .admin_user_global_sign_out()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_user_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
     /// Starts enrolling a TOTP device (AssociateSoftwareToken) with the
     /// user's Cognito access token: the shared secret (base32).
     pub async fn associate_totp(&self, cognito_access_token: &str) -> Result<Option<String>> {

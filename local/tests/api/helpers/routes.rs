@@ -230,6 +230,12 @@ impl TestApp {
             .await
     }
 
+    /// `POST /auth/staff/totp/setup` with a bearer token and no body.
+    pub async fn totp_setup_as(&self, token: &str) -> Answer {
+        self.send(self.request(Method::POST, "/auth/staff/totp/setup", Some(token)))
+            .await
+    }
+
     /// `POST /auth/staff/totp`.
     pub async fn totp(&self, session: &str, code: &str) -> Answer {
         self.post(
