@@ -18,9 +18,10 @@
 //!   is canonical (a username may be typed in another case) and never reused
 //!   by a later user of the same name.
 //!
-//! A rotation is one transaction: the old token spent (only if it was not),
-//! the new one put, the family's expiry pushed (only if it is not revoked),
-//! the index item's with it. Two uses of one token: exactly one wins.
+//! A rotation: one conditional write spends the old token (only if it was
+//! not; it names its `successor`), so two uses of one token: exactly one
+//! wins; then one transaction puts the new token and pushes the family's
+//! expiry and the index item's with it.
 //!
 //! Staff TOTP sign-in steps: `pk = "mfa#<sha256>"`, `sk = "mfa"`, for the
 //! opaque `session` handed to the client between the password and the code:
@@ -204,7 +205,14 @@ impl SessionsTable {
             self.put(index_item)?,
             self.put(Self::refresh_item(hash, &family, who, expires_at))?,
         ];
-        if self.transact(items).await? {
+        // A refusal with the family in place is our own attempt, committed
+        // and retried by the SDK (the id is new: nobody else writes it).
+        let placed = self.transact(items).await?
+            || self
+                .get(format!("family#{family}"), SK_FAMILY)
+                .await?
+                .is_some();
+        if placed {
             Ok(family)
         } else {
             Err(Error::internal("a new refresh token family collided"))
@@ -244,8 +252,18 @@ impl SessionsTable {
 
     /// Spends the token hashing to `old` and issues the one hashing to `new`
     /// in its family, valid until `expires_at`; `false` when the old token was
-    /// already spent (a concurrent use won) or the family was revoked: one
-    /// transaction, so exactly one of two uses of a token wins.
+    /// already spent (a concurrent use won) or the family is gone.
+    ///
+    /// First the claim: one conditional write spends the old token and names
+    /// its successor, so exactly one of two uses wins (a single item's
+    /// condition; the emulator's transactions are not safe against
+    /// concurrent ones: a refused one restores its snapshot of the table).
+    /// Then one transaction puts the successor and pushes the family's expiry.
+    /// It does not test `revoked`: the caller checked it before the claim, and
+    /// a family revoked since (by the losers of a concurrent use, say) keeps
+    /// the winner's answer whole; its new token fails at its first use. A
+    /// crash between the two writes leaves the old token spent and no
+    /// successor: the client signs in again.
     pub async fn rotate(
         &self,
         old: &str,
@@ -253,6 +271,30 @@ impl SessionsTable {
         new: &str,
         expires_at: i64,
     ) -> Result<bool> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("refresh#{old}")))
+            .key("sk", s(SK_REFRESH))
+            .update_expression("SET spent = :yes, successor = :new")
+            .condition_expression("spent = :no")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":new", s(new))
+            .send()
+            .await;
+        if !applied(claimed)? {
+            // Refused; unless it was our own claim, applied, then retried by
+            // the SDK after its answer was lost: only this caller knows `new`.
+            let ours = self
+                .get(format!("refresh#{old}"), SK_REFRESH)
+                .await?
+                .is_some_and(|item| text(&item, "successor").as_deref() == Some(new));
+            if !ours {
+                return Ok(false);
+            }
+        }
         let update = |pk: String,
                       sk: &str,
                       set: &str,
@@ -277,26 +319,13 @@ impl SessionsTable {
             staff_id: &token.staff_id,
         };
         let items = vec![
-            update(
-                format!("refresh#{old}"),
-                SK_REFRESH,
-                "SET spent = :yes",
-                "spent = :no",
-                &[
-                    (":yes", AttributeValue::Bool(true)),
-                    (":no", AttributeValue::Bool(false)),
-                ],
-            )?,
             self.put(Self::refresh_item(new, &token.family, &who, expires_at))?,
             update(
                 format!("family#{}", token.family),
                 SK_FAMILY,
                 "SET expires_at = :expires",
-                "revoked = :no",
-                &[
-                    (":expires", n(expires_at)),
-                    (":no", AttributeValue::Bool(false)),
-                ],
+                "attribute_exists(pk)",
+                &[(":expires", n(expires_at))],
             )?,
             update(
                 format!("staff#{}", token.staff_id),
@@ -306,7 +335,15 @@ impl SessionsTable {
                 &[(":expires", n(expires_at))],
             )?,
         ];
-        self.transact(items).await
+        if self.transact(items).await? {
+            return Ok(true);
+        }
+        // Refused (the family is gone); unless it was our own attempt,
+        // committed, then retried by the SDK: the successor then exists.
+        Ok(self
+            .get(format!("refresh#{new}"), SK_REFRESH)
+            .await?
+            .is_some())
     }
 
     /// Revokes a family: none of its tokens refreshes again. Revoking one
