@@ -22,7 +22,8 @@ fi
 
 mkdir -p "$root/.local"
 log="$root/.local/moto-$port.log"
-"$moto" -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
+# Cognito checks TOTP codes (against its one fixed secret) only with this.
+MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true "$moto" -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
 moto_pid=$!
 stop() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
 trap stop EXIT

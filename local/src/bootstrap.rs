@@ -7,7 +7,8 @@
 use crate::template::{Refs, Template, TemplateError};
 use aws_sdk_cognitoidentityprovider::types::{
     AdminCreateUserConfigType, AttributeDataType, ExplicitAuthFlowsType, MessageActionType,
-    PasswordPolicyType, PreventUserExistenceErrorTypes, SchemaAttributeType, UserPoolPolicyType,
+    PasswordPolicyType, PreventUserExistenceErrorTypes, SchemaAttributeType,
+    SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolPolicyType,
 };
 use yaml_serde::Value;
 
@@ -105,6 +106,13 @@ fn flag(value: &Value, key: &str) -> Option<bool> {
     value.get(key).and_then(Value::as_bool)
 }
 
+/// The pool's `MfaConfiguration` (`OFF`, `ON`, `OPTIONAL`), if it sets one.
+fn pool_mfa(pool: &Value) -> Option<UserPoolMfaType> {
+    pool.get("MfaConfiguration")
+        .and_then(Value::as_str)
+        .map(UserPoolMfaType::from)
+}
+
 async fn create_user_pool(
     sdk: &aws_config::SdkConfig,
     template: &Template,
@@ -113,6 +121,7 @@ async fn create_user_pool(
 ) -> Result<(), BoxError> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
     let (pool_id, pool) = properties(template, "AWS::Cognito::UserPool")?;
+    let pool_properties = pool;
     let policy = pool
         .get("Policies")
         .and_then(|p| p.get("PasswordPolicy"))
@@ -172,6 +181,22 @@ async fn create_user_pool(
         .user_pool()
         .ok_or("CreateUserPool returned no pool")?;
     let id = pool.id().ok_or("CreateUserPool returned no id")?.to_owned();
+    // MFA as the template configures it (staff TOTP: software tokens).
+    if let Some(mfa) = pool_mfa(pool_properties) {
+        let software_token = pool_properties
+            .get("EnabledMfas")
+            .and_then(Value::as_sequence)
+            .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("SOFTWARE_TOKEN_MFA")));
+        cognito
+            .set_user_pool_mfa_config()
+            .user_pool_id(&id)
+            .mfa_configuration(mfa)
+            .set_software_token_mfa_configuration(
+                software_token.then(|| SoftwareTokenMfaConfigType::builder().enabled(true).build()),
+            )
+            .send()
+            .await?;
+    }
     refs.insert(
         format!("{pool_id}.Arn"),
         pool.arn()

@@ -138,13 +138,19 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .parameters
             .insert("OrderPaymentTimeoutSeconds".into(), timeout);
     }
+    // TOTP is the deployed default; locally staff sign in with a password
+    // unless STAFF_MFA=required, so the walkthrough stays short.
+    overrides
+        .parameters
+        .insert("StaffMfa".into(), setting("STAFF_MFA", "optional"));
     for (setting, parameter) in [
+        ("STAFF_TOKEN_TTL_SECONDS", "StaffTokenTtlSeconds"),
         ("KIOSK_SIGNINS_PER_MINUTE", "KioskSigninsPerMinute"),
         ("OPEN_ORDERS_PER_CUSTOMER", "OpenOrdersPerCustomer"),
         ("OPEN_ORDERS_PER_KIOSK", "OpenOrdersPerKiosk"),
     ] {
-        if let Ok(limit) = std::env::var(setting) {
-            overrides.parameters.insert(parameter.into(), limit);
+        if let Ok(value) = std::env::var(setting) {
+            overrides.parameters.insert(parameter.into(), value);
         }
     }
     let expiry_every = match std::env::var("EXPIRY_INTERVAL_SECONDS") {

@@ -181,7 +181,7 @@ pub struct TokenConfig {
 
 impl TokenConfig {
     /// Also reads the token lifetimes (`CUSTOMER_TOKEN_TTL_SECONDS`, 900,
-    /// for kiosk, guest and customer tokens; `STAFF_TOKEN_TTL_SECONDS`, 28800).
+    /// for kiosk, guest and customer tokens; `STAFF_TOKEN_TTL_SECONDS`, 900).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             secret_id: env.required("JWT_SECRET_ID")?,
@@ -193,7 +193,7 @@ impl TokenConfig {
                 issuer: env.required("JWT_ISSUER")?,
                 audience: env.required("JWT_AUDIENCE")?,
                 customer_ttl: env.seconds_or("CUSTOMER_TOKEN_TTL_SECONDS", 900)?,
-                staff_ttl: env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)?,
+                staff_ttl: env.seconds_or("STAFF_TOKEN_TTL_SECONDS", 900)?,
             },
             key_cache_ttl: env.seconds_or("JWT_KEY_CACHE_SECONDS", 300)?,
         })

@@ -6,7 +6,10 @@ mod customers;
 mod kiosks;
 mod staff;
 mod tokens;
+mod totp;
 mod verification;
+
+pub use staff::StaffMfa;
 
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env, TokenConfig};
@@ -37,12 +40,17 @@ pub struct State {
     /// `KIOSK_SIGNINS_PER_MINUTE` (30): CPF sign-ins, signups and guest sessions a kiosk may
     /// make in a minute.
     pub signins_per_minute: u32,
+    /// `STAFF_REFRESH_TTL_SECONDS` (43200): how long a staff refresh token lives.
+    pub refresh_ttl: std::time::Duration,
+    /// `STAFF_MFA` (`required`): whether staff must enrol TOTP.
+    pub mfa: StaffMfa,
 }
 
 impl shared::lambda::Function for State {
     /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID`,
     /// `KIOSKS_TABLE`, `ORDERS_TABLE`, `SESSIONS_TABLE`, `SES_SENDER`,
-    /// `KIOSK_SIGNINS_PER_MINUTE` and the token settings
+    /// `KIOSK_SIGNINS_PER_MINUTE`, `STAFF_REFRESH_TTL_SECONDS`, `STAFF_MFA`
+    /// and the token settings
     /// ([`TokenConfig`]). No network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let directory = Directory::new(
@@ -67,6 +75,11 @@ impl shared::lambda::Function for State {
         let codes = VerificationCodes::new(sessions.clone());
         let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), env.required("SES_SENDER")?);
         let signins_per_minute = env.count_or("KIOSK_SIGNINS_PER_MINUTE", 30)?;
+        let refresh_ttl = env.seconds_or("STAFF_REFRESH_TTL_SECONDS", 12 * 3600)?;
+        let mfa = StaffMfa::parse(env.get("STAFF_MFA").as_deref()).ok_or(ConfigError::Invalid(
+            "STAFF_MFA",
+            "`required` or `optional`",
+        ))?;
         Ok(Self {
             directory,
             tokens,
@@ -76,6 +89,8 @@ impl shared::lambda::Function for State {
             codes,
             mailer,
             signins_per_minute,
+            refresh_ttl,
+            mfa,
         })
     }
 
@@ -101,6 +116,11 @@ impl shared::lambda::Function for State {
             ("GET", "/kiosks") => kiosks::list_kiosks(self, &request).await,
             ("DELETE", "/kiosks/{id}") => kiosks::revoke_kiosk(self, &request).await,
             ("POST", "/auth/staff") => staff::authenticate_staff(self, &request).await,
+            ("POST", "/auth/staff/totp") => totp::verify(self, &request).await,
+            ("POST", "/auth/staff/totp/setup") => totp::setup(self, &request).await,
+            ("POST", "/auth/refresh") => staff::refresh(self, &request).await,
+            ("POST", "/auth/logout") => staff::logout(self, &request).await,
+            ("DELETE", "/staff/{username}/sessions") => staff::end_sessions(self, &request).await,
             ("POST", "/validate") => return tokens::validate(self, &request),
             ("GET", "/.well-known/jwks.json") => return tokens::jwks(self),
             _ => Err(Error::route_not_found()),

@@ -165,7 +165,7 @@ async fn staff_sign_in_gives_the_group_role_and_one_answer_for_every_failure() {
     ] {
         let token = token_of(app.staff_sign_in(username, password).await);
         let claims = app.claims_of(&token).await;
-        assert_eq!((claims.role, claims.exp - claims.iat), (role, 8 * 3600));
+        assert_eq!((claims.role, claims.exp - claims.iat), (role, 900));
     }
 
     let wrong_password = app.staff_sign_in("admin", "Wrong-password-1").await;

@@ -29,6 +29,8 @@ mod payment;
 mod products;
 mod resilience;
 mod round_trips;
+mod staff_sessions;
 mod status;
 mod tokens;
+mod totp;
 mod verification;

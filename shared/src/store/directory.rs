@@ -16,7 +16,10 @@ use crate::service::ports::CustomerDirectory;
 use crate::store::sdk::from_sdk;
 use crate::{Code, Cpf, Error, Result, Role};
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType, MessageActionType,
+    SoftwareTokenMfaSettingsType, VerifySoftwareTokenResponseType,
+};
 
 pub const CUSTOMERS_GROUP: &str = "customers";
 /// The username prefix of customers.
@@ -46,13 +49,61 @@ pub struct Staff {
 /// The outcome of a staff sign-in that did not fail on the network.
 #[derive(Debug)]
 pub enum StaffSignIn {
-    SignedIn(Staff),
+    /// The password was right and Cognito asked for nothing more.
+    SignedIn {
+        staff: Staff,
+        /// Cognito's access token of the user: what enrolling a TOTP
+        /// device (AssociateSoftwareToken, VerifySoftwareToken) needs.
+        cognito_access_token: String,
+    },
+    /// The password was right; the user has TOTP and Cognito wants a code
+    /// (SOFTWARE_TOKEN_MFA), answered with this Cognito `Session`.
+    TotpRequired { cognito_session: String },
     /// Unknown user, wrong password, disabled user: one answer for all.
     InvalidCredentials,
     /// The password is right but Cognito wants it changed first.
     PasswordChangeRequired,
     /// Right password, but the user is in neither `admin` nor `kitchen`.
     NotStaff,
+}
+
+/// A staff member as the directory holds them now.
+#[derive(Debug, Clone)]
+pub struct StaffAccount {
+    /// The Cognito `sub`.
+    pub id: String,
+    /// From the groups; `None` outside every staff group.
+    pub role: Option<Role>,
+    pub enabled: bool,
+    /// Whether a TOTP device is enrolled (UserMFASettingList).
+    pub totp: bool,
+}
+
+/// The outcome of a step that takes a TOTP code.
+#[derive(Debug)]
+pub enum TotpOutcome<T> {
+    Done(T),
+    /// Cognito refused the code.
+    Wrong,
+    /// The Cognito session or token behind the step is no longer good.
+    Expired,
+}
+
+/// The signed-in staff member of Cognito's authentication result.
+fn signed_in(result: &AuthenticationResultType, role: Role) -> Result<StaffSignIn> {
+    // The user's `sub`, from the ID token Cognito just gave us over TLS.
+    let id = result
+        .id_token()
+        .and_then(sub_of_id_token)
+        .ok_or_else(|| Error::internal("Cognito's ID token carries no sub"))?;
+    let cognito_access_token = result
+        .access_token()
+        .ok_or_else(|| Error::internal("Cognito's answer carries no access token"))?
+        .to_owned();
+    Ok(StaffSignIn::SignedIn {
+        staff: Staff { id, role },
+        cognito_access_token,
+    })
 }
 
 pub struct CustomerPage {
@@ -178,7 +229,8 @@ impl Directory {
     }
 
     /// Password sign-in of a staff member (ADMIN_USER_PASSWORD_AUTH), then the
-    /// user's groups for the role.
+    /// user's groups for the role (checked before a TOTP challenge too, so
+    /// that a user outside the staff groups learns nothing more).
     pub async fn sign_in_staff(&self, username: &str, password: &str) -> Result<StaffSignIn> {
         let auth = self
             .client
@@ -211,15 +263,30 @@ impl Directory {
             }
             Err(e) => return Err(from_sdk(e)),
         };
-        let Some(result) = auth.authentication_result() else {
-            // A challenge (NEW_PASSWORD_REQUIRED for a temporary password).
+        let totp = auth.challenge_name() == Some(&ChallengeNameType::SoftwareTokenMfa);
+        if !totp && auth.authentication_result().is_none() {
+            // Another challenge (NEW_PASSWORD_REQUIRED for a temporary password).
             return Ok(StaffSignIn::PasswordChangeRequired);
+        }
+        let Some(role) = self.staff_role(username).await? else {
+            return Ok(StaffSignIn::NotStaff);
         };
-        // The user's `sub`, from the ID token Cognito just gave us over TLS.
-        let id = result
-            .id_token()
-            .and_then(sub_of_id_token)
-            .ok_or_else(|| Error::internal("Cognito's ID token carries no sub"))?;
+        if totp {
+            let cognito_session = auth
+                .session()
+                .ok_or_else(|| Error::internal("Cognito's TOTP challenge carries no session"))?;
+            return Ok(StaffSignIn::TotpRequired {
+                cognito_session: cognito_session.to_owned(),
+            });
+        }
+        let result = auth
+            .authentication_result()
+            .ok_or_else(|| Error::internal("Cognito answered neither tokens nor a challenge"))?;
+        signed_in(result, role)
+    }
+
+    /// The staff role of `username` from its groups; `None` outside them.
+    async fn staff_role(&self, username: &str) -> Result<Option<Role>> {
         let groups = self
             .client
             .admin_list_groups_for_user()
@@ -228,11 +295,207 @@ impl Directory {
             .send()
             .await
             .map_err(from_sdk)?;
-        let role = Role::from_staff_groups(groups.groups().iter().filter_map(|g| g.group_name()));
-        Ok(match role {
-            Some(role) => StaffSignIn::SignedIn(Staff { id, role }),
-            None => StaffSignIn::NotStaff,
-        })
+        Ok(Role::from_staff_groups(
+            groups.groups().iter().filter_map(|g| g.group_name()),
+        ))
+    }
+
+    /// The staff member `username` as the directory holds them now: `None`
+    /// for no such user and for customers (`cpf:` usernames). Two calls:
+    /// AdminGetUser (enabled, `sub`, MFA settings) and AdminListGroupsForUser.
+    pub async fn staff_account(&self, username: &str) -> Result<Option<StaffAccount>> {
+        if username.is_empty() || username.len() > 128 || username.starts_with(CUSTOMER_PREFIX) {
+            return Ok(None);
+        }
+        let user = self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await;
+        let user = match user {
+            Ok(user) => user,
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_user_not_found_exception() || s.is_invalid_parameter_exception()
+                }) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(from_sdk(e)),
+        };
+        let Some(id) = user
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .filter(|sub| !sub.is_empty())
+        else {
+            return Err(Error::internal(
+                "AdminGetUser returned a user without a sub",
+            ));
+        };
+        let totp = user
+            .user_mfa_setting_list()
+            .iter()
+            .any(|m| m == "SOFTWARE_TOKEN_MFA");
+        Ok(Some(StaffAccount {
+            id: id.to_owned(),
+            role: self.staff_role(user.username()).await?,
+            enabled: user.enabled(),
+            totp,
+        }))
+    }
+
+    /// Signs the user out of Cognito everywhere (AdminUserGlobalSignOut):
+    /// the Cognito tokens a sign-in step keeps (for TOTP enrolment) stop
+    /// working. A user gone meanwhile is not an error.
+    pub async fn sign_out_everywhere(&self, username: &str) -> Result<()> {
+        let result = self
+            .client
+            .admin_user_global_sign_out()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_user_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// Starts enrolling a TOTP device (AssociateSoftwareToken) with the
+    /// user's Cognito access token: the shared secret (base32).
+    pub async fn associate_totp(&self, cognito_access_token: &str) -> Result<Option<String>> {
+        let result = self
+            .client
+            .associate_software_token()
+            .access_token(cognito_access_token)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.secret_code().map(str::to_owned)),
+            // The Cognito access token expired or was signed out.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_authorized_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
+    }
+
+    /// Completes the enrolment: VerifySoftwareToken with `code`, then TOTP
+    /// made the user's (preferred) MFA. `Wrong` for a code Cognito refuses.
+    pub async fn enrol_totp(
+        &self,
+        username: &str,
+        cognito_access_token: &str,
+        code: &str,
+    ) -> Result<TotpOutcome<()>> {
+        let verified = self
+            .client
+            .verify_software_token()
+            .access_token(cognito_access_token)
+            .user_code(code)
+            .friendly_device_name("kiosk-staff")
+            .send()
+            .await;
+        match verified {
+            Ok(out) if out.status() == Some(&VerifySoftwareTokenResponseType::Success) => {}
+            Ok(_) => return Ok(TotpOutcome::Wrong),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_code_mismatch_exception()
+                        || s.is_enable_software_token_mfa_exception()
+                        || s.is_invalid_parameter_exception()
+                }) =>
+            {
+                return Ok(TotpOutcome::Wrong);
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_authorized_exception()) =>
+            {
+                return Ok(TotpOutcome::Expired);
+            }
+            Err(e) => return Err(from_sdk(e)),
+        }
+        self.client
+            .admin_set_user_mfa_preference()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .software_token_mfa_settings(
+                SoftwareTokenMfaSettingsType::builder()
+                    .enabled(true)
+                    .preferred_mfa(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(TotpOutcome::Done(()))
+    }
+
+    /// Answers Cognito's SOFTWARE_TOKEN_MFA challenge with `code`: the staff
+    /// member signed in.
+    pub async fn answer_totp(
+        &self,
+        username: &str,
+        cognito_session: &str,
+        code: &str,
+    ) -> Result<TotpOutcome<Staff>> {
+        let answered = self
+            .client
+            .admin_respond_to_auth_challenge()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+            .session(cognito_session)
+            .challenge_responses("USERNAME", username)
+            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code)
+            .send()
+            .await;
+        let answered = match answered {
+            Ok(answered) => answered,
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_code_mismatch_exception() || s.is_invalid_parameter_exception()
+                }) =>
+            {
+                return Ok(TotpOutcome::Wrong);
+            }
+            // The session expired or was used (or the user was disabled).
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_not_authorized_exception()
+                        || s.is_expired_code_exception()
+                        || s.is_resource_not_found_exception()
+                        || s.is_user_not_found_exception()
+                }) =>
+            {
+                return Ok(TotpOutcome::Expired);
+            }
+            Err(e) => return Err(from_sdk(e)),
+        };
+        let Some(result) = answered.authentication_result() else {
+            return Ok(TotpOutcome::Expired);
+        };
+        let Some(role) = self.staff_role(username).await? else {
+            return Ok(TotpOutcome::Expired);
+        };
+        match signed_in(result, role)? {
+            StaffSignIn::SignedIn { staff, .. } => Ok(TotpOutcome::Done(staff)),
+            _ => Ok(TotpOutcome::Expired),
+        }
     }
 
     /// The customer whose id (Cognito `sub`) is `id`: one ListUsers with a

@@ -54,6 +54,11 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_through(&emulator_endpoint()).await
 }
 
+/// [`spawn_app`] with template parameters set (`StaffMfa`, ...).
+pub async fn spawn_app_with(parameters: &[(&str, &str)]) -> TestApp {
+    spawn_app_configured(&emulator_endpoint(), parameters).await
+}
+
 /// A stack of its own (no staff users) whose AWS calls go to `endpoint`, for
 /// the tests that call the functions' code or the emulator without the local API.
 pub async fn bare_stack(endpoint: &str) -> (aws_config::SdkConfig, Template, LocalStack) {
@@ -82,6 +87,11 @@ pub(super) async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &s
         .await
         .unwrap();
     let mut overrides = kiosk_local::Overrides::mercadopago(&config, &format!("http://{addr}"));
+    // As `make dev`: staff without TOTP sign in with a password, unless a
+    // test asks for `StaffMfa=required`.
+    overrides
+        .parameters
+        .insert("StaffMfa".to_owned(), "optional".to_owned());
     for (name, value) in parameters {
         overrides
             .parameters
@@ -133,6 +143,7 @@ impl OwnEmulator {
             .port();
         let child = tokio::process::Command::new(moto)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)

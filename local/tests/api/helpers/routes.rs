@@ -48,6 +48,29 @@ pub struct Tokens {
     pub expires_in: u64,
 }
 
+/// The answer of a staff sign-in, a TOTP code or a refresh.
+#[derive(Debug, Deserialize)]
+pub struct StaffTokens {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// A staff sign-in that needs a TOTP step next.
+#[derive(Debug, Deserialize)]
+pub struct StaffChallenge {
+    pub challenge: String,
+    pub session: String,
+}
+
+/// The answer of `POST /auth/staff/totp/setup`.
+#[derive(Debug, Deserialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub session: String,
+}
+
 /// The answer of `POST /validate`.
 #[derive(Debug, Deserialize)]
 pub struct Validation {
@@ -228,6 +251,45 @@ impl TestApp {
         self.post(
             "/auth/staff",
             json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// `POST /auth/refresh`.
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.post("/auth/refresh", json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    /// `POST /auth/logout` as `token`.
+    pub async fn logout(&self, token: &str, refresh_token: &str) -> Answer {
+        let body = json!({ "refresh_token": refresh_token });
+        self.post_as("/auth/logout", token, body).await
+    }
+
+    /// `DELETE /staff/{username}/sessions` as `token`.
+    pub async fn end_sessions(&self, token: &str, username: &str) -> Answer {
+        self.delete_as(&format!("/staff/{username}/sessions"), token)
+            .await
+    }
+
+    /// `POST /auth/staff/totp/setup` with a `totp_setup` session.
+    pub async fn totp_setup(&self, session: &str) -> Answer {
+        self.post("/auth/staff/totp/setup", json!({ "session": session }))
+            .await
+    }
+
+    /// `POST /auth/staff/totp/setup` with a bearer token and no body.
+    pub async fn totp_setup_as(&self, token: &str) -> Answer {
+        self.send(self.request(Method::POST, "/auth/staff/totp/setup", Some(token)))
+            .await
+    }
+
+    /// `POST /auth/staff/totp`.
+    pub async fn totp(&self, session: &str, code: &str) -> Answer {
+        self.post(
+            "/auth/staff/totp",
+            json!({ "session": session, "code": code }),
         )
         .await
     }
