@@ -107,7 +107,9 @@ mod tests {
         for name in template.ssm_parameters() {
             refs.insert(name.clone(), format!("local-{name}"));
         }
+        // The parameters without a default that the bootstrap gives a local value.
         refs.insert("Environment", "local");
+        refs.insert("SenderEmail", "no-reply@kiosk.example.com");
         LocalStack {
             prefix: "local".into(),
             refs,

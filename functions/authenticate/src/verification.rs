@@ -41,10 +41,13 @@ fn invalid_code() -> Error {
 
 /// `POST /customers/me/verification` (customer): a new code mailed to the
 /// address on record, replacing any earlier one; 429 with `Retry-After`
-/// within a minute of the last.
+/// within a minute of the last. Counted toward the kiosk's sign-ins.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn request_code(state: &State, request: &Request) -> Result<Response<Body>> {
-    let (id, _) = customer_on_kiosk(request)?;
+    let (id, kiosk) = customer_on_kiosk(request)?;
+    // Each mail counts toward the kiosk's sign-ins: one kiosk cannot make SES
+    // mail more than its per-minute limit.
+    count_signin(state, &kiosk).await?;
     let customer = customer_record(state, &id).await?;
     if !customer.enabled {
         return Err(Error::forbidden(
@@ -96,6 +99,12 @@ pub(crate) async fn confirm_code(state: &State, request: &Request) -> Result<Res
     {
         CodeCheck::Accepted { address_sha256 } => {
             let customer = customer_record(state, &id).await?;
+            if !customer.enabled {
+                return Err(Error::forbidden(
+                    Code::CustomerDisabled,
+                    "this customer is disabled",
+                ));
+            }
             // The code proves the address it was mailed to, not one set since.
             if address_digest(&customer.email) == address_sha256 && !customer.email_verified {
                 state.directory.mark_email_verified(&customer).await?;

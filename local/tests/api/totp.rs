@@ -30,7 +30,7 @@ fn base32(secret: &str) -> Vec<u8> {
 }
 
 /// The RFC 6238 code (HMAC-SHA1, 30 s steps, 6 digits) of `step`.
-fn code_at(secret: &str, step: u64) -> String {
+pub fn code_at(secret: &str, step: u64) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &base32(secret));
     let mac = ring::hmac::sign(&key, &step.to_be_bytes());
     let mac = mac.as_ref();
@@ -39,7 +39,7 @@ fn code_at(secret: &str, step: u64) -> String {
     format!("{:06}", word % 1_000_000)
 }
 
-fn current_step() -> u64 {
+pub fn current_step() -> u64 {
     u64::try_from(shared::clock::now_unix()).unwrap() / 30
 }
 

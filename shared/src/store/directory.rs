@@ -591,7 +591,13 @@ impl Directory {
             .admin_update_user_attributes()
             .user_pool_id(&self.user_pool_id)
             .username(format!("{CUSTOMER_PREFIX}{}", customer.cpf_digits()))
-            .set_user_attributes(Some(attributes(&[(EMAIL_VERIFIED, "true")])?))
+            // The address with its flag, in one write: a correction that
+            // landed since the code was checked is overwritten by the address
+            // the code proved, never marked verified itself.
+            .set_user_attributes(Some(attributes(&[
+                ("email", customer.email.as_str()),
+                (EMAIL_VERIFIED, "true"),
+            ])?))
             .send()
             .await
             .map_err(from_sdk)?;

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// One BatchGetItem over any tables (`table → keys`), retrying only the keys
-/// DynamoDB leaves unprocessed (throttling), a few times with backoff.
+/// One BatchGetItem over any tables (`table → keys`), strongly consistent
+/// when asked, retrying only the keys DynamoDB leaves unprocessed
+/// (throttling), a few times with backoff.
 pub async fn batch_get(
     client: &Client,
     mut request: HashMap<String, Vec<Item>>,
+    consistent: bool,
 ) -> Result<HashMap<String, Vec<Item>>> {
     request.retain(|_, keys| !keys.is_empty());
     let mut found: HashMap<String, Vec<Item>> = HashMap::new();
@@ -30,6 +32,7 @@ pub async fn batch_get(
                     table,
                     KeysAndAttributes::builder()
                         .set_keys(Some(keys))
+                        .consistent_read(consistent)
                         .build()
                         .map_err(Error::internal)?,
                 ))

@@ -21,6 +21,8 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "InternalErrorException",
     "InternalFailure",
     "ServiceUnavailable",
+    // A write that met a transaction in flight on the same item (DynamoDB).
+    "TransactionConflictException",
 ];
 
 /// Whether the failure is the dependency's and worth a retry: no answer in

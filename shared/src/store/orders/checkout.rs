@@ -182,7 +182,7 @@ impl CheckoutStore for Checkouts {
                 vec![HashMap::from([("id".to_owned(), s(id))])],
             );
         }
-        let mut found = batch_get(&self.orders.client, request).await?;
+        let mut found = batch_get(&self.orders.client, request, false).await?;
         let menu = products.products_of(found.remove(products.table()).unwrap_or_default())?;
         let record = found
             .remove(table)
@@ -194,19 +194,22 @@ impl CheckoutStore for Checkouts {
 
     /// Writes a new order and takes its open-order places; with an
     /// idempotency record, all in one transaction that fails if the key is
-    /// already taken. A full holder is checked once for places of orders
+    /// already taken. Each full holder is checked once for places of orders
     /// closed since (see `open`): then 429 `too_many_open_orders`.
     async fn create(&self, order: &Order, record: Option<&IdempotencyRecord>) -> Result<Created> {
-        let mut checked = false;
+        // Each holder is checked once (an owner's and a kiosk's may both be full).
+        let mut checked: Vec<String> = Vec::new();
         let mut conflicts = 0;
         loop {
             match self.try_create(order, record).await? {
                 Attempt::Done(created) => return Ok(created),
                 Attempt::Full { holder, held } => {
-                    if checked || !self.orders.free_closed(&holder.id, held).await? {
+                    if checked.contains(&holder.id)
+                        || !self.orders.free_closed(&holder.id, held).await?
+                    {
                         return Err(Error::too_many_open_orders(holder.whose));
                     }
-                    checked = true;
+                    checked.push(holder.id);
                 }
                 // Another transaction on the same holder at the same moment
                 // (DynamoDB cancels rather than waits): try again shortly.

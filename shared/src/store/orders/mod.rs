@@ -231,6 +231,23 @@ fn cancelled_for_condition<R>(
     }
 }
 
+/// Whether a transaction was cancelled because another one was in flight on
+/// one of its items (DynamoDB cancels rather than waits): worth a retry.
+fn cancelled_by_conflict<R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> bool {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict")),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

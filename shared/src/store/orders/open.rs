@@ -164,7 +164,9 @@ impl OrderStore {
             .take(100)
             .map(|id| HashMap::from([("id".to_owned(), s(id))]))
             .collect();
-        let found = batch_get(&self.client, HashMap::from([(self.table.clone(), keys)]))
+        // Strongly consistent: an order closed a moment ago frees its place.
+        let request = HashMap::from([(self.table.clone(), keys)]);
+        let found = batch_get(&self.client, request, true)
             .await?
             .remove(&self.table)
             .unwrap_or_default();

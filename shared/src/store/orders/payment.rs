@@ -4,8 +4,8 @@
 //! cancellation before payment, and the refund of a late payment.
 
 use super::{
-    OrderItem, OrderStore, TICKET_COUNTER, cancelled_for_condition, failed_item, is_order_id, now,
-    ticket_slot,
+    OrderItem, OrderStore, TICKET_COUNTER, cancelled_by_conflict, cancelled_for_condition,
+    failed_item, is_order_id, now, ticket_slot,
 };
 use crate::clock::time_key;
 use crate::domain::Subject;
@@ -127,6 +127,7 @@ impl PaymentStore for OrderStore {
         paid: Option<Money>,
     ) -> Result<Order> {
         let id = order.id.as_str();
+        let mut conflicts = 0u64;
         for _ in 0..TICKET_ATTEMPTS {
             let number = ticket_number(self.next_ticket().await?);
             let confirmed = order.confirmed(number, crate::clock::now(), paid);
@@ -184,6 +185,17 @@ impl PaymentStore for OrderStore {
                         number,
                         "ticket number held by an open order; taking the next"
                     );
+                }
+                // A checkout at the same kiosk or of the same owner holds
+                // an open-order holder this confirmation releases: again.
+                Err(e) if cancelled_by_conflict(&e) && conflicts < 3 => {
+                    conflicts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * conflicts)).await;
+                }
+                Err(e) if cancelled_by_conflict(&e) => {
+                    return Err(Error::Unavailable(
+                        "the confirmation kept conflicting".into(),
+                    ));
                 }
                 Err(e) => return Err(from_sdk(e)),
             }
