@@ -211,14 +211,22 @@ pub(crate) async fn refresh(state: &State, request: &Request) -> Result<Response
     // The directory decides, now: disabled, removed from the staff groups,
     // deleted (or deleted and created again: another `sub`) ends the session.
     let account = state.directory.staff_account(&stored.username).await?;
+    // Under STAFF_MFA=required a session without TOTP (begun while it was
+    // optional, or before the device was reset) ends too.
     let role = match account {
-        Some(account) if account.enabled && account.id == stored.staff_id => account.role,
+        Some(account)
+            if account.enabled
+                && account.id == stored.staff_id
+                && (account.totp || state.mfa != StaffMfa::Required) =>
+        {
+            account.role
+        }
         _ => None,
     };
     let Some(role) = role else {
         state.sessions.revoke_family(&stored.family).await?;
         tracing::info!(family = %stored.family, staff_id = %stored.staff_id,
-            "staff member disabled or out of the staff groups: family revoked");
+            "staff member disabled, out of the staff groups or without the required TOTP: family revoked");
         return Err(invalid_refresh_token());
     };
     let next = new_secret()?;

@@ -242,7 +242,19 @@ async fn setup_by_bearer(state: &State, token: &str) -> Result<Response<Body>> {
         return Err(Error::role_forbidden());
     }
     let (hash, step, cognito_access_token) = step_of(state, token).await?;
-    if step.kind != BEARER || !state.sessions.claim_mfa(&hash).await? {
+    if step.kind != BEARER {
+        return Err(invalid_session());
+    }
+    // A bearer token alone never replaces an enrolled device: whoever stole
+    // a 15-minute token could otherwise take the second factor over.
+    let enrolled = state.directory.staff_account(&step.username).await?;
+    if enrolled.is_some_and(|account| account.totp) {
+        return Err(Error::forbidden(
+            shared::Code::Forbidden,
+            "a TOTP device is already enrolled; an admin resets it",
+        ));
+    }
+    if !state.sessions.claim_mfa(&hash).await? {
         return Err(invalid_session());
     }
     let Some(secret) = state
@@ -281,7 +293,8 @@ pub(crate) async fn setup(state: &State, request: &Request) -> Result<Response<B
     }
     let body: SetupBody = json_body(request)?;
     let (hash, step, cognito_access_token) = step_of(state, &body.session).await?;
-    if step.kind != SETUP {
+    // One secret per session: a second call would replace the one handed out.
+    if step.kind != SETUP || step.associated {
         return Err(invalid_session());
     }
     let Some(secret) = state
@@ -311,6 +324,15 @@ pub(crate) async fn setup(state: &State, request: &Request) -> Result<Response<B
 pub(crate) async fn verify(state: &State, request: &Request) -> Result<Response<Body>> {
     let body: CodeBody = json_body(request)?;
     let (hash, step, credential) = step_of(state, &body.session).await?;
+    // Every attempt is counted before Cognito sees its code (one conditional
+    // ADD): parallel guesses cannot pass the limit. The sixth is refused.
+    if !state
+        .sessions
+        .count_attempt(&hash, MAX_WRONG_CODES + 1)
+        .await?
+    {
+        return Err(invalid_session());
+    }
     let well_formed = body.code.len() == 6 && body.code.bytes().all(|b| b.is_ascii_digit());
     let outcome = if !well_formed {
         TotpOutcome::Wrong
@@ -356,17 +378,12 @@ pub(crate) async fn verify(state: &State, request: &Request) -> Result<Response<
             ))
         }
         TotpOutcome::Wrong => {
-            state
-                .sessions
-                .count_wrong_code(&hash, MAX_WRONG_CODES)
-                .await?;
             tracing::info!("wrong TOTP code");
             Err(invalid_code())
         }
-        TotpOutcome::Expired => {
-            state.sessions.claim_mfa(&hash).await?;
-            Err(invalid_session())
-        }
+        // Not deleted here: of two concurrent right codes, Cognito may call
+        // the second one's session used; the first still claims the step.
+        TotpOutcome::Expired => Err(invalid_session()),
     }
 }
 

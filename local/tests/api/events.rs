@@ -510,3 +510,47 @@ fn holds(logs: &str, secret: &str) -> bool {
         !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|b| b.is_ascii_digit())
     })
 }
+
+/// A staff session begun while TOTP was optional ends at its first refresh
+/// once the function runs with `STAFF_MFA=required` (the template's default),
+/// and stays ended: the family is revoked. The built binary, both ways, on
+/// one stack.
+#[tokio::test]
+async fn a_session_without_totp_gets_no_refresh_once_totp_is_required() {
+    let lambdas = Lambdas::start().await;
+    let start = |mfa: &str| {
+        let mut env = lambdas.env_for("authenticate");
+        env.retain(|(name, _)| name != "STAFF_MFA");
+        env.push(("STAFF_MFA".into(), mfa.into()));
+        let binary = binary("authenticate");
+        async move {
+            kiosk_local::runtime_api::Instance::start(&binary, &env, Duration::from_secs(30))
+                .await
+                .unwrap()
+        }
+    };
+    let mut optional = start("optional").await;
+    let staff = json!({"username": "admin", "password": "AdminLocal123"});
+    let sign_in = api_event("POST", "/auth/staff", "/auth/staff", &staff, None);
+    let (status, tokens) = answer(&mut optional, &sign_in).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = |token: &Value| {
+        let body = json!({ "refresh_token": token });
+        api_event("POST", "/auth/refresh", "/auth/refresh", &body, None)
+    };
+    // Under optional, the refresh works.
+    let (status, rotated) = answer(&mut optional, &refresh(&tokens["refresh_token"])).await;
+    assert_eq!(status, 200, "{rotated}");
+
+    let mut required = start("required").await;
+    let (status, refused) = answer(&mut required, &refresh(&rotated["refresh_token"])).await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (401, &json!("invalid_refresh_token"))
+    );
+    required.stop().await;
+    // The family is revoked: its newest token fails even where TOTP is optional.
+    let (status, _) = answer(&mut optional, &refresh(&rotated["refresh_token"])).await;
+    assert_eq!(status, 401);
+    optional.stop().await;
+}

@@ -166,13 +166,29 @@ impl SessionsTable {
             .set_transact_items(Some(items))
             .send()
             .await;
+        // `false` only for a failed condition: a transaction cancelled by
+        // throttling or a conflict is the dependency's (503), never taken for
+        // a token used twice.
+        let failed_condition =
+            |e: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError| {
+                match e {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => c
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed")),
+            _ => false,
+        }
+            };
         match result {
             Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(failed_condition) => Ok(false),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_transaction_canceled_exception()) =>
             {
-                Ok(false)
+                Err(Error::Unavailable(
+                    "the sessions transaction was cancelled".into(),
+                ))
             }
             Err(e) => Err(from_sdk(e)),
         }
@@ -465,8 +481,9 @@ impl SessionsTable {
         applied(result)
     }
 
-    /// Counts a wrong code; `false` (and the step deleted) once `max` were.
-    pub async fn count_wrong_code(&self, hash: &str, max: u32) -> Result<bool> {
+    /// Counts an attempt at a code; `false` (and the step deleted) once `max`
+    /// were counted.
+    pub async fn count_attempt(&self, hash: &str, max: u32) -> Result<bool> {
         let result = self
             .client
             .update_item()
