@@ -376,18 +376,27 @@ impl SessionsTable {
     /// Revokes a family: none of its tokens refreshes again. Revoking one
     /// that is gone is not an error.
     pub async fn revoke_family(&self, family: &str) -> Result<()> {
+        self.set_true(format!("family#{family}"), SK_FAMILY, "revoked")
+            .await
+            .map(|_| ())
+    }
+
+    /// Sets the flag `attribute` of the item (`pk`, `sk`) if the item
+    /// exists; whether it did.
+    async fn set_true(&self, pk: String, sk: &str, attribute: &str) -> Result<bool> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(format!("family#{family}")))
-            .key("sk", s(SK_FAMILY))
-            .update_expression("SET revoked = :yes")
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #flag = :yes")
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#flag", attribute)
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
-        applied(result).map(|_| ())
+        applied(result)
     }
 
     /// Revokes every family of the staff member `staff_id` (Query on the
@@ -467,18 +476,8 @@ impl SessionsTable {
 
     /// Notes that the step's secret was handed out (enrolment may verify now).
     pub async fn mark_associated(&self, hash: &str) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("mfa#{hash}")))
-            .key("sk", s(SK_MFA))
-            .update_expression("SET associated = :yes")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await;
-        applied(result)
+        self.set_true(format!("mfa#{hash}"), SK_MFA, "associated")
+            .await
     }
 
     /// Counts an attempt at a code; `false` (and the step deleted) once `max`
