@@ -51,11 +51,12 @@ lint:
 
 # The end-to-end tests also run the built Lambda binaries on events/, so the
 # binaries are built first, in the same cargo call as the tests: one feature
-# resolution, so `cargo test` compiles nothing again. The suite gets an
-# emulator of its own.
+# resolution, so `cargo test` compiles nothing again. The suite gets
+# emulators of its own: two, one per core (moto serves one request at a time),
+# each test's stack on the one its name picks.
 e2e: venv
 	cargo build --locked --workspace --bins --tests
-	scripts/with-emulator.sh -- cargo test --locked --workspace
+	KIOSK_EMULATORS=2 scripts/with-emulator.sh -- cargo test --locked --workspace
 	scripts/with-emulator.sh -- scripts/check-local-api.sh
 
 cfn-lint: venv

@@ -127,6 +127,71 @@ pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// The demo stores `make dev` opens: "Centro", open every day all day (so
+/// the walkthrough works at any hour), and "Shopping", open as a mall is
+/// (10:00-22:00, Sundays 14:00-20:00), both in São Paulo. Their ids, by name.
+pub async fn seed_demo_stores(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+) -> Result<Vec<(String, shared::domain::StoreId)>, BoxError> {
+    use shared::domain::store::{Hours, StoreDraft, Timezone};
+    let stores = shared::store::stores::StoreStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        stack.get("StoresTable")?,
+    );
+    let day = |hours: &str| -> Vec<[String; 2]> {
+        hours
+            .split_once('-')
+            .map(|(a, b)| vec![[a.to_owned(), b.to_owned()]])
+            .unwrap_or_default()
+    };
+    let mall = serde_json::json!({
+        "mon": day("10:00-22:00"), "tue": day("10:00-22:00"), "wed": day("10:00-22:00"),
+        "thu": day("10:00-22:00"), "fri": day("10:00-22:00"), "sat": day("10:00-22:00"),
+        "sun": day("14:00-20:00"),
+    });
+    let sao_paulo = Timezone::parse("America/Sao_Paulo")?;
+    let mut opened = Vec::new();
+    for (name, hours) in [
+        ("Centro", Hours::always()),
+        ("Shopping", Hours::parse(&mall)?),
+    ] {
+        let store = stores
+            .create(StoreDraft {
+                name: name.to_owned(),
+                timezone: sao_paulo.clone(),
+                hours,
+                paused: false,
+            })
+            .await?;
+        opened.push((store.name, store.id));
+    }
+    Ok(opened)
+}
+
+/// Binds staff user `username` to `store` (`custom:store_id`), as an admin
+/// does with `aws cognito-idp admin-update-user-attributes`.
+pub async fn assign_store(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+    username: &str,
+    store: &shared::domain::StoreId,
+) -> Result<(), BoxError> {
+    aws_sdk_cognitoidentityprovider::Client::new(sdk)
+        .admin_update_user_attributes()
+        .user_pool_id(stack.user_pool_id()?)
+        .username(username)
+        .user_attributes(
+            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+                .name("custom:store_id")
+                .value(store.as_str())
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Seeds the menu table of `stack` with `local/demo-menu.json`, through the
 /// same validation and store the products function uses.
 pub async fn seed_demo_menu(

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 const DEFAULT_ADMIN_PASSWORD: &str = "AdminLocal123";
 const DEFAULT_KITCHEN_PASSWORD: &str = "KitchenLocal123";
+const DEFAULT_MANAGER_PASSWORD: &str = "ManagerLocal123";
 
 fn setting(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -89,17 +90,45 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .map_err(|_| "PORT is not a port number")?;
     let template = Template::load(&Template::default_path())?;
     let (mercadopago, _stand_in) = kiosk_local::mercadopago::spawn_for_local_api(port).await?;
+    // The chain's admin; a manager and a kitchen of each demo store (bound to
+    // their store once it is opened, below). The other store's staff share
+    // the passwords of the settings.
+    let staff_user = |username: &str, setting_name: &str, default: &str, group: &str| StaffUser {
+        username: username.into(),
+        password: setting(setting_name, default),
+        group: Some(group.into()),
+    };
     let staff = [
-        StaffUser {
-            username: "admin".into(),
-            password: setting("DEV_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD),
-            group: Some("admin".into()),
-        },
-        StaffUser {
-            username: "kitchen".into(),
-            password: setting("DEV_KITCHEN_PASSWORD", DEFAULT_KITCHEN_PASSWORD),
-            group: Some("kitchen".into()),
-        },
+        staff_user(
+            "admin",
+            "DEV_ADMIN_PASSWORD",
+            DEFAULT_ADMIN_PASSWORD,
+            "admin",
+        ),
+        staff_user(
+            "manager",
+            "DEV_MANAGER_PASSWORD",
+            DEFAULT_MANAGER_PASSWORD,
+            "manager",
+        ),
+        staff_user(
+            "kitchen",
+            "DEV_KITCHEN_PASSWORD",
+            DEFAULT_KITCHEN_PASSWORD,
+            "kitchen",
+        ),
+        staff_user(
+            "manager-shopping",
+            "DEV_MANAGER_PASSWORD",
+            DEFAULT_MANAGER_PASSWORD,
+            "manager",
+        ),
+        staff_user(
+            "kitchen-shopping",
+            "DEV_KITCHEN_PASSWORD",
+            DEFAULT_KITCHEN_PASSWORD,
+            "kitchen",
+        ),
     ];
     let sdk = kiosk_local::emulator_sdk(&endpoint).await;
     let prefix = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -178,7 +207,18 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .collect();
     let _timers = kiosk_local::schedule::spawn(schedules, expiry_every);
     let menu = kiosk_local::seed_demo_menu(&sdk, &stack).await?;
-    let kiosk = enrol_demo_kiosk(&sdk, &stack, port).await?;
+    let stores = kiosk_local::seed_demo_stores(&sdk, &stack).await?;
+    for (name, store) in &stores {
+        let suffix = if name == "Centro" {
+            String::new()
+        } else {
+            format!("-{}", name.to_lowercase())
+        };
+        for role in ["manager", "kitchen"] {
+            kiosk_local::assign_store(&sdk, &stack, &format!("{role}{suffix}"), store).await?;
+        }
+    }
+    let kiosk = enrol_demo_kiosks(&sdk, &stack, &stores, port).await?;
     let env_json = kiosk_local::env_file::write_local(&template, &stack, &endpoint)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -190,12 +230,17 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         user_pool = stack.user_pool_id()?,
         mail_from = stack.get(kiosk_local::bootstrap::SENDER_PARAMETER)?,
         demo_products = menu,
+        demo_stores = %stores
+            .iter()
+            .map(|(name, id)| format!("{name} {id}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         scheduled = %scheduled.join(", "),
         env_json = %env_json.display(),
-        "kiosk API ready; staff users: admin, kitchen; Ctrl-C stops"
+        "kiosk API ready; staff users: admin (the chain), manager and kitchen (Centro), manager-shopping and kitchen-shopping (Shopping); Ctrl-C stops"
     );
     println!(
-        "A demo kiosk is enrolled; its id and secret are in {path}. Its token:\n  \
+        "A demo kiosk is enrolled at each demo store; ids and secrets are in {path}. Centro's token:\n  \
          source {path} && curl -s -X POST http://127.0.0.1:{port}/auth/kiosk \\\n    \
          -H 'Content-Type: application/json' \\\n    \
          -d \"{{\\\"kiosk_id\\\": \\\"$KIOSK_ID\\\", \\\"secret\\\": \\\"$KIOSK_SECRET\\\"}}\"",
@@ -207,31 +252,42 @@ async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
 
-/// Enrols a demo kiosk and writes its id and secret to
-/// `.local/kiosk-<port>.env` (`KIOSK_ID=`, `KIOSK_SECRET=`): its secret is
-/// shown only there. Returns the file's path.
-async fn enrol_demo_kiosk(
+/// Enrols a demo kiosk at each demo store and writes their ids and secrets
+/// to `.local/kiosk-<port>.env`: `KIOSK_ID=`, `KIOSK_SECRET=` (Centro's),
+/// `SHOPPING_KIOSK_ID=`, `SHOPPING_KIOSK_SECRET=`, and the stores' ids
+/// (`CENTRO_STORE_ID=`, `SHOPPING_STORE_ID=`): the secrets are shown only
+/// there. Returns the file's path.
+async fn enrol_demo_kiosks(
     sdk: &aws_config::SdkConfig,
     stack: &kiosk_local::bootstrap::LocalStack,
+    stores: &[(String, shared::domain::StoreId)],
     port: u16,
 ) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
     let kiosks = shared::store::kiosks::KioskStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         stack.get("KiosksTable")?,
     );
-    let enrolled = kiosks.enrol("Demo kiosk").await?;
+    let mut lines = String::new();
+    for (name, store) in stores {
+        let enrolled = kiosks.enrol(&format!("Totem {name}"), store).await?;
+        let prefix = if name == "Centro" {
+            String::new()
+        } else {
+            format!("{}_", name.to_uppercase())
+        };
+        lines.push_str(&format!(
+            "{upper}_STORE_ID={store}\n{prefix}KIOSK_ID={}\n{prefix}KIOSK_SECRET={}\n",
+            enrolled.kiosk.id,
+            enrolled.secret,
+            upper = name.to_uppercase(),
+        ));
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(".local");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("kiosk-{port}.env"));
-    std::fs::write(
-        &path,
-        format!(
-            "KIOSK_ID={}\nKIOSK_SECRET={}\n",
-            enrolled.kiosk.id, enrolled.secret
-        ),
-    )?;
+    std::fs::write(&path, lines)?;
     Ok(path)
 }
 

@@ -46,8 +46,9 @@ fn tokens(c: &mut Criterion) {
         .unwrap();
     let service = token_service();
     let guest: Subject = "guest:bench".parse().unwrap();
+    let scope = shared::domain::token::Scope::chain();
     let token = runtime
-        .block_on(service.issue(&guest, Role::Guest, None))
+        .block_on(service.issue(&guest, Role::Guest, &scope))
         .unwrap()
         .access_token;
     // The authorizer's whole path: Ed25519 verified, claims checked.
@@ -56,7 +57,7 @@ fn tokens(c: &mut Criterion) {
     });
     c.bench_function("issue a token (warm keys)", |b| {
         b.to_async(&runtime)
-            .iter(|| service.issue(black_box(&guest), Role::Guest, None))
+            .iter(|| service.issue(black_box(&guest), Role::Guest, &scope))
     });
 }
 

@@ -49,6 +49,7 @@ codes! {
     InvalidCursor = "invalid_cursor",
     InvalidDescription = "invalid_description",
     InvalidEmail = "invalid_email",
+    InvalidHours = "invalid_hours",
     InvalidIdempotencyKey = "invalid_idempotency_key",
     InvalidImageUrl = "invalid_image_url",
     InvalidLimit = "invalid_limit",
@@ -58,6 +59,7 @@ codes! {
     InvalidSession = "invalid_session",
     InvalidSignature = "invalid_signature",
     InvalidStatus = "invalid_status",
+    InvalidTimezone = "invalid_timezone",
     InvalidTransition = "invalid_transition",
     KioskNotFound = "kiosk_not_found",
     NotStaff = "not_staff",
@@ -72,6 +74,9 @@ codes! {
     RouteNotFound = "route_not_found",
     ServiceUnavailable = "service_unavailable",
     StaffNotFound = "staff_not_found",
+    StoreClosed = "store_closed",
+    StoreNotFound = "store_not_found",
+    StoreRequired = "store_required",
     TokenExpired = "token_expired",
     TokenInvalid = "token_invalid",
     TokenMissing = "token_missing",
@@ -194,6 +199,9 @@ impl Error {
     }
     pub fn product_not_found() -> Self {
         Self::not_found(Code::ProductNotFound, "no such product")
+    }
+    pub fn store_not_found() -> Self {
+        Self::not_found(Code::StoreNotFound, "no such store")
     }
     pub fn customer_not_found() -> Self {
         Self::not_found(Code::CustomerNotFound, "no such customer")

@@ -82,7 +82,7 @@ impl TryFrom<Correction> for CustomerChanges {
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn sign_up(state: &State, request: &Request) -> Result<Response<Body>> {
-    let kiosk = kiosk_of(request)?;
+    let (kiosk, _) = kiosk_of(request)?;
     let body: SignUp = json_body(request)?;
     count_signin(state, &kiosk).await?;
     let customer = state
@@ -99,7 +99,7 @@ pub(crate) async fn authenticate_customer(
     state: &State,
     request: &Request,
 ) -> Result<Response<Body>> {
-    let kiosk = kiosk_of(request)?;
+    let (kiosk, scope) = kiosk_of(request)?;
     let body: CpfSignIn = json_body(request)?;
     count_signin(state, &kiosk).await?;
     let cpf = parse_cpf(&body.cpf)?;
@@ -116,15 +116,7 @@ pub(crate) async fn authenticate_customer(
     }
     let subject = Subject::Customer(customer.id.clone());
     // A CPF typed at a kiosk: enough to order, not to see the person's data.
-    let token = issue_proven(
-        state,
-        &subject,
-        Role::Customer,
-        Some(&kiosk),
-        &[Amr::Cpf],
-        None,
-    )
-    .await?;
+    let token = issue_proven(state, &subject, Role::Customer, &scope, &[Amr::Cpf], None).await?;
     tracing::info!(customer_id = %customer.id, kiosk_id = %kiosk, "customer authenticated");
     // The greeting's first name comes in the answer, never in the token.
     let first_name = customer.first_name();
@@ -141,13 +133,13 @@ pub(crate) async fn authenticate_customer(
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn authenticate_guest(state: &State, request: &Request) -> Result<Response<Body>> {
-    let kiosk = kiosk_of(request)?;
+    let (kiosk, scope) = kiosk_of(request)?;
     // Guest sessions count toward the kiosk's sign-ins too: each may place
     // orders and QR codes, so a stolen kiosk secret must not mint them freely.
     count_signin(state, &kiosk).await?;
     // Every guest session is its own subject: guests never share orders.
     let subject = Subject::new_guest();
-    let token = issue(state, &subject, Role::Guest, Some(&kiosk)).await?;
+    let token = issue(state, &subject, Role::Guest, &scope).await?;
     tracing::info!(sub = %subject, "guest authenticated");
     Ok(json_response(200, &token))
 }

@@ -6,9 +6,10 @@ use crate::tokens::issue;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::domain::kiosk::MAX_KIOSK_NAME_CHARS;
-use shared::domain::{KioskId, Subject};
+use shared::domain::token::Scope;
+use shared::domain::{KioskId, StoreId, Subject};
 use shared::http::page::{Page, encode_cursor};
-use shared::http::{Caller, json_body, json_response, page_params, path_param};
+use shared::http::{Caller, json_body, json_response, page_params, path_param, query_param};
 use shared::{Code, Error, Result, Role};
 
 #[derive(Deserialize)]
@@ -22,14 +23,16 @@ struct KioskCredentials {
 #[serde(deny_unknown_fields)]
 struct NewKiosk {
     name: String,
+    store_id: String,
 }
 
-/// The kiosk calling a kiosk route: only a kiosk token gets here (401
-/// without a token is the authorizer's; another role is 403).
-pub(crate) fn kiosk_of(request: &Request) -> Result<KioskId> {
+/// The kiosk calling a kiosk route, and the scope of the sessions it opens
+/// (its store and itself): only a kiosk token gets here (401 without a token
+/// is the authorizer's; another role is 403).
+pub(crate) fn kiosk_of(request: &Request) -> Result<(KioskId, Scope)> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Kiosk])?;
-    caller.kiosk_id.ok_or_else(Error::unauthorized_caller)
+    caller.kiosk_scope()
 }
 
 /// One CPF sign-in, signup or guest session of `kiosk`, or 429 past its
@@ -67,21 +70,38 @@ pub(crate) async fn authenticate_kiosk(state: &State, request: &Request) -> Resu
             "unknown kiosk or wrong secret",
         ));
     };
+    let scope = Scope::kiosk(kiosk.store_id.clone(), kiosk.id.clone());
     let token = issue(
         state,
         &Subject::Kiosk(kiosk.id.clone()),
         Role::Kiosk,
-        Some(&kiosk.id),
+        &scope,
     )
     .await?;
     tracing::info!(kiosk_id = %kiosk.id, "kiosk authenticated");
     Ok(json_response(200, &token))
 }
 
-/// `POST /kiosks` (admin): enrols a kiosk; its secret is in this answer only.
+/// The caller if it manages kiosks (admins, managers); whether it may act on
+/// store `store` is [`manages`].
+fn kiosk_manager(request: &Request) -> Result<Caller> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Manager, Role::Admin])?;
+    Ok(caller)
+}
+
+/// Whether `caller` (an admin or a manager) may manage `store`'s kiosks: an
+/// admin every store's, a manager its own.
+fn manages(caller: &Caller, store: &StoreId) -> bool {
+    caller.role == Role::Admin || caller.store_id.as_ref() == Some(store)
+}
+
+/// `POST /kiosks` (admin; manager of that store): enrols a kiosk at an
+/// existing store (404 `store_not_found` otherwise, and for another store's
+/// manager); its secret is in this answer only.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
-    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let caller = kiosk_manager(request)?;
     let body: NewKiosk = json_body(request)?;
     let name = shared::domain::text::clean(&body.name, MAX_KIOSK_NAME_CHARS).map_err(|_| {
         Error::validation(
@@ -89,38 +109,72 @@ pub(crate) async fn enrol_kiosk(state: &State, request: &Request) -> Result<Resp
             "a kiosk name has 1 to 100 characters and no control or invisible formatting characters",
         )
     })?;
-    let enrolled = state.kiosks.enrol(&name).await?;
-    tracing::info!(kiosk_id = %enrolled.kiosk.id, "kiosk enrolled");
+    let store = StoreId::parse(&body.store_id).ok_or_else(Error::store_not_found)?;
+    if !manages(&caller, &store) || !state.stores.exists(&store).await? {
+        return Err(Error::store_not_found());
+    }
+    let enrolled = state.kiosks.enrol(&name, &store).await?;
+    tracing::info!(kiosk_id = %enrolled.kiosk.id, store_id = %store, "kiosk enrolled");
     Ok(json_response(201, &enrolled))
 }
 
 const KIOSKS_CURSOR: &str = "kiosks";
 
-/// `GET /kiosks` (admin): the kiosks, never a secret.
+/// `GET /kiosks[?store_id=]` (admin: the chain's or one store's; manager:
+/// its own store's, another's 403), never a secret.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list_kiosks(state: &State, request: &Request) -> Result<Response<Body>> {
-    Caller::from_request(request)?.require(&[Role::Admin])?;
-    let (limit, after) = page_params::<String>(request, KIOSKS_CURSOR)?;
-    let (items, next) = state.kiosks.list(limit, after).await?;
+    let caller = kiosk_manager(request)?;
+    let asked = query_param(request, "store_id")
+        .map(|id| StoreId::parse(id).ok_or_else(Error::store_not_found))
+        .transpose()?;
+    let store = match (caller.role, asked) {
+        (Role::Admin, asked) => asked,
+        (_, None) => Some(
+            caller
+                .store_id
+                .clone()
+                .ok_or_else(Error::unauthorized_caller)?,
+        ),
+        (_, Some(asked)) if manages(&caller, &asked) => Some(asked),
+        _ => return Err(Error::role_forbidden()),
+    };
+    // The cursor names its store, so a page of one store's list never
+    // continues another's.
+    let kind = match &store {
+        Some(store) => format!("{KIOSKS_CURSOR}#{store}"),
+        None => KIOSKS_CURSOR.to_owned(),
+    };
+    let (limit, after) = page_params::<String>(request, &kind)?;
+    let (items, next) = state.kiosks.list(store.as_ref(), limit, after).await?;
     Ok(json_response(
         200,
         &Page {
             items,
-            next_cursor: next.map(|n| encode_cursor(KIOSKS_CURSOR, &n)),
+            next_cursor: next.map(|n| encode_cursor(&kind, &n)),
         },
     ))
 }
 
-/// `DELETE /kiosks/{id}` (admin): revoked for good; its tokens die with
-/// their 15 minutes, and it gets no new one.
+/// `DELETE /kiosks/{id}` (admin; manager of its store, else 404): revoked
+/// for good; its tokens die with their 15 minutes, and it gets no new one.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn revoke_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
-    Caller::from_request(request)?.require(&[Role::Admin])?;
+    let caller = kiosk_manager(request)?;
     let not_found = || Error::not_found(Code::KioskNotFound, "no such kiosk");
     let id = path_param(request, "id")
         .and_then(KioskId::parse)
         .ok_or_else(not_found)?;
-    if !state.kiosks.revoke(&id).await? {
+    let of_store = match caller.role {
+        Role::Admin => None,
+        _ => Some(
+            caller
+                .store_id
+                .as_ref()
+                .ok_or_else(Error::unauthorized_caller)?,
+        ),
+    };
+    if !state.kiosks.revoke(&id, of_store).await? {
         return Err(not_found());
     }
     tracing::info!(kiosk_id = %id, "kiosk revoked");

@@ -23,12 +23,15 @@ use shared::store::mailer::Mailer;
 use shared::store::orders::OrderStore;
 use shared::store::secrets::SecretVersions;
 use shared::store::sessions::SessionsTable;
+use shared::store::stores::StoreStore;
 use shared::{Error, Result};
 
 pub struct State {
     pub directory: Directory,
     pub tokens: TokenService<KeyRing>,
     pub kiosks: KioskStore,
+    /// The stores, read to enrol a kiosk at one.
+    pub stores: StoreStore,
     /// The orders, for erasure: their owner is replaced (LGPD).
     pub orders: OrderStore,
     /// E-mailed codes and staff refresh tokens, as hashes.
@@ -48,7 +51,7 @@ pub struct State {
 
 impl shared::lambda::Function for State {
     /// Builds the clients once, from `USER_POOL_ID`, `USER_POOL_CLIENT_ID`,
-    /// `KIOSKS_TABLE`, `ORDERS_TABLE`, `SESSIONS_TABLE`, `SES_SENDER`,
+    /// `KIOSKS_TABLE`, `STORES_TABLE`, `ORDERS_TABLE`, `SESSIONS_TABLE`, `SES_SENDER`,
     /// `KIOSK_SIGNINS_PER_MINUTE`, `STAFF_REFRESH_TTL_SECONDS`, `STAFF_MFA`
     /// and the token settings
     /// ([`TokenConfig`]). No network call.
@@ -70,6 +73,7 @@ impl shared::lambda::Function for State {
         let tokens = TokenService::new(keys, config.public_keys, config.settings);
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let kiosks = KioskStore::new(dynamodb.clone(), env.required("KIOSKS_TABLE")?);
+        let stores = StoreStore::new(dynamodb.clone(), env.required("STORES_TABLE")?);
         let orders = OrderStore::new(dynamodb.clone(), env.required("ORDERS_TABLE")?);
         let sessions = SessionsTable::new(dynamodb, env.required("SESSIONS_TABLE")?);
         let codes = VerificationCodes::new(sessions.clone());
@@ -84,6 +88,7 @@ impl shared::lambda::Function for State {
             directory,
             tokens,
             kiosks,
+            stores,
             orders,
             sessions,
             codes,

@@ -25,7 +25,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::clock::now_unix;
 use shared::domain::Subject;
-use shared::domain::token::IssuedToken;
+use shared::domain::token::{IssuedToken, Scope};
 use shared::http::{Caller, bearer, empty_response, json_body, json_response, path_param};
 use shared::store::directory::{Staff, StaffSignIn};
 use shared::store::sessions::{StaffSession, digest, new_secret};
@@ -79,13 +79,36 @@ pub(crate) struct Challenge {
     pub session: String,
 }
 
+/// Where a staff member's sessions belong: an admin's are the chain's; a
+/// `kitchen` or `manager` belongs to the store of its `custom:store_id`, and
+/// without one gets no token (403 `not_staff`: staff of no store).
+pub(crate) fn staff_scope(staff: &Staff) -> Result<Scope> {
+    if !staff.role.is_store_bound() {
+        return Ok(Scope::chain());
+    }
+    match &staff.store_id {
+        Some(store) => Ok(Scope {
+            store_id: Some(store.clone()),
+            kiosk_id: None,
+        }),
+        None => {
+            tracing::warn!(staff_id = %staff.id, role = %staff.role, "store staff without a store");
+            Err(Error::forbidden(
+                Code::NotStaff,
+                "this staff member belongs to no store",
+            ))
+        }
+    }
+}
+
 /// Signs an access token for `staff` and starts a family of refresh tokens.
 pub(crate) async fn issue_staff(
     state: &State,
     staff: &Staff,
     username: &str,
 ) -> Result<StaffTokens> {
-    let token = issue(state, &Subject::Staff(staff.id.clone()), staff.role, None).await?;
+    let scope = staff_scope(staff)?;
+    let token = issue(state, &Subject::Staff(staff.id.clone()), staff.role, &scope).await?;
     let refresh_token = new_secret()?;
     let who = StaffSession {
         username,
@@ -213,15 +236,15 @@ pub(crate) async fn refresh(state: &State, request: &Request) -> Result<Response
     let account = state.directory.staff_account(&stored.username).await?;
     // Under STAFF_MFA=required a session without TOTP (begun while it was
     // optional, or before the device was reset) ends too.
-    let role = match account {
+    let (role, store_id) = match account {
         Some(account)
             if account.enabled
                 && account.id == stored.staff_id
                 && (account.totp || state.mfa != StaffMfa::Required) =>
         {
-            account.role
+            (account.role, account.store_id)
         }
-        _ => None,
+        _ => (None, None),
     };
     let Some(role) = role else {
         state.sessions.revoke_family(&stored.family).await?;
@@ -243,8 +266,17 @@ pub(crate) async fn refresh(state: &State, request: &Request) -> Result<Response
     let staff = Staff {
         id: stored.staff_id,
         role,
+        store_id,
     };
-    let token = issue(state, &Subject::Staff(staff.id.clone()), staff.role, None).await?;
+    // Moved out of every store meanwhile: the family ends as for a lost role.
+    let scope = match staff_scope(&staff) {
+        Ok(scope) => scope,
+        Err(_) => {
+            state.sessions.revoke_family(&stored.family).await?;
+            return Err(invalid_refresh_token());
+        }
+    };
+    let token = issue(state, &Subject::Staff(staff.id.clone()), staff.role, &scope).await?;
     tracing::info!(staff_id = %staff.id, role = %staff.role, family = %stored.family, "staff token refreshed");
     Ok(json_response(
         200,
@@ -287,10 +319,10 @@ pub(crate) async fn logout(state: &State, request: &Request) -> Result<Response<
     Ok(empty_response(204))
 }
 
-/// Whether `role` may end another staff member's sessions. A manager (of
-/// the staff member's store) joins here when that role comes.
+/// Whether `role` may end another staff member's sessions: an admin's
+/// anyone's, a manager those of its own store's staff.
 fn may_end_sessions(role: Role) -> bool {
-    matches!(role, Role::Admin)
+    matches!(role, Role::Admin | Role::Manager)
 }
 
 /// `DELETE /staff/{username}/sessions`.
@@ -305,6 +337,15 @@ pub(crate) async fn end_sessions(state: &State, request: &Request) -> Result<Res
     let Some(account) = state.directory.staff_account(username).await? else {
         return Err(not_found());
     };
+    // A manager sees only its own store's kitchen and managers: anyone else
+    // (another store's, an admin, a user of no staff group) is not found.
+    if caller.role == Role::Manager
+        && (account.role.is_none_or(|r| !r.is_store_bound())
+            || account.store_id.is_none()
+            || account.store_id != caller.store_id)
+    {
+        return Err(not_found());
+    }
     let revoked = state.sessions.revoke_staff(&account.id).await?;
     // The Cognito access tokens our sign-in steps keep (bearer enrolment)
     // die too: no new tokens through a TOTP enrolment either.

@@ -3,8 +3,8 @@
 use crate::State;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::token::{Amr, IssuedToken, TokenError};
-use shared::domain::{KioskId, Subject};
+use shared::domain::Subject;
+use shared::domain::token::{Amr, IssuedToken, Scope, TokenError};
 use shared::http::error::ErrorBody;
 use shared::http::{bearer, json_body, json_response};
 use shared::{Error, Result, Role};
@@ -21,9 +21,9 @@ pub(crate) async fn issue(
     state: &State,
     subject: &Subject,
     role: Role,
-    kiosk_id: Option<&KioskId>,
+    scope: &Scope,
 ) -> Result<IssuedToken> {
-    issue_proven(state, subject, role, kiosk_id, &[], None).await
+    issue_proven(state, subject, role, scope, &[], None).await
 }
 
 /// [`issue`], with the token's `amr` and, when given, a shorter lifetime.
@@ -31,13 +31,13 @@ pub(crate) async fn issue_proven(
     state: &State,
     subject: &Subject,
     role: Role,
-    kiosk_id: Option<&KioskId>,
+    scope: &Scope,
     amr: &[Amr],
     ttl: Option<std::time::Duration>,
 ) -> Result<IssuedToken> {
     state
         .tokens
-        .issue_proven(subject, role, kiosk_id, amr, ttl)
+        .issue_proven(subject, role, scope, amr, ttl)
         .await
         .map_err(|e| match e {
             TokenError::Keys(e) => Error::from(e),

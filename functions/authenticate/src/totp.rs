@@ -352,6 +352,7 @@ pub(crate) async fn verify(state: &State, request: &Request) -> Result<Response<
                     Some(role) => TotpOutcome::Done(Staff {
                         id: account.id,
                         role,
+                        store_id: account.store_id,
                     }),
                     None => TotpOutcome::Expired,
                 },

@@ -10,7 +10,7 @@ use crate::kiosks::count_signin;
 use crate::tokens::issue_proven;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::domain::token::Amr;
+use shared::domain::token::{Amr, Scope};
 use shared::domain::verification::{
     CODE_TTL_SECONDS, OneTimeCode, VERIFIED_SESSION_SECONDS, address_digest,
 };
@@ -25,11 +25,11 @@ struct Confirmation {
     code: String,
 }
 
-/// The calling customer and the kiosk their session runs on.
-fn customer_on_kiosk(request: &Request) -> Result<(CustomerId, KioskId)> {
+/// The calling customer, the kiosk their session runs on and its scope.
+fn customer_on_kiosk(request: &Request) -> Result<(CustomerId, KioskId, Scope)> {
     let (caller, id) = customer_caller(request)?;
-    let kiosk = caller.kiosk_id.ok_or_else(Error::unauthorized_caller)?;
-    Ok((id, kiosk))
+    let (kiosk, scope) = caller.kiosk_scope()?;
+    Ok((id, kiosk, scope))
 }
 
 fn invalid_code() -> Error {
@@ -44,7 +44,7 @@ fn invalid_code() -> Error {
 /// within a minute of the last. Counted toward the kiosk's sign-ins.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn request_code(state: &State, request: &Request) -> Result<Response<Body>> {
-    let (id, kiosk) = customer_on_kiosk(request)?;
+    let (id, kiosk, _) = customer_on_kiosk(request)?;
     // Each mail counts toward the kiosk's sign-ins: one kiosk cannot make SES
     // mail more than its per-minute limit.
     count_signin(state, &kiosk).await?;
@@ -87,7 +87,7 @@ pub(crate) async fn request_code(state: &State, request: &Request) -> Result<Res
 /// `too_many_attempts`). Every attempt counts toward the kiosk's sign-ins.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn confirm_code(state: &State, request: &Request) -> Result<Response<Body>> {
-    let (id, kiosk) = customer_on_kiosk(request)?;
+    let (id, kiosk, scope) = customer_on_kiosk(request)?;
     let body: Confirmation = json_body(request)?;
     count_signin(state, &kiosk).await?;
     // Not six digits: no code we could have sent; nothing to count.
@@ -113,7 +113,7 @@ pub(crate) async fn confirm_code(state: &State, request: &Request) -> Result<Res
                 state,
                 &Subject::Customer(id.clone()),
                 Role::Customer,
-                Some(&kiosk),
+                &scope,
                 &[Amr::Cpf, Amr::Otp],
                 Some(std::time::Duration::from_secs(VERIFIED_SESSION_SECONDS)),
             )

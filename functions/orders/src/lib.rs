@@ -9,19 +9,23 @@ use serde::Deserialize;
 use shared::clock;
 use shared::config::{ConfigError, Env};
 use shared::domain::order::{Actor, Checkout, CheckoutBody, OrderStatus};
-use shared::domain::{IdempotencyKey, OrderId};
+use shared::domain::{IdempotencyKey, OrderId, StoreId};
 use shared::http::page::{Page, decode_cursor, encode_cursor, parse_limit};
 use shared::http::{Caller, json_body, json_response, path_param, query_param, route};
 use shared::payments::account::MercadoPagoAccount;
 use shared::service::checkout::{Placed, place_order};
 use shared::service::orders::move_order;
 use shared::service::payment::{Notification, poll_order, receive_notification, request_payment};
+use shared::service::ports::Reach;
 use shared::store::orders::{Checkouts, OpenOrderLimits, OrderStore, OwnCursor, QueueCursor};
 use shared::store::products::ProductStore;
+use shared::store::stores::StoreStore;
 use shared::{Code, Error, Result, Role};
 
 pub struct State {
     pub orders: OrderStore,
+    /// The stores, whose existence the board checks.
+    pub stores: StoreStore,
     /// The orders with the menu they are priced from.
     pub checkouts: Checkouts,
     pub mercadopago: MercadoPagoAccount,
@@ -31,7 +35,7 @@ pub struct State {
 }
 
 impl shared::lambda::Function for State {
-    /// From `ORDERS_TABLE`, `PRODUCTS_TABLE`, `MERCADOPAGO_SECRET_ID`,
+    /// From `ORDERS_TABLE`, `PRODUCTS_TABLE`, `STORES_TABLE`, `MERCADOPAGO_SECRET_ID`,
     /// `MERCADOPAGO_API_URL`, `MERCADOPAGO_EXTERNAL_POS_ID`,
     /// `MERCADOPAGO_SECRET_CACHE_SECONDS` (300),
     /// `ORDER_PAYMENT_TIMEOUT_SECONDS` (900), `OPEN_ORDERS_PER_CUSTOMER` (2)
@@ -39,6 +43,8 @@ impl shared::lambda::Function for State {
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let products = ProductStore::new(dynamodb.clone(), env.required("PRODUCTS_TABLE")?);
+        let stores = StoreStore::new(dynamodb.clone(), env.required("STORES_TABLE")?);
+        let store_names = stores.clone();
         let payment_timeout = env.seconds_or("ORDER_PAYMENT_TIMEOUT_SECONDS", 900)?;
         let limits = OpenOrderLimits {
             per_owner: env.count_or("OPEN_ORDERS_PER_CUSTOMER", 2)?,
@@ -46,7 +52,8 @@ impl shared::lambda::Function for State {
         };
         let orders = OrderStore::new(dynamodb, env.required("ORDERS_TABLE")?);
         Ok(Self {
-            checkouts: Checkouts::new(orders.clone(), products)
+            stores: store_names,
+            checkouts: Checkouts::new(orders.clone(), products, stores)
                 .with_payment_timeout(payment_timeout)
                 .with_open_order_limits(limits),
             orders,
@@ -63,7 +70,7 @@ impl shared::lambda::Function for State {
             ("PATCH", "/orders/{id}") => move_status(self, &request).await,
             ("POST", "/orders/{id}/payment") => pay(self, &request).await,
             ("POST", "/webhooks/mercadopago") => mercadopago_notification(self, &request).await,
-            ("GET", "/board") => board(self).await,
+            ("GET", "/stores/{id}/board") => board(self, &request).await,
             _ => Err(Error::route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
@@ -90,10 +97,30 @@ fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>> {
 
 /// Who reads orders: owners their own, staff all. A kiosk device reads none
 /// (its customers sign in and read theirs).
-const ORDER_READERS: &[Role] = &[Role::Guest, Role::Customer, Role::Kitchen, Role::Admin];
+const ORDER_READERS: &[Role] = &[
+    Role::Guest,
+    Role::Customer,
+    Role::Kitchen,
+    Role::Manager,
+    Role::Admin,
+];
 
 fn is_owner_role(role: Role) -> bool {
     matches!(role, Role::Guest | Role::Customer)
+}
+
+/// Whose orders `caller` may touch: an owner its own, a store's kitchen or
+/// manager that store's, an admin every store's.
+fn reach(caller: &Caller) -> Result<Reach<'_>> {
+    match caller.role {
+        Role::Guest | Role::Customer => Ok(Reach::Owner(&caller.subject)),
+        Role::Admin => Ok(Reach::Chain),
+        _ => caller
+            .store_id
+            .as_ref()
+            .map(Reach::Store)
+            .ok_or_else(Error::unauthorized_caller),
+    }
 }
 
 /// The `{id}` of the path; one that cannot be an order id is 404.
@@ -107,13 +134,14 @@ fn order_id(request: &Request) -> Result<OrderId> {
 async fn checkout(state: &State, request: &Request) -> Result<Response<Body>> {
     let caller = Caller::from_request(request)?;
     caller.require(&[Role::Guest, Role::Customer])?;
+    let (_, at) = caller.kiosk_scope()?;
     let checkout = Checkout::try_from(json_body::<CheckoutBody>(request)?)?;
     let key = idempotency_key(request)?;
     Ok(
         match place_order(
             &state.checkouts,
             &caller.subject,
-            caller.kiosk_id.as_ref(),
+            &at,
             &checkout,
             key.as_ref(),
         )
@@ -142,10 +170,12 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
         )
         .await?
     } else {
+        let reach = reach(&caller)?;
         state
             .orders
             .get(&id)
             .await?
+            .filter(|order| reach.holds(order))
             .ok_or_else(Error::order_not_found)?
     };
     Ok(json_response(200, &order))
@@ -186,15 +216,33 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
                 })
         })
         .transpose()?;
+    // A store's queue: the caller's store, or for an admin the one asked.
+    let store = match reach(&caller)? {
+        Reach::Store(store) => store.clone(),
+        _ => query_param(request, "store_id")
+            .map(|id| StoreId::parse(id).ok_or_else(Error::store_not_found))
+            .transpose()?
+            .ok_or_else(|| {
+                Error::validation(
+                    Code::StoreRequired,
+                    "an admin reads one store's kitchen queue: ?store_id=",
+                )
+            })?,
+    };
+    // The cursor names its store: a page of one store never continues another's.
+    let kind = format!("{QUEUE_CURSOR}#{store}");
     let after = cursor
-        .map(|c| decode_cursor::<QueueCursor>(QUEUE_CURSOR, c))
+        .map(|c| decode_cursor::<QueueCursor>(&kind, c))
         .transpose()?;
-    let (items, next) = state.orders.kitchen_queue(only, limit, after).await?;
+    let (items, next) = state
+        .orders
+        .kitchen_queue(&store, only, limit, after)
+        .await?;
     Ok(json_response(
         200,
         &Page {
             items,
-            next_cursor: next.map(|c| encode_cursor(QUEUE_CURSOR, &c)),
+            next_cursor: next.map(|c| encode_cursor(&kind, &c)),
         },
     ))
 }
@@ -210,9 +258,16 @@ async fn move_status(state: &State, request: &Request) -> Result<Response<Body>>
     let caller = Caller::from_request(request)?;
     let id = order_id(request)?;
     let to: OrderStatus = json_body::<StatusChange>(request)?.status.parse()?;
-    let owner = is_owner_role(caller.role).then_some(&caller.subject);
     let actor = Actor::for_role(caller.role)?;
-    let order = move_order(&state.orders, &state.mercadopago, &id, actor, to, owner).await?;
+    let order = move_order(
+        &state.orders,
+        &state.mercadopago,
+        &id,
+        actor,
+        to,
+        reach(&caller)?,
+    )
+    .await?;
     Ok(json_response(200, &order))
 }
 
@@ -251,11 +306,19 @@ async fn mercadopago_notification(state: &State, request: &Request) -> Result<Re
     Ok(json_response(200, &serde_json::json!({"received": true})))
 }
 
-/// `GET /board`: public, the pickup monitor's ticket numbers; cacheable for
-/// five seconds.
+/// `GET /stores/{id}/board`: public, the pickup monitor's ticket numbers of
+/// one store; cacheable for five seconds. The store's record and its board
+/// are read at once.
 #[tracing::instrument(skip_all)]
-async fn board(state: &State) -> Result<Response<Body>> {
-    let board = state.orders.board().await?;
+async fn board(state: &State, request: &Request) -> Result<Response<Body>> {
+    let store = path_param(request, "id")
+        .and_then(StoreId::parse)
+        .ok_or_else(Error::store_not_found)?;
+    let (exists, board) =
+        tokio::try_join!(state.stores.exists(&store), state.orders.board(&store))?;
+    if !exists {
+        return Err(Error::store_not_found());
+    }
     let mut response = json_response(200, &board);
     response.headers_mut().insert(
         lambda_http::http::header::CACHE_CONTROL,

@@ -95,6 +95,9 @@ pub fn decide(state: &State, request: ApiGatewayCustomAuthorizerRequest) -> Deci
         "role".into(),
         Value::String(claims.role.as_str().to_owned()),
     );
+    if let Some(store_id) = &claims.store_id {
+        context.insert("store_id".into(), Value::String(store_id.clone()));
+    }
     if let Some(kiosk_id) = &claims.kiosk_id {
         context.insert("kiosk_id".into(), Value::String(kiosk_id.clone()));
     }
@@ -168,6 +171,7 @@ mod tests {
             aud: "kiosk-api".into(),
             sub: "guest:1".into(),
             role: Role::Guest,
+            store_id: kiosk_id.map(|_| "store-3".to_owned()),
             kiosk_id: kiosk_id.map(str::to_owned),
             amr: Vec::new(),
             iat: now,
@@ -193,7 +197,7 @@ mod tests {
         );
         assert_eq!(
             answer.context,
-            serde_json::json!({"sub": "guest:1", "role": "guest", "kiosk_id": "kiosk-7"})
+            serde_json::json!({"sub": "guest:1", "role": "guest", "store_id": "store-3", "kiosk_id": "kiosk-7"})
         );
     }
 
@@ -205,6 +209,7 @@ mod tests {
             aud: "kiosk-api".into(),
             sub: "0a1b2c3d".into(),
             role: Role::Customer,
+            store_id: Some("store-3".into()),
             kiosk_id: Some("kiosk-7".into()),
             amr: vec![Amr::Cpf, Amr::Otp],
             iat: now,

@@ -22,6 +22,7 @@ use std::time::Duration;
 /// stack, as a `sam local invoke` user edits them for theirs.
 const SAMPLE_PRODUCT_ID: &str = "3f2b8c1e-8d7a-4c55-9a53-2a8f6c1d9e10";
 const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
+const SAMPLE_STORE_ID: &str = "7d1e4b2a-9c3f-4e8d-a5b6-1f2e3d4c5b6a";
 /// The Mercado Pago order the sample webhook event names.
 const SAMPLE_PROVIDER_ORDER_ID: &str = "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3";
 
@@ -39,12 +40,15 @@ const EXPECTED: &[(&str, u16)] = &[
     ("products/get-products.json", 200),
     ("products/get-product.json", 200),
     ("products/put-product.json", 200),
+    ("products/post-stores.json", 201),
+    ("products/get-stores.json", 200),
+    ("products/patch-store.json", 200),
     ("orders/post-orders.json", 201),
     ("orders/post-orders-payment.json", 201),
     ("orders/post-webhooks-mercadopago.json", 200),
     ("orders/get-order.json", 200),
     ("orders/get-orders.json", 200),
-    ("orders/get-board.json", 200),
+    ("orders/get-store-board.json", 200),
     ("orders/patch-order.json", 200),
     // After checkout: the kitchen sells the product out, then it is deleted.
     ("products/patch-product.json", 200),
@@ -240,7 +244,7 @@ impl Lambdas {
                 let error_body = body["error"]["code"].is_string();
                 assert!(error_body, "{file}: the contract's error body: {body}");
             }
-            if *file == "orders/get-board.json" {
+            if *file == "orders/get-store-board.json" {
                 // The order the webhook event paid, still received.
                 assert_eq!(
                     body["preparing"].as_array().map(Vec::len),
@@ -250,6 +254,12 @@ impl Lambdas {
             }
             if *file == "orders/post-orders.json" {
                 ids.insert(SAMPLE_ORDER_ID, body["id"].as_str().unwrap().to_owned());
+            }
+            if *file == "products/post-stores.json" {
+                ids.insert(SAMPLE_STORE_ID, body["id"].as_str().unwrap().to_owned());
+            }
+            if *file == "products/patch-store.json" {
+                assert_eq!(body["name"], "Shopping Norte", "{body}");
             }
             if *file == "orders/post-orders-payment.json" {
                 let id = body["provider_order_id"].as_str().unwrap().to_owned();
@@ -418,7 +428,7 @@ async fn at_trace_level_no_event_reaches_the_log() {
     let claims = crate::helpers::claims_json(&customer_token);
     let customer = json!({
         "principalId": claims["sub"], "sub": claims["sub"], "role": "customer",
-        "kiosk_id": claims["kiosk_id"], "amr": "cpf",
+        "store_id": claims["store_id"], "kiosk_id": claims["kiosk_id"], "amr": "cpf",
     });
 
     // The e-mailed code, asked for and confirmed.

@@ -72,7 +72,7 @@ async fn a_payment_never_notified_is_confirmed_by_the_job() {
     assert!(order.paid_at.is_some());
     assert_eq!(
         shop.ticket_slots_of(&order.id).await,
-        [format!("ticket#{number}")]
+        [format!("ticket#{}#{number}", shop.home_store().await)]
     );
     assert_eq!(shop.provider_status(&provider_order).await, "processed");
 }
@@ -111,7 +111,8 @@ async fn the_webhook_and_the_job_racing_on_an_order_end_with_one_outcome() {
         match outcome {
             // The payment won: ours is paid, with one ticket slot.
             (OrderStatus::Received, PaymentStatus::Approved, "processed") => {
-                assert_eq!(slots, [format!("ticket#{}", order.number.unwrap())]);
+                let store = shop.home_store().await;
+                assert_eq!(slots, [format!("ticket#{store}#{}", order.number.unwrap())]);
             }
             // The job won and then the payment came: refunded, cancelled.
             (OrderStatus::Cancelled, PaymentStatus::Refunded, "refunded") => {

@@ -62,7 +62,8 @@ async fn tokens_and_personal_data_are_never_cacheable() {
         assert_eq!(answer, (status, Some("no-store".into())), "{what}");
     }
     // The public, shared answers say how long they may be kept.
-    let board = cache_control(shop.request(Method::GET, "/board", None)).await;
+    let board_path = format!("/stores/{}/board", shop.home_store().await);
+    let board = cache_control(shop.request(Method::GET, &board_path, None)).await;
     assert_eq!(board, (200, Some("public, max-age=5".into())));
     let jwks = cache_control(shop.request(Method::GET, "/.well-known/jwks.json", None)).await;
     assert_eq!(jwks, (200, Some("public, max-age=300".into())));

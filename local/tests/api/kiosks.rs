@@ -52,7 +52,7 @@ async fn the_customer_routes_answer_kiosk_tokens_only() {
 }
 
 #[tokio::test]
-async fn tokens_carry_the_kiosk_and_no_personal_data() {
+async fn tokens_carry_the_kiosk_its_store_and_no_personal_data() {
     let app = spawn_app().await;
     app.signed_up("529.982.247-25", "Ana Souza").await;
     let signed_in = app.auth("52998224725").await;
@@ -75,12 +75,13 @@ async fn tokens_carry_the_kiosk_and_no_personal_data() {
         assert_eq!(
             names,
             [
-                "aud", "exp", "iat", "iss", "jti", "kiosk_id", "nbf", "role", "sub"
+                "aud", "exp", "iat", "iss", "jti", "kiosk_id", "nbf", "role", "store_id", "sub"
             ],
             "{names:?}"
         );
         let claims = app.claims_of(token).await;
         assert_eq!(claims.kiosk_id.as_deref(), Some(kiosk_id.as_str()));
+        assert_eq!(claims.store_id, Some(app.home_store().await));
         assert_eq!(claims.exp - claims.iat, 900, "15 minutes");
         for personal in [
             "Ana",
@@ -96,8 +97,89 @@ async fn tokens_carry_the_kiosk_and_no_personal_data() {
     let admin = app.admin_token().await;
     let claims = app.claims_of(&admin).await;
     assert_ne!(claims.sub, "admin");
-    assert_eq!(claims.kiosk_id, None);
+    assert_eq!(
+        (claims.kiosk_id, claims.store_id),
+        (None, None),
+        "the chain's"
+    );
     assert!(!claim_names(&admin).contains(&"kiosk_id".to_owned()));
+}
+
+#[tokio::test]
+async fn a_kiosk_is_enrolled_at_an_existing_store_and_listed_with_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let centro = app.home_store().await;
+    let day = json!([["10:00", "22:00"]]);
+    let hours =
+        json!({"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day});
+    let shopping: Value = app
+        .post_as(
+            "/stores",
+            &admin,
+            json!({"name": "Shopping", "timezone": "America/Sao_Paulo", "hours": hours}),
+        )
+        .await
+        .expect(201);
+    let shopping = shopping["id"].as_str().unwrap().to_owned();
+    let (at_centro, _) = app.enrol_kiosk_at("Totem 1", &centro).await;
+    let (at_shopping, secret) = app.enrol_kiosk_at("Totem A", &shopping).await;
+
+    for body in [
+        json!({"name": "x", "store_id": "0b6f3c1e-3a53-4c2e-9d63-1f1b2a7c9e10"}),
+        json!({"name": "x", "store_id": "../store"}),
+    ] {
+        app.post_as("/kiosks", &admin, body)
+            .await
+            .expect_error(404, "store_not_found");
+    }
+    app.post_as("/kiosks", &admin, json!({"name": "x"}))
+        .await
+        .expect_error(400, "invalid_body");
+
+    let ids = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let of_shopping: Value = app
+        .get_as(&format!("/kiosks?store_id={shopping}"), &admin)
+        .await
+        .expect(200);
+    assert_eq!(ids(of_shopping.clone()), std::slice::from_ref(&at_shopping));
+    assert_eq!(of_shopping["items"][0]["store_id"], shopping.as_str());
+    let of_centro: Value = app
+        .get_as(&format!("/kiosks?store_id={centro}"), &admin)
+        .await
+        .expect(200);
+    assert_eq!(ids(of_centro), std::slice::from_ref(&at_centro));
+    let all: Value = app.get_as("/kiosks", &admin).await.expect(200);
+    let mut all = ids(all);
+    all.sort();
+    let mut both = vec![at_centro, at_shopping.clone()];
+    both.sort();
+    assert_eq!(all, both, "the chain's list");
+    app.get_as(
+        &format!("/kiosks?store_id={shopping}&cursor=garbage"),
+        &admin,
+    )
+    .await
+    .expect_error(400, "invalid_cursor");
+
+    // Its sessions and orders are its store's.
+    let kiosk = token_of(app.kiosk_sign_in(&at_shopping, &secret).await);
+    assert_eq!(
+        app.claims_of(&kiosk).await.store_id.as_deref(),
+        Some(shopping.as_str())
+    );
+    let guest = token_of(app.post_as("/auth/guest", &kiosk, Value::Null).await);
+    assert_eq!(
+        app.claims_of(&guest).await.store_id.as_deref(),
+        Some(shopping.as_str())
+    );
 }
 
 #[tokio::test]
@@ -322,6 +404,10 @@ async fn staff_and_customers_cannot_be_confused() {
         .filter_map(|g| g.group_name())
         .collect();
     assert_eq!(names, ["kitchen"]);
+    let store = shared::domain::StoreId::parse(&app.home_store().await).unwrap();
+    kiosk_local::assign_store(&app.sdk, &app.stack, "52998224725", &store)
+        .await
+        .unwrap();
     let staff = token_of(app.staff_sign_in("52998224725", "KitchenStaff12345").await);
     let claims = app.claims_of(&staff).await;
     assert_eq!(claims.role, shared::Role::Kitchen);

@@ -11,11 +11,12 @@ async fn unpaid_orders_are_not_in_the_kitchen_queue_and_cannot_be_started() {
     let shop = open_shop().await;
     let (admin, kitchen) = (&shop.admin, &shop.kitchen);
     let id = shop.placed_order(&shop.guest).await.id;
+    let of_store = format!("limit=100&store_id={}", shop.home_store().await);
 
     // Act, Assert
     for (staff, query) in [
         (kitchen, "limit=100"),
-        (admin, "limit=100"),
+        (admin, of_store.as_str()),
         (kitchen, "status=received"),
     ] {
         assert!(shop.walk_orders(staff, query).await.is_empty(), "{query}");
@@ -62,7 +63,8 @@ async fn the_kitchen_queue_is_ready_then_in_preparation_then_received_oldest_pai
     let got: Vec<&str> = queue_ids.iter().map(|id| busy.name_of(id)).collect();
     assert_eq!(queue_ids, expected, "got {got:?}");
     assert!(queue.next_cursor.is_none());
-    let by_admin = shop.walk_orders(&shop.admin, "limit=20").await;
+    let of_store = format!("limit=20&store_id={}", shop.home_store().await);
+    let by_admin = shop.walk_orders(&shop.admin, &of_store).await;
     assert_eq!(by_admin, expected, "admin sees the same queue");
     let one_by_one = shop.walk_orders(kitchen, "limit=1").await;
     assert_eq!(one_by_one, expected, "page by page, the same queue");

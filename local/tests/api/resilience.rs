@@ -1,7 +1,7 @@
 //! Retries, leftovers and hostile sizes: what a careful client or a crash
 //! leaves behind must not break the contract.
 
-use crate::helpers::{ListedCustomer, Page, open_shop, spawn_app};
+use crate::helpers::{ListedCustomer, OwnEmulator, Page, open_shop, spawn_app, stock};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use shared::domain::order::Order;
@@ -96,30 +96,95 @@ async fn a_cpf_sent_as_a_number_is_refused_without_echoing_it() {
 
 #[tokio::test]
 async fn the_kitchen_queue_walks_every_order_once_when_pages_hit_dynamodbs_1_mb_cap() {
-    let shop = open_shop().await;
+    use shared::domain::order::{Actor, Checkout, CheckoutBody, CheckoutLine, OrderStatus};
+    use shared::service::checkout::{Placed, place_order};
+    use shared::service::ports::{OrderMoves, PaymentStore, Reach};
+    use shared::store::orders::{Checkouts, OpenOrderLimits, OrderStore};
+
+    // 71 orders of about 16 KB (50 lines with long notes): more than the
+    // 1 MB DynamoDB reads per Query page, whatever the limit asks. Written
+    // and read through the order store's own code, with no bound on a call:
+    // moto takes about 4 s to cut a 1 MB page on a 2-core machine, more than
+    // the functions' 3.5 s bound on a DynamoDB call (which would answer 503,
+    // as it must for a dependency that slow).
+    let emulator = OwnEmulator::start().await;
+    let shop = stock(emulator.spawn_app().await).await;
     let long_name = "X".repeat(80);
     let product = shop
         .create_product(&shop.admin, &long_name, "sandwich", 2490)
         .await;
-    let guest = &shop.guest;
-    // About 16 KB an order: 50 lines with long notes. 70 of them exceed the
-    // 1 MB DynamoDB reads per Query page, whatever the limit asks.
-    let lines: Vec<_> = (0..50)
-        .map(|_| json!({"product_id": product, "quantity": 1, "note": "n".repeat(140)}))
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build();
+    let sdk = shop.sdk.to_builder().timeout_config(patient).build();
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = |name: &str| shop.stack.get(name).unwrap().to_owned();
+    let orders = OrderStore::new(client.clone(), table("OrdersTable"));
+    let checkouts = Checkouts::new(
+        orders.clone(),
+        shared::store::products::ProductStore::new(client.clone(), table("ProductsTable")),
+        shared::store::stores::StoreStore::new(client, table("StoresTable")),
+    )
+    .with_open_order_limits(OpenOrderLimits {
+        per_owner: 0,
+        per_kiosk: 0,
+    });
+    let store = shared::domain::StoreId::parse(&shop.home_store().await).unwrap();
+    let at = shared::domain::token::Scope::kiosk(
+        store.clone(),
+        shared::domain::KioskId::parse("0c3d2e1f").unwrap(),
+    );
+    let lines: Vec<CheckoutLine> = (0..50)
+        .map(|_| CheckoutLine {
+            product_id: product.clone(),
+            quantity: 1,
+            note: Some("n".repeat(140)),
+        })
         .collect();
+    let checkout = Checkout::try_from(CheckoutBody { items: lines }).unwrap();
+    let guest = shared::domain::Subject::new_guest();
     let mut expected = Vec::new();
     for i in 0..71 {
-        let id = shop.place(guest, json!(lines)).await.id;
-        shop.pay_approved(&id).await;
+        let Placed::New(order) = place_order(&checkouts, &guest, &at, &checkout, None)
+            .await
+            .unwrap()
+        else {
+            panic!("a new order")
+        };
+        let paid_by = shared::domain::ProviderOrderId::parse(&format!("ORD{i:04}")).unwrap();
+        orders.confirm_paid(&order, &paid_by, None).await.unwrap();
         // All but the last go on to in_preparation; the last stays received.
         if i < 70 {
-            shop.moved(&shop.kitchen, &id, "in_preparation").await;
+            let moved = orders
+                .move_status(
+                    &order.id,
+                    Actor::Kitchen,
+                    OrderStatus::InPreparation,
+                    Reach::Store(&store),
+                )
+                .await
+                .unwrap();
+            assert_eq!(moved.status, OrderStatus::InPreparation);
         }
-        expected.push(id);
+        expected.push(order.id.to_string());
     }
 
-    let seen = shop.my_orders(&shop.kitchen).await;
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let (page, next) = orders
+            .kitchen_queue(&store, None, 100, after)
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.into_iter().map(|o| o.id.to_string()));
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
 
+    assert!(pages >= 2, "DynamoDB's 1 MB cap cut the pages: {pages}");
     assert_eq!(
         seen, expected,
         "in_preparation oldest paid first, then the received one; none skipped or repeated"

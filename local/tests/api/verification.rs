@@ -194,12 +194,17 @@ async fn concurrent_wrong_guesses_cannot_slip_a_sixth_past_the_count() {
         .json(&json!({ "code": other_than(&code) }));
     let answers = app.send_concurrently(12, request).await;
     let codes: Vec<_> = answers.iter().map(|a| (a.status, a.code())).collect();
-    let wrong = codes.iter().filter(|c| c.1 == Some("invalid_code")).count();
-    let spent = codes
-        .iter()
-        .filter(|c| c.1 == Some("too_many_attempts"))
-        .count();
-    assert_eq!((wrong, spent), (4, 8), "{codes:?}");
+    let count = |code: &str| codes.iter().filter(|c| c.1 == Some(code)).count();
+    let (wrong, spent) = (count("invalid_code"), count("too_many_attempts"));
+    // moto fails some writes under this much concurrency: those answer 503
+    // (and may or may not have counted). Whatever happened, no more than
+    // four wrong codes were ever weighed.
+    let unavailable = count("service_unavailable");
+    assert_eq!(wrong + spent + unavailable, 12, "{codes:?}");
+    assert!(wrong <= 4 && spent >= 12 - 4 - unavailable, "{codes:?}");
+    if unavailable == 0 {
+        assert_eq!((wrong, spent), (4, 8), "{codes:?}");
+    }
     app.confirm_code(&token, &code)
         .await
         .expect_error(429, "too_many_attempts");

@@ -109,6 +109,12 @@ id_type!(
     is_kiosk_id
 );
 id_type!(
+    /// A store's id (a UUID we minted): the same alphabet as a kiosk's, so
+    /// nothing else reaches the stores table's keys.
+    StoreId,
+    is_kiosk_id
+);
+id_type!(
     /// Mercado Pago's id of an order (`ORD01JQ4S4KY8HWQ6NA5PXB65B3D3`): 1 to
     /// 64 ASCII letters, digits, `-` or `_`. It arrives from webhooks
     /// (untrusted query strings) and goes into URL paths, so nothing else is

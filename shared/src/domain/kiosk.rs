@@ -1,6 +1,6 @@
 //! An enrolled kiosk device of the restaurant.
 
-use crate::domain::ids::KioskId;
+use crate::domain::ids::{KioskId, StoreId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -12,6 +12,8 @@ pub const MAX_KIOSK_NAME_CHARS: usize = 100;
 pub struct Kiosk {
     pub id: KioskId,
     pub name: String,
+    /// The store it stands in: its sessions and orders are that store's.
+    pub store_id: StoreId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub revoked: bool,

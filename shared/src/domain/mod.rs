@@ -17,6 +17,7 @@ pub mod person;
 pub mod product;
 pub mod role;
 pub mod signature;
+pub mod store;
 pub mod subject;
 pub mod text;
 pub mod token;
@@ -24,7 +25,7 @@ pub mod verification;
 
 pub use cpf::Cpf;
 pub use email::Email;
-pub use ids::{CustomerId, IdempotencyKey, KioskId, OrderId, ProductId, ProviderOrderId};
+pub use ids::{CustomerId, IdempotencyKey, KioskId, OrderId, ProductId, ProviderOrderId, StoreId};
 pub use money::Money;
 pub use person::PersonName;
 pub use role::Role;

@@ -1,9 +1,10 @@
 //! Orders: lines priced from the menu at checkout, and the status machine.
 
-use crate::domain::ids::{KioskId, OrderId, ProductId, ProviderOrderId};
+use crate::domain::ids::{KioskId, OrderId, ProductId, ProviderOrderId, StoreId};
 use crate::domain::money::Money;
 use crate::domain::product::Product;
 use crate::domain::subject::Subject;
+use crate::domain::token::Scope;
 use crate::{Code, Error, Result, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -151,7 +152,8 @@ impl Actor {
         match role {
             Role::Guest | Role::Customer => Ok(Actor::Owner),
             Role::Kitchen => Ok(Actor::Kitchen),
-            Role::Admin => Ok(Actor::Admin),
+            // A manager may do in its store all an admin may in any.
+            Role::Manager | Role::Admin => Ok(Actor::Admin),
             Role::Kiosk => Err(Error::role_forbidden()),
         }
     }
@@ -223,6 +225,9 @@ pub struct Order {
     /// one no other open paid order holds.
     pub number: Option<u16>,
     pub customer_id: Subject,
+    /// The store it was placed at: its kitchen makes it.
+    #[serde(default)]
+    pub store_id: Option<StoreId>,
     /// The kiosk it was placed at (its open orders are counted per kiosk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk_id: Option<KioskId>,
@@ -248,11 +253,11 @@ pub struct Order {
 /// store writes what the domain decided and the in-memory fakes of the
 /// service tests apply the very same move.
 impl Order {
-    /// A new order of `owner` at `kiosk`, awaiting its payment: no ticket
-    /// number yet.
+    /// A new order of `owner` at the store and kiosk of `at`, awaiting its
+    /// payment: no ticket number yet.
     pub fn placed(
         owner: Subject,
-        kiosk: Option<KioskId>,
+        at: &Scope,
         items: Vec<OrderLine>,
         total: Money,
         now: OffsetDateTime,
@@ -261,7 +266,8 @@ impl Order {
             id: OrderId::generate(),
             number: None,
             customer_id: owner,
-            kiosk_id: kiosk,
+            store_id: at.store_id.clone(),
+            kiosk_id: at.kiosk_id.clone(),
             items,
             total_cents: total,
             status: OrderStatus::AwaitingPayment,
@@ -667,6 +673,7 @@ mod tests {
             id: OrderId::generate(),
             number: None,
             customer_id: "guest:1".parse().unwrap(),
+            store_id: None,
             kiosk_id: None,
             items: vec![],
             total_cents: Money::cents(2490),

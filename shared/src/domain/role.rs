@@ -14,9 +14,14 @@ pub enum Role {
     Guest,
     /// Customer identified by CPF; subject is the Cognito user's `sub`.
     Customer,
-    /// Staff who move orders through the kitchen.
+    /// Staff of one store who move its orders through the kitchen and mark
+    /// items sold out there.
     Kitchen,
-    /// Staff who manage the menu; may do everything `kitchen` may.
+    /// Staff of one store: all `kitchen` may, plus the store's kiosks, hours
+    /// and pause, a paid order's cancel (refunded), and its staff's sessions.
+    Manager,
+    /// Staff of the chain: the menu, stores, kiosks, customers; may do all a
+    /// `manager` may in every store.
     Admin,
 }
 
@@ -27,29 +32,41 @@ impl Role {
             Role::Guest => "guest",
             Role::Customer => "customer",
             Role::Kitchen => "kitchen",
+            Role::Manager => "manager",
             Role::Admin => "admin",
         }
     }
 
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Kiosk,
         Role::Guest,
         Role::Customer,
         Role::Kitchen,
+        Role::Manager,
         Role::Admin,
     ];
 
     pub fn is_staff(self) -> bool {
-        matches!(self, Role::Kitchen | Role::Admin)
+        matches!(self, Role::Kitchen | Role::Manager | Role::Admin)
+    }
+
+    /// Whether the role belongs to one store (every role but `admin`): its
+    /// tokens carry `store_id`, and another store's resources are 404 to it.
+    pub fn is_store_bound(self) -> bool {
+        self != Role::Admin
     }
 
     /// The staff role of a Cognito user from its groups (named as the
-    /// roles): `admin` beats `kitchen`.
+    /// roles): `admin` beats `manager`, which beats `kitchen`.
     pub fn from_staff_groups<'a>(groups: impl IntoIterator<Item = &'a str>) -> Option<Role> {
         groups
             .into_iter()
             .filter_map(|g| g.parse::<Role>().ok().filter(|r| r.is_staff()))
-            .max_by_key(|r| matches!(r, Role::Admin))
+            .max_by_key(|r| match r {
+                Role::Admin => 2,
+                Role::Manager => 1,
+                _ => 0,
+            })
     }
 }
 
@@ -92,6 +109,19 @@ mod tests {
             Some(Role::Kitchen)
         );
         assert_eq!(Role::from_staff_groups(["customers"]), None);
+        assert_eq!(
+            Role::from_staff_groups(["kitchen", "manager"]),
+            Some(Role::Manager)
+        );
+        assert_eq!(
+            Role::from_staff_groups(["manager", "admin"]),
+            Some(Role::Admin)
+        );
+        assert!(
+            Role::ALL
+                .iter()
+                .all(|r| r.is_store_bound() != (*r == Role::Admin))
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Subject {
     /// together (a guest token whose `sub` is not a guest's, say).
     pub fn of(role: Role, sub: &str) -> Option<Self> {
         let subject = match role {
-            Role::Kitchen | Role::Admin => Subject::Staff(non_empty(sub)?),
+            Role::Kitchen | Role::Manager | Role::Admin => Subject::Staff(non_empty(sub)?),
             _ => sub.parse().ok()?,
         };
         let fits = matches!(
@@ -55,7 +55,10 @@ impl Subject {
             (Role::Guest, Subject::Guest(_))
                 | (Role::Customer, Subject::Customer(_))
                 | (Role::Kiosk, Subject::Kiosk(_))
-                | (Role::Kitchen | Role::Admin, Subject::Staff(_))
+                | (
+                    Role::Kitchen | Role::Manager | Role::Admin,
+                    Subject::Staff(_)
+                )
         );
         fits.then_some(subject)
     }

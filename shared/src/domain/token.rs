@@ -10,6 +10,7 @@
 use crate::Role;
 use crate::domain::jwk::{PrivateKey, PublicKeys};
 use crate::domain::keys::KeyError;
+use crate::domain::{KioskId, StoreId};
 use crate::error::Code;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -34,6 +35,10 @@ pub struct Claims {
     pub aud: String,
     pub sub: String,
     pub role: Role,
+    /// The store the session belongs to: every role but `admin` (the
+    /// chain's) has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
     /// The kiosk a kiosk, guest or customer session runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk_id: Option<String>,
@@ -46,6 +51,30 @@ pub struct Claims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+}
+
+/// Where a session belongs: its store (every role but `admin`) and the kiosk
+/// it runs on (kiosk, guest and customer sessions). Tokens carry both, and
+/// every store-bound check reads them from here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub store_id: Option<StoreId>,
+    pub kiosk_id: Option<KioskId>,
+}
+
+impl Scope {
+    /// The chain's: no store, no kiosk (admins).
+    pub fn chain() -> Scope {
+        Scope::default()
+    }
+
+    /// A session at `kiosk` of `store`.
+    pub fn kiosk(store: StoreId, kiosk: KioskId) -> Scope {
+        Scope {
+            store_id: Some(store),
+            kiosk_id: Some(kiosk),
+        }
+    }
 }
 
 /// An authentication method a customer token was issued on (`amr`).

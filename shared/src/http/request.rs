@@ -1,8 +1,8 @@
 //! Request parsing: the route, the caller, the body, parameters.
 
 use super::parse::parse_json;
-use crate::domain::token::Amr;
-use crate::domain::{KioskId, Subject};
+use crate::domain::token::{Amr, Scope};
+use crate::domain::{KioskId, StoreId, Subject};
 use crate::{Error, Result, Role};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -30,6 +30,8 @@ pub fn route(request: &Request) -> (&str, &str) {
 pub struct Caller {
     pub subject: Subject,
     pub role: Role,
+    /// The store the session belongs to (every role but `admin`).
+    pub store_id: Option<StoreId>,
     /// The kiosk a kiosk, guest or customer session runs on.
     pub kiosk_id: Option<KioskId>,
     /// How a customer proved who they are (the token's `amr`); empty for
@@ -50,6 +52,10 @@ impl Caller {
         let subject = field("sub")
             .and_then(|sub| Subject::of(role, sub))
             .ok_or_else(unauthorized)?;
+        let store_id = match field("store_id") {
+            Some(id) => Some(StoreId::parse(id).ok_or_else(unauthorized)?),
+            None => None,
+        };
         let kiosk_id = match field("kiosk_id") {
             Some(id) => Some(KioskId::parse(id).ok_or_else(unauthorized)?),
             None => None,
@@ -61,9 +67,22 @@ impl Caller {
         Ok(Self {
             subject,
             role,
+            store_id,
             kiosk_id,
             amr,
         })
+    }
+
+    /// The kiosk of a kiosk, guest or customer session and its store: the
+    /// scope the tokens it gets are issued in. A session without both is not
+    /// one our tokens make (401).
+    pub fn kiosk_scope(&self) -> Result<(KioskId, Scope)> {
+        match (&self.store_id, &self.kiosk_id) {
+            (Some(store), Some(kiosk)) => {
+                Ok((kiosk.clone(), Scope::kiosk(store.clone(), kiosk.clone())))
+            }
+            _ => Err(Error::unauthorized_caller()),
+        }
     }
 
     /// A customer whose token was issued on a confirmed e-mailed code: the

@@ -4,9 +4,10 @@
 
 use crate::clock;
 use crate::domain::Subject;
-use crate::domain::ids::{IdempotencyKey, KioskId};
+use crate::domain::ids::IdempotencyKey;
 use crate::domain::order::{Checkout, Order};
-use crate::service::ports::{CheckoutStore, Created, IdempotencyRecord};
+use crate::domain::token::Scope;
+use crate::service::ports::{CheckoutReads, CheckoutStore, Created, IdempotencyRecord};
 use crate::{Code, Error, Result};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -21,34 +22,44 @@ pub enum Placed {
     Replay(Order),
 }
 
-/// Places `checkout` for `owner` at `kiosk`; with `key`, at most once per key
-/// and body. The store refuses it (429 `too_many_open_orders`) when the owner
-/// or the kiosk already holds as many orders awaiting payment as allowed.
+/// Places `checkout` for `owner` at the kiosk and store of `at`; with `key`,
+/// at most once per key and body. A store that is paused or outside its hours
+/// refuses it (422 `store_closed`; a replay of an order placed while it was
+/// open still answers that order). The store refuses it (429
+/// `too_many_open_orders`) when the owner or the kiosk already holds as many
+/// orders awaiting payment as allowed.
 #[tracing::instrument(skip_all)]
 pub async fn place_order(
     store: &impl CheckoutStore,
     owner: &Subject,
-    kiosk: Option<&KioskId>,
+    at: &Scope,
     checkout: &Checkout,
     key: Option<&IdempotencyKey>,
 ) -> Result<Placed> {
+    let shop = at
+        .store_id
+        .as_ref()
+        .ok_or_else(Error::unauthorized_caller)?;
     let request_hash = hash(checkout)?;
     let record_id = key.map(|k| IdempotencyRecord::id_for(owner, k));
-    let (menu, record) = store
-        .checkout_reads(&checkout.product_ids(), record_id.as_deref())
+    let CheckoutReads {
+        menu,
+        record,
+        store: shop,
+    } = store
+        .checkout_reads(&checkout.product_ids(), record_id.as_deref(), shop)
         .await?;
     // An expired record (not yet removed by the table's TTL) no longer binds the key.
     if let Some(record) = record.filter(|r| r.is_live(clock::now_unix())) {
         return replay(store, &record, &request_hash).await;
     }
+    let now = clock::now();
+    let shop = shop.ok_or_else(|| {
+        Error::unprocessable(Code::StoreClosed, "this kiosk's store takes no orders")
+    })?;
+    shop.require_open(now)?;
     let (items, total_cents) = checkout.price(&menu)?;
-    let order = Order::placed(
-        owner.clone(),
-        kiosk.cloned(),
-        items,
-        total_cents,
-        clock::now(),
-    );
+    let order = Order::placed(owner.clone(), at, items, total_cents, now);
     let record = record_id.map(|id| IdempotencyRecord {
         id,
         order_id: order.id.clone(),
@@ -124,11 +135,11 @@ fn key_in_use() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::OrderId;
+    use crate::domain::ids::{OrderId, StoreId};
     use crate::domain::money::Money;
     use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
     use crate::domain::product::Product;
-    use crate::service::testing::{Memory, product};
+    use crate::service::testing::{Memory, at, product, store as shop};
 
     fn store() -> Memory {
         Memory {
@@ -143,6 +154,10 @@ mod tests {
             .into_iter()
             .map(|p| (p.id.clone(), p))
             .collect(),
+            stores: [shop("a1", false), shop("b2", true)]
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect(),
             ..Memory::default()
         }
     }
@@ -178,7 +193,7 @@ mod tests {
         let Placed::New(order) = place_order(
             &store,
             &who("guest:1"),
-            None,
+            &at("a1"),
             &checkout(&[("x-burger", 2)]),
             None,
         )
@@ -193,6 +208,13 @@ mod tests {
             "the ticket number comes with the payment"
         );
         assert_eq!(order.customer_id, who("guest:1"));
+        assert_eq!(
+            (
+                order.store_id.as_ref().map(|s| s.as_str()),
+                order.kiosk_id.as_ref().map(|k| k.as_str())
+            ),
+            (Some("a1"), Some("0c3d2e1f"))
+        );
         assert_eq!(store.count(), 1);
     }
 
@@ -200,15 +222,17 @@ mod tests {
     async fn a_repeat_with_the_same_key_and_body_answers_the_first_order() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        let Placed::New(first) = place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
-            .await
-            .unwrap()
+        let Placed::New(first) =
+            place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
+                .await
+                .unwrap()
         else {
             panic!("the first request places the order")
         };
-        let Placed::Replay(again) = place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
-            .await
-            .unwrap()
+        let Placed::Replay(again) =
+            place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
+                .await
+                .unwrap()
         else {
             panic!("the repeat is a replay")
         };
@@ -220,10 +244,10 @@ mod tests {
     async fn keys_belong_to_their_caller() {
         let store = store();
         let body = checkout(&[("x-burger", 1)]);
-        place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
+        place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
             .await
             .unwrap();
-        let other = place_order(&store, &who("c-2"), None, &body, Some(&key("k1")))
+        let other = place_order(&store, &who("c-2"), &at("a1"), &body, Some(&key("k1")))
             .await
             .unwrap();
         assert!(matches!(other, Placed::New(_)));
@@ -235,7 +259,7 @@ mod tests {
         place_order(
             &store,
             &who("c-1"),
-            None,
+            &at("a1"),
             &checkout(&[("x-burger", 1)]),
             Some(&key("k1")),
         )
@@ -244,7 +268,7 @@ mod tests {
         let reused = place_order(
             &store,
             &who("c-1"),
-            None,
+            &at("a1"),
             &checkout(&[("x-burger", 2)]),
             Some(&key("k1")),
         )
@@ -266,7 +290,7 @@ mod tests {
                 expires_at: clock::now_unix() - 1,
             },
         );
-        let placed = place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
+        let placed = place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
             .await
             .unwrap();
         assert!(matches!(placed, Placed::New(_)));
@@ -279,10 +303,10 @@ mod tests {
             ..store()
         };
         let body = checkout(&[("x-burger", 1)]);
-        place_order(&store, &who("c-1"), None, &body, Some(&key("k1")))
+        place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
             .await
             .unwrap();
-        let racing = place_order(&store, &who("c-1"), None, &body, Some(&key("k1"))).await;
+        let racing = place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1"))).await;
         assert_eq!(code(racing), (409, "idempotency_key_in_use".to_owned()));
     }
 
@@ -293,7 +317,7 @@ mod tests {
             let refused = place_order(
                 &store,
                 &who("c-1"),
-                None,
+                &at("a1"),
                 &checkout(&[("x-burger", 1), (missing, 1)]),
                 Some(&key("k1")),
             )
@@ -302,5 +326,60 @@ mod tests {
         }
         assert_eq!(store.count(), 0);
         assert!(store.records.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_paused_or_unknown_store_takes_no_order_and_nothing_is_written() {
+        let store = store();
+        for shop in ["b2", "c3"] {
+            let refused = place_order(
+                &store,
+                &who("c-1"),
+                &at(shop),
+                &checkout(&[("x-burger", 1)]),
+                Some(&key("k1")),
+            )
+            .await;
+            assert_eq!(code(refused), (422, "store_closed".to_owned()), "{shop}");
+        }
+        let sessionless = place_order(
+            &store,
+            &who("c-1"),
+            &Scope::chain(),
+            &checkout(&[("x-burger", 1)]),
+            None,
+        )
+        .await;
+        assert_eq!(code(sessionless).0, 401);
+        assert_eq!(store.count(), 0);
+        assert!(store.records.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_replay_answers_its_order_even_once_the_store_closed() {
+        let mut store = store();
+        let body = checkout(&[("x-burger", 1)]);
+        let Placed::New(first) =
+            place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
+                .await
+                .unwrap()
+        else {
+            panic!("placed while open")
+        };
+        store
+            .stores
+            .get_mut(&StoreId::parse("a1").unwrap())
+            .unwrap()
+            .paused = true;
+        let Placed::Replay(again) =
+            place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k1")))
+                .await
+                .unwrap()
+        else {
+            panic!("the retry of a placed order is its replay")
+        };
+        assert_eq!(again.id, first.id);
+        let fresh = place_order(&store, &who("c-1"), &at("a1"), &body, Some(&key("k2"))).await;
+        assert_eq!(code(fresh), (422, "store_closed".to_owned()));
     }
 }

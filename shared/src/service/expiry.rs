@@ -39,7 +39,7 @@ pub enum Expiry {
     /// its `expiration_time`, which is aligned with ours).
     Expired { provider_cancelled: bool },
     /// Paid in time at Mercado Pago, never notified: confirmed now.
-    Confirmed(Order),
+    Confirmed(Box<Order>),
     /// Mercado Pago refused the payment: cancelled, `payment_refused`.
     Refused,
     /// Paid as we cancelled it: refunded, and it stays cancelled.

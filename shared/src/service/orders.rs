@@ -8,14 +8,14 @@ use crate::domain::ids::OrderId;
 use crate::domain::order::{Actor, Order, OrderStatus, PaymentStatus};
 use crate::domain::payment::PaymentError;
 use crate::service::payment::{Refunds, provider_error, refund, settle_with};
-use crate::service::ports::{OrderMoves, PaymentAccount, PaymentGateway, PaymentStore};
+use crate::service::ports::{OrderMoves, PaymentAccount, PaymentGateway, PaymentStore, Reach};
 use crate::{Code, Error, Result};
 
 /// What Mercado Pago answers a cancel with while the payer is paying the QR.
 const LOCKED: &str = "instore_order_locked_error";
 
-/// Moves order `id` by `actor` to `to`; `owner`: only that owner's order
-/// (another's answers 404 like a missing one). An owner's cancel of an order
+/// Moves order `id` by `actor` to `to`, if it is within `reach` (an owner's
+/// own, a store's staff's store's; another answers 404 like a missing one). An owner's cancel of an order
 /// whose QR was made cancels the Mercado Pago order first (if Mercado Pago
 /// says no, the order stays as it is). An admin's cancel of a paid order is
 /// one conditional write to `cancelled`/`refund_pending`, so no kitchen move
@@ -34,12 +34,12 @@ pub async fn move_order(
     id: &OrderId,
     actor: Actor,
     to: OrderStatus,
-    owner: Option<&Subject>,
+    reach: Reach<'_>,
 ) -> Result<Order> {
-    if let (Actor::Owner, OrderStatus::Cancelled, Some(owner)) = (actor, to, owner) {
+    if let (Actor::Owner, OrderStatus::Cancelled, Reach::Owner(owner)) = (actor, to, reach) {
         cancel_qr(store, account, id, owner).await?;
     }
-    let order = store.move_status(id, actor, to, owner).await?;
+    let order = store.move_status(id, actor, to, reach).await?;
     tracing::info!(status = %order.status, "order moved");
     if order.payment_status != PaymentStatus::RefundPending {
         return Ok(order);
@@ -134,7 +134,7 @@ mod tests {
         actor: Actor,
         to: OrderStatus,
     ) -> Result<Order> {
-        move_order(store, account, id, actor, to, None).await
+        move_order(store, account, id, actor, to, Reach::Chain).await
     }
 
     async fn owner_cancel(store: &Memory, account: &Account, id: &OrderId) -> Result<Order> {
@@ -145,7 +145,7 @@ mod tests {
             id,
             Actor::Owner,
             OrderStatus::Cancelled,
-            Some(&owner),
+            Reach::Owner(&owner),
         )
         .await
     }
@@ -266,9 +266,26 @@ mod tests {
             &id,
             Actor::Owner,
             OrderStatus::Cancelled,
-            Some(&stranger),
+            Reach::Owner(&stranger),
         )
         .await;
         assert_eq!(refused.unwrap_err().status_code(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_stores_staff_cannot_move_another_stores_order() {
+        let (store, account, id) = paid_with_account().await;
+        let elsewhere = crate::domain::StoreId::parse("b2").unwrap();
+        let refused = move_order(
+            &store,
+            &account,
+            &id,
+            Actor::Kitchen,
+            OrderStatus::InPreparation,
+            Reach::Store(&elsewhere),
+        )
+        .await;
+        assert_eq!(refused.unwrap_err().status_code(), 404);
+        assert_eq!(store.order(&id).status, OrderStatus::Received, "unchanged");
     }
 }

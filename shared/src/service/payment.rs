@@ -154,7 +154,8 @@ pub async fn request_payment(
 /// What settling did, for the log and the tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    Confirmed(Order),
+    /// Boxed: an order is a few hundred bytes, the other outcomes none.
+    Confirmed(Box<Order>),
     Refused,
     Expired,
     Refunded,
@@ -319,7 +320,7 @@ pub async fn poll_order(
         return Ok(stored.order);
     }
     match reread(store, account, &stored.order, &payment.provider_order_id).await {
-        Ok(Settled::Confirmed(order)) => Ok(order),
+        Ok(Settled::Confirmed(order)) => Ok(*order),
         Ok(Settled::Unchanged | Settled::AmountMismatch) => Ok(stored.order),
         Ok(_) => Ok(store
             .order_with_payment(id)
@@ -439,7 +440,7 @@ pub async fn settle_with(
                     );
                 }
                 tracing::info!(order_id = %order.id, number = confirmed.number, "payment approved");
-                Ok(Settled::Confirmed(confirmed))
+                Ok(Settled::Confirmed(Box::new(confirmed)))
             }
             // It moved meanwhile (cancelled at its deadline, say): decide again.
             Err(e) if e.is_conflict() => {
@@ -755,7 +756,7 @@ mod tests {
                 Some(Money::cents(1990))
             )
         );
-        assert_eq!(store.order(&stored.order.id), order);
+        assert_eq!(store.order(&stored.order.id), *order);
     }
 
     #[tokio::test]

@@ -11,13 +11,16 @@
 
 use crate::Result;
 use crate::domain::customer::Customer;
-use crate::domain::ids::{CustomerId, IdempotencyKey, OrderId, ProductId, ProviderOrderId};
+use crate::domain::ids::{
+    CustomerId, IdempotencyKey, OrderId, ProductId, ProviderOrderId, StoreId,
+};
 use crate::domain::keys::{KeyError, KeySet};
 use crate::domain::money::Money;
 use crate::domain::order::{Actor, CancelReason, Order, OrderStatus, Payment, PaymentStatus};
 use crate::domain::payment::{MpOrder, PaymentError, QrOrderRequest};
 use crate::domain::product::Product;
 use crate::domain::signature::WebhookSecret;
+use crate::domain::store::Store;
 use crate::domain::subject::Subject;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -58,9 +61,21 @@ pub enum Created {
     KeyTaken(Option<IdempotencyRecord>),
 }
 
+/// What a checkout reads before it writes.
+#[derive(Debug, Default)]
+pub struct CheckoutReads {
+    /// The products named, by id (a missing one is not on the menu).
+    pub menu: HashMap<ProductId, Product>,
+    /// The idempotency record of a keyed request, if the key was used.
+    pub record: Option<IdempotencyRecord>,
+    /// The store of the session, if there is one with its id.
+    pub store: Option<Store>,
+}
+
 /// What checkout needs of the order store.
 pub trait CheckoutStore: Sync {
-    /// The products named and, for a keyed request, its record: one read.
+    /// The products named, the session's store and, for a keyed request,
+    /// its record: one read.
     ///
     /// # Errors
     /// `Unavailable` when DynamoDB cannot be read.
@@ -68,7 +83,8 @@ pub trait CheckoutStore: Sync {
         &self,
         product_ids: &[ProductId],
         record_id: Option<&str>,
-    ) -> impl Future<Output = Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)>> + Send;
+        store: &StoreId,
+    ) -> impl Future<Output = Result<CheckoutReads>> + Send;
 
     /// Writes a new order and, with a record, binds the key in the same
     /// transaction; a key already bound answers [`Created::KeyTaken`].
@@ -343,6 +359,29 @@ pub trait OrderMoves: Sync {
         id: &OrderId,
         actor: Actor,
         to: OrderStatus,
-        owner: Option<&Subject>,
+        reach: Reach<'_>,
     ) -> impl Future<Output = Result<Order>> + Send;
+}
+
+/// Whose orders a caller may touch; any other order answers 404 like a
+/// missing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach<'a> {
+    /// A guest or customer: its own orders.
+    Owner(&'a Subject),
+    /// A store's kitchen or manager: that store's orders.
+    Store(&'a StoreId),
+    /// An admin: every store's.
+    Chain,
+}
+
+impl Reach<'_> {
+    /// Whether `order` is within reach.
+    pub fn holds(&self, order: &Order) -> bool {
+        match self {
+            Reach::Owner(owner) => order.is_owned_by(owner),
+            Reach::Store(store) => order.store_id.as_ref() == Some(*store),
+            Reach::Chain => true,
+        }
+    }
 }

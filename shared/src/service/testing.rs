@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::domain::customer::Customer;
-use crate::domain::ids::{CustomerId, IdempotencyKey, OrderId, ProductId, ProviderOrderId};
+use crate::domain::ids::{
+    CustomerId, IdempotencyKey, KioskId, OrderId, ProductId, ProviderOrderId, StoreId,
+};
 use crate::domain::keys::{KeyError, KeySet};
 use crate::domain::money::Money;
 use crate::domain::order::{
@@ -17,10 +19,13 @@ use crate::domain::order::{
 use crate::domain::payment::{MpOrder, MpOrderStatus, PaymentError, QrOrderRequest};
 use crate::domain::product::{Category, Product};
 use crate::domain::signature::WebhookSecret;
+use crate::domain::store::{Hours, Store, Timezone};
 use crate::domain::subject::Subject;
+use crate::domain::token::Scope;
 use crate::service::ports::{
-    Attached, CheckoutStore, Created, CustomerDirectory, IdempotencyRecord, OrderMoves,
-    OrderOwners, PaymentAccount, PaymentGateway, PaymentStore, SigningKeys, StoredOrder,
+    Attached, CheckoutReads, CheckoutStore, Created, CustomerDirectory, IdempotencyRecord,
+    OrderMoves, OrderOwners, PaymentAccount, PaymentGateway, PaymentStore, Reach, SigningKeys,
+    StoredOrder,
 };
 use crate::{Error, Result, clock};
 use std::collections::HashMap;
@@ -39,6 +44,7 @@ impl SigningKeys for FixedKeys {
 #[derive(Default)]
 pub struct Memory {
     pub menu: HashMap<ProductId, Product>,
+    pub stores: HashMap<StoreId, Store>,
     pub orders: Mutex<HashMap<OrderId, StoredOrder>>,
     pub records: Mutex<HashMap<String, IdempotencyRecord>>,
     /// Orders whose write is "still in flight": records are kept, orders not.
@@ -124,13 +130,18 @@ impl CheckoutStore for Memory {
         &self,
         product_ids: &[ProductId],
         record_id: Option<&str>,
-    ) -> Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)> {
+        store: &StoreId,
+    ) -> Result<CheckoutReads> {
         let menu = product_ids
             .iter()
             .filter_map(|id| self.menu.get(id).map(|p| (id.clone(), p.clone())))
             .collect();
         let record = record_id.and_then(|id| self.records.lock().unwrap().get(id).cloned());
-        Ok((menu, record))
+        Ok(CheckoutReads {
+            menu,
+            record,
+            store: self.stores.get(store).cloned(),
+        })
     }
 
     async fn create(&self, order: &Order, record: Option<&IdempotencyRecord>) -> Result<Created> {
@@ -276,13 +287,13 @@ impl OrderMoves for Memory {
         id: &OrderId,
         actor: Actor,
         to: OrderStatus,
-        owner: Option<&Subject>,
+        reach: Reach<'_>,
     ) -> Result<Order> {
         let from = required_status(actor, to)?;
         let mut orders = self.orders.lock().unwrap();
         let stored = orders
             .get_mut(id)
-            .filter(|s| owner.is_none_or(|o| s.order.is_owned_by(o)))
+            .filter(|s| reach.holds(&s.order))
             .ok_or_else(Error::order_not_found)?;
         if stored.order.status != from {
             return Err(Error::invalid_transition());
@@ -519,7 +530,7 @@ pub fn unpaid(with_payment: bool) -> StoredOrder {
     StoredOrder {
         order: Order::placed(
             Subject::new_guest(),
-            None,
+            &Scope::chain(),
             Vec::new(),
             Money::cents(2490),
             now,
@@ -533,6 +544,28 @@ pub fn unpaid(with_payment: bool) -> StoredOrder {
         }),
         paid_by: None,
     }
+}
+
+/// Store `id`, open every day all day (or paused).
+pub fn store(id: &str, paused: bool) -> Store {
+    let now = clock::now();
+    Store {
+        id: StoreId::parse(id).unwrap(),
+        name: "Centro".into(),
+        timezone: Timezone::parse("America/Sao_Paulo").unwrap(),
+        hours: Hours::always(),
+        paused,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A session at kiosk `0c3d2e1f` of store `store`.
+pub fn at(store: &str) -> Scope {
+    Scope::kiosk(
+        StoreId::parse(store).unwrap(),
+        KioskId::parse("0c3d2e1f").unwrap(),
+    )
 }
 
 /// A product of the menu.

@@ -5,11 +5,13 @@
 
 use crate::Role;
 use crate::clock::now_unix;
+use crate::domain::Subject;
 use crate::domain::jwk::PrivateKey;
 use crate::domain::jwk::PublicKeys;
 use crate::domain::keys::KeyError;
-use crate::domain::token::{Amr, Claims, IssuedToken, TokenError, TokenSettings, Verifier, sign};
-use crate::domain::{KioskId, Subject};
+use crate::domain::token::{
+    Amr, Claims, IssuedToken, Scope, TokenError, TokenSettings, Verifier, sign,
+};
 use crate::service::ports::SigningKeys;
 use std::time::Duration;
 
@@ -47,9 +49,9 @@ impl<K: SigningKeys> TokenService<K> {
         &self,
         subject: &Subject,
         role: Role,
-        kiosk_id: Option<&KioskId>,
+        scope: &Scope,
     ) -> Result<IssuedToken, TokenError> {
-        self.issue_proven(subject, role, kiosk_id, &[], None).await
+        self.issue_proven(subject, role, scope, &[], None).await
     }
 
     /// [`Self::issue`], carrying how the subject proved who they are (`amr`)
@@ -58,7 +60,7 @@ impl<K: SigningKeys> TokenService<K> {
         &self,
         subject: &Subject,
         role: Role,
-        kiosk_id: Option<&KioskId>,
+        scope: &Scope,
         amr: &[Amr],
         ttl: Option<Duration>,
     ) -> Result<IssuedToken, TokenError> {
@@ -71,7 +73,8 @@ impl<K: SigningKeys> TokenService<K> {
             aud: self.settings.audience.clone(),
             sub: subject.to_string(),
             role,
-            kiosk_id: kiosk_id.map(|k| k.as_str().to_owned()),
+            store_id: scope.store_id.as_ref().map(|s| s.as_str().to_owned()),
+            kiosk_id: scope.kiosk_id.as_ref().map(|k| k.as_str().to_owned()),
             amr: amr.to_vec(),
             iat: now,
             nbf: now,
@@ -113,6 +116,7 @@ mod tests {
     use crate::domain::jwk::PublicKey;
     use crate::domain::keys::{KeySet, SigningKey};
     use crate::domain::token::{ALGORITHM, TOKEN_TYPE, eddsa};
+    use crate::domain::{KioskId, StoreId};
     use crate::service::testing::FixedKeys;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -167,6 +171,7 @@ mod tests {
             aud: "kiosk-api".into(),
             sub: "guest:1".into(),
             role: Role::Guest,
+            store_id: None,
             kiosk_id: None,
             amr: Vec::new(),
             iat: now,
@@ -198,15 +203,28 @@ mod tests {
             .issue(
                 &who(Role::Customer, "cognito-sub"),
                 Role::Customer,
-                Some(&KioskId::parse("0c3d2e1f").unwrap()),
+                &Scope::kiosk(
+                    StoreId::parse("7d1e4b2a").unwrap(),
+                    KioskId::parse("0c3d2e1f").unwrap(),
+                ),
             )
             .await
             .unwrap();
         assert_eq!(issued.expires_in, 3600);
         let claims = service.verify(&issued.access_token).unwrap();
         assert_eq!(
-            (claims.sub.as_str(), claims.role, claims.kiosk_id.as_deref()),
-            ("cognito-sub", Role::Customer, Some("0c3d2e1f"))
+            (
+                claims.sub.as_str(),
+                claims.role,
+                claims.store_id.as_deref(),
+                claims.kiosk_id.as_deref()
+            ),
+            (
+                "cognito-sub",
+                Role::Customer,
+                Some("7d1e4b2a"),
+                Some("0c3d2e1f")
+            )
         );
         assert_eq!(claims.exp - claims.iat, 3600);
         let payload = B64.decode(&segments(&issued.access_token)[1]).unwrap();
@@ -216,7 +234,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "aud", "exp", "iat", "iss", "jti", "kiosk_id", "nbf", "role", "sub"
+                "aud", "exp", "iat", "iss", "jti", "kiosk_id", "nbf", "role", "store_id", "sub"
             ]
         );
     }
@@ -224,7 +242,7 @@ mod tests {
     #[tokio::test]
     async fn the_header_is_eddsa_at_jwt_with_the_key_thumbprint() {
         let issued = service()
-            .issue(&who(Role::Admin, "a"), Role::Admin, None)
+            .issue(&who(Role::Admin, "a"), Role::Admin, &Scope::chain())
             .await
             .unwrap();
         let header: serde_json::Value =
@@ -410,7 +428,7 @@ mod tests {
         }
         assert_refused(&service, "", "token_missing");
         let valid = service
-            .issue(&who(Role::Guest, "guest:1"), Role::Guest, None)
+            .issue(&who(Role::Guest, "guest:1"), Role::Guest, &Scope::chain())
             .await
             .unwrap()
             .access_token;
@@ -436,14 +454,14 @@ mod tests {
         let (one, two) = (key(1), key(2));
         let rotated_not_deployed = service_with(&two, Some(&one), &[&one]);
         let issued = rotated_not_deployed
-            .issue(&who(Role::Admin, "a"), Role::Admin, None)
+            .issue(&who(Role::Admin, "a"), Role::Admin, &Scope::chain())
             .await
             .unwrap();
         let header = jsonwebtoken::decode_header(&issued.access_token).unwrap();
         assert_eq!(header.kid, Some(one.kid.clone()));
         let deployed = service_with(&two, Some(&one), &[&two, &one]);
         let issued = deployed
-            .issue(&who(Role::Admin, "a"), Role::Admin, None)
+            .issue(&who(Role::Admin, "a"), Role::Admin, &Scope::chain())
             .await
             .unwrap();
         let header = jsonwebtoken::decode_header(&issued.access_token).unwrap();
@@ -454,7 +472,7 @@ mod tests {
     async fn signing_with_no_published_key_fails_without_a_token() {
         let lost = service_with(&key(3), Some(&key(2)), &[&key(1)]);
         let error = lost
-            .issue(&who(Role::Admin, "a"), Role::Admin, None)
+            .issue(&who(Role::Admin, "a"), Role::Admin, &Scope::chain())
             .await
             .unwrap_err();
         assert!(matches!(error, TokenError::Keys(KeyError::Unpublished)));
@@ -468,7 +486,7 @@ mod tests {
             settings(),
         );
         let error = broken
-            .issue(&who(Role::Admin, "a"), Role::Admin, None)
+            .issue(&who(Role::Admin, "a"), Role::Admin, &Scope::chain())
             .await
             .unwrap_err();
         assert!(matches!(error, TokenError::Keys(KeyError::Malformed(_))));

@@ -8,10 +8,10 @@
 //! Staff are users in the group `admin` or `kitchen` who sign in with a
 //! password.
 
-use crate::domain::CustomerId;
 pub use crate::domain::customer::{
     Customer, CustomerChanges, CustomerRecord, CustomerSummary, CustomerView, NewCustomer,
 };
+use crate::domain::{CustomerId, StoreId};
 use crate::service::ports::CustomerDirectory;
 use crate::store::sdk::from_sdk;
 use crate::{Code, Cpf, Error, Result, Role};
@@ -44,6 +44,9 @@ pub struct Staff {
     /// The Cognito `sub`: an opaque id, the token's subject (never the username).
     pub id: String,
     pub role: Role,
+    /// The store of a `kitchen` or `manager` (`custom:store_id`); `None` when
+    /// the attribute is unset or not a store id.
+    pub store_id: Option<StoreId>,
 }
 
 /// The outcome of a staff sign-in that did not fail on the network.
@@ -74,6 +77,8 @@ pub struct StaffAccount {
     pub id: String,
     /// From the groups; `None` outside every staff group.
     pub role: Option<Role>,
+    /// `custom:store_id`, when it names a store id.
+    pub store_id: Option<StoreId>,
     pub enabled: bool,
     /// Whether a TOTP device is enrolled (UserMFASettingList).
     pub totp: bool,
@@ -91,17 +96,24 @@ pub enum TotpOutcome<T> {
 
 /// The signed-in staff member of Cognito's authentication result.
 fn signed_in(result: &AuthenticationResultType, role: Role) -> Result<StaffSignIn> {
-    // The user's `sub`, from the ID token Cognito just gave us over TLS.
-    let id = result
+    // The user's `sub` and store, from the ID token Cognito just gave us
+    // over TLS.
+    let claims = result
         .id_token()
-        .and_then(sub_of_id_token)
+        .and_then(id_token_claims)
+        .unwrap_or_default();
+    let id = claims["sub"]
+        .as_str()
+        .filter(|sub| !sub.is_empty())
+        .map(str::to_owned)
         .ok_or_else(|| Error::internal("Cognito's ID token carries no sub"))?;
+    let store_id = claims[STORE_ID].as_str().and_then(StoreId::parse);
     let cognito_access_token = result
         .access_token()
         .ok_or_else(|| Error::internal("Cognito's answer carries no access token"))?
         .to_owned();
     Ok(StaffSignIn::SignedIn {
-        staff: Staff { id, role },
+        staff: Staff { id, role, store_id },
         cognito_access_token,
     })
 }
@@ -340,9 +352,16 @@ impl Directory {
             .user_mfa_setting_list()
             .iter()
             .any(|m| m == "SOFTWARE_TOKEN_MFA");
+        let store_id = user
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == STORE_ID)
+            .and_then(|a| a.value())
+            .and_then(StoreId::parse);
         Ok(Some(StaffAccount {
             id: id.to_owned(),
             role: self.staff_role(user.username()).await?,
+            store_id,
             enabled: user.enabled(),
             totp,
         }))
@@ -679,20 +698,19 @@ impl CustomerDirectory for Directory {
     }
 }
 
-/// The `sub` claim of an ID token, read (not verified: it comes straight from
+/// The claims of an ID token, read (not verified: it comes straight from
 /// Cognito's answer to our own call).
-fn sub_of_id_token(token: &str) -> Option<String> {
+fn id_token_claims(token: &str) -> Option<serde_json::Value> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    claims["sub"]
-        .as_str()
-        .filter(|sub| !sub.is_empty())
-        .map(str::to_owned)
+    serde_json::from_slice(&payload).ok()
 }
+
+/// The custom attribute naming a `kitchen`'s or `manager`'s store.
+const STORE_ID: &str = "custom:store_id";
 
 /// Cognito's standard attribute: the address was proved (by our e-mailed code).
 const EMAIL_VERIFIED: &str = "email_verified";

@@ -1,9 +1,12 @@
 //! Enrolled kiosks and their sign-in counters, in one DynamoDB table keyed by
 //! (`pk`, `sk`):
-//! - a kiosk: `pk = "kiosk"`, `sk = <id>`, with its name, the SHA-256 of its
-//!   secret (never the secret), `created_at` and `revoked`. One Query on
-//!   `pk = "kiosk"` lists them (one partition: a restaurant has tens of
-//!   kiosks, not millions), never a Scan.
+//! - a kiosk: `pk = "kiosk"`, `sk = <id>`, with its name, its store, the
+//!   SHA-256 of its secret (never the secret), `created_at` and `revoked`.
+//!   One Query on `pk = "kiosk"` lists the chain's (an admin's list: a chain
+//!   has hundreds of kiosks, not millions), one Query on the GSI `by_store`
+//!   (`store_id`, `sk`) one store's; never a Scan. A kiosk signs in every 15
+//!   minutes, so the partition sees about one read a second per thousand
+//!   kiosks: far from any partition's limit.
 //! - a counter: `pk = "signins#<id>"`, `sk = <minute>`, the CPF sign-ins,
 //!   signups and guest sessions of that kiosk in that minute; it expires
 //!   through the table's TTL.
@@ -14,8 +17,8 @@
 //! sign-in). Revocation is final: a revoked kiosk is never enrolled again.
 
 use crate::clock;
-use crate::domain::KioskId;
 pub use crate::domain::kiosk::{Enrolled, Kiosk};
+use crate::domain::{KioskId, StoreId};
 use crate::store::dynamo::{applied, from_item, is_condition_failure, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
@@ -28,6 +31,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 const KIOSK_PK: &str = "kiosk";
+pub const BY_STORE_INDEX: &str = "by_store";
 /// Counters outlive their minute by this much, then DynamoDB's TTL drops them.
 const COUNTER_LIFETIME_SECONDS: i64 = 300;
 pub const MAX_KIOSKS_PER_PAGE: u16 = 100;
@@ -37,6 +41,7 @@ struct KioskItem {
     pk: String,
     sk: KioskId,
     name: String,
+    store_id: StoreId,
     secret_sha256: String,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -49,6 +54,7 @@ impl From<KioskItem> for Kiosk {
         Self {
             id: item.sk,
             name: item.name,
+            store_id: item.store_id,
             created_at: item.created_at,
             revoked: item.revoked,
         }
@@ -77,8 +83,8 @@ impl KioskStore {
         }
     }
 
-    /// Enrols a kiosk named `name` with a new 256-bit secret.
-    pub async fn enrol(&self, name: &str) -> Result<Enrolled> {
+    /// Enrols a kiosk named `name` at `store` with a new 256-bit secret.
+    pub async fn enrol(&self, name: &str, store: &StoreId) -> Result<Enrolled> {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| Error::internal(e.to_string()))?;
         let secret = B64.encode(secret);
@@ -86,6 +92,7 @@ impl KioskStore {
             pk: KIOSK_PK.to_owned(),
             sk: KioskId::generate(),
             name: name.to_owned(),
+            store_id: store.clone(),
             secret_sha256: digest(&secret),
             created_at: clock::now(),
             revoked: false,
@@ -104,25 +111,36 @@ impl KioskStore {
         })
     }
 
-    /// A page of the kiosks, by id: one Query.
+    /// A page of the kiosks by id, of one store or of the whole chain: one
+    /// Query.
     pub async fn list(
         &self,
+        store: Option<&StoreId>,
         limit: u16,
         after: Option<String>,
     ) -> Result<(Vec<Kiosk>, Option<String>)> {
         let with_cursor = after.is_some();
         let start = after.map(|id| {
-            std::collections::HashMap::from([
+            let mut key = std::collections::HashMap::from([
                 ("pk".to_owned(), s(KIOSK_PK)),
                 ("sk".to_owned(), s(id)),
-            ])
+            ]);
+            if let Some(store) = store {
+                key.insert("store_id".to_owned(), s(store.as_str()));
+            }
+            key
         });
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(KIOSK_PK))
+        let query = self.client.query().table_name(&self.table);
+        let query = match store {
+            Some(store) => query
+                .index_name(BY_STORE_INDEX)
+                .key_condition_expression("store_id = :store")
+                .expression_attribute_values(":store", s(store.as_str())),
+            None => query
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(KIOSK_PK)),
+        };
+        let output = query
             .limit(i32::from(limit.clamp(1, MAX_KIOSKS_PER_PAGE)))
             .set_exclusive_start_key(start)
             .send()
@@ -138,20 +156,24 @@ impl KioskStore {
         Ok((kiosks, next))
     }
 
-    /// Revokes a kiosk for good; `false` if there is no such kiosk.
-    pub async fn revoke(&self, id: &KioskId) -> Result<bool> {
-        let result = self
+    /// Revokes a kiosk for good, if it stands in `store` when one is named
+    /// (one conditional write); `false` if there is no such kiosk (there).
+    pub async fn revoke(&self, id: &KioskId, store: Option<&StoreId>) -> Result<bool> {
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(KIOSK_PK))
             .key("sk", s(id.as_str()))
             .update_expression("SET revoked = :yes")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await;
-        applied(result)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+        let update = match store {
+            Some(store) => update
+                .condition_expression("attribute_exists(pk) AND store_id = :store")
+                .expression_attribute_values(":store", s(store.as_str())),
+            None => update.condition_expression("attribute_exists(pk)"),
+        };
+        applied(update.send().await)
     }
 
     /// The kiosk if `secret` is its secret and it is not revoked; `None` for

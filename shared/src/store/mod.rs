@@ -18,6 +18,8 @@ pub mod orders;
 pub mod products;
 #[cfg(feature = "dynamodb")]
 pub mod sessions;
+#[cfg(feature = "dynamodb")]
+pub mod stores;
 
 #[cfg(feature = "cognito")]
 pub mod directory;

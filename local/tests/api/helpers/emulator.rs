@@ -5,14 +5,31 @@
 //! and what a test reads from a stack directly.
 
 use super::proxy::{Relay, is_write, start_proxy};
-use super::{ADMIN_PASSWORD, KITCHEN_PASSWORD, OUTSIDER_PASSWORD, TestApp};
+use super::{ADMIN_PASSWORD, KITCHEN_PASSWORD, MANAGER_PASSWORD, OUTSIDER_PASSWORD, TestApp};
 use kiosk_local::bootstrap::{LocalStack, StaffUser};
 use kiosk_local::template::Template;
 
+/// The emulator of the running test. `make test` starts two
+/// (`KIOSK_EMULATOR_URLS`: moto serves one request at a time, so the suite
+/// spreads over one per core); a test always gets the same one, picked by
+/// its name (libtest runs each test on a thread named after it), so its
+/// stack, its mail and its direct reads are in one emulator.
 pub fn emulator_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
+    let first = std::env::var("AWS_ENDPOINT_URL").expect(
         "AWS_ENDPOINT_URL is not set: these tests need the emulator (run them with `make test`)",
-    )
+    );
+    let all = std::env::var("KIOSK_EMULATOR_URLS").unwrap_or_default();
+    let all: Vec<&str> = all.split_whitespace().collect();
+    if all.len() < 2 {
+        return first;
+    }
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or_default();
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let at = usize::try_from(hash % all.len() as u64).unwrap_or(0);
+    all[at].to_owned()
 }
 
 pub fn template() -> Template {
@@ -43,6 +60,11 @@ pub fn staff_users() -> Vec<StaffUser> {
             group: Some("kitchen".into()),
         },
         StaffUser {
+            username: "manager".into(),
+            password: MANAGER_PASSWORD.into(),
+            group: Some("manager".into()),
+        },
+        StaffUser {
             username: "outsider".into(),
             password: OUTSIDER_PASSWORD.into(),
             group: None,
@@ -66,6 +88,30 @@ pub async fn bare_stack(endpoint: &str) -> (aws_config::SdkConfig, Template, Loc
     let template = template();
     let started = kiosk_local::start(&sdk, &template, &unique_prefix(), &[]).await;
     (sdk, template, started.unwrap().0)
+}
+
+/// The store of a test stack, "Centro", open every day all day in São Paulo,
+/// written as `make dev` opens its demo stores; the stack's `kitchen` and
+/// `manager` belong to it. Its id.
+async fn home_store(sdk: &aws_config::SdkConfig, stack: &LocalStack) -> String {
+    use shared::domain::store::{Hours, StoreDraft, Timezone};
+    let stores = shared::store::stores::StoreStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        stack.get("StoresTable").unwrap(),
+    );
+    let draft = StoreDraft {
+        name: "Centro".into(),
+        timezone: Timezone::parse("America/Sao_Paulo").unwrap(),
+        hours: Hours::always(),
+        paused: false,
+    };
+    let store = stores.create(draft).await.unwrap();
+    for username in ["kitchen", "manager"] {
+        kiosk_local::assign_store(sdk, stack, username, &store.id)
+            .await
+            .unwrap();
+    }
+    store.id.to_string()
 }
 
 /// A stack and the local API whose AWS calls go to `endpoint`.
@@ -106,6 +152,7 @@ pub(super) async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &s
     )
     .await
     .unwrap();
+    let store = home_store(&sdk, &stack).await;
     tokio::spawn(async move { axum::serve(listener, router).await });
     TestApp {
         base_url,
@@ -118,6 +165,7 @@ pub(super) async fn spawn_app_configured(endpoint: &str, parameters: &[(&str, &s
         mercadopago_config: config,
         owners: Default::default(),
         kiosk: Default::default(),
+        store: tokio::sync::OnceCell::new_with(Some(store)),
     }
 }
 
@@ -267,7 +315,7 @@ impl TestApp {
         shared::config::Env::Map(self.template.function_env(function, &refs).unwrap())
     }
 
-    /// The ticket slots (`ticket#<n>` items) `order_id` holds, read straight
+    /// The ticket slots (`ticket#<store>#<n>` items) `order_id` holds, read straight
     /// from the table (a Scan: test code only).
     pub async fn ticket_slots_of(&self, order_id: impl std::fmt::Display) -> Vec<String> {
         let output = aws_sdk_dynamodb::Client::new(&self.sdk)

@@ -29,6 +29,7 @@ use serde_json::Value;
 
 pub const ADMIN_PASSWORD: &str = "AdminTest1234";
 pub const KITCHEN_PASSWORD: &str = "KitchenTest1234";
+pub const MANAGER_PASSWORD: &str = "ManagerTest1234";
 /// A user with a password but in no staff group.
 pub const OUTSIDER_PASSWORD: &str = "OutsiderTest1234";
 
@@ -49,6 +50,9 @@ pub struct TestApp {
     pub owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// This stack's kiosk (id, token), enrolled on first use.
     pub kiosk: tokio::sync::OnceCell<(String, String)>,
+    /// This stack's store (its id), open every day all day: the kiosks the
+    /// helpers enrol stand in it, and its `kitchen` and `manager` belong to it.
+    pub store: tokio::sync::OnceCell<String>,
 }
 
 /// A response's status and JSON body (Null when empty), and the request it
@@ -193,7 +197,11 @@ pub async fn issue_guest_token(signer: &authenticate::State, sub: &str) -> Strin
         .expect("a guest subject");
     let issued = signer
         .tokens
-        .issue(&subject, shared::Role::Guest, None)
+        .issue(
+            &subject,
+            shared::Role::Guest,
+            &shared::domain::token::Scope::chain(),
+        )
         .await;
     issued.unwrap().access_token
 }

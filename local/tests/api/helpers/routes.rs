@@ -434,9 +434,11 @@ impl TestApp {
         self.send(request).await
     }
 
-    /// `GET /board`, with no token: the route is public.
+    /// `GET /stores/{id}/board` of this stack's store, with no token: the
+    /// route is public.
     pub async fn board(&self) -> Answer {
-        self.send(self.request(Method::GET, "/board", None)).await
+        let path = format!("/stores/{}/board", self.home_store().await);
+        self.send(self.request(Method::GET, &path, None)).await
     }
 }
 

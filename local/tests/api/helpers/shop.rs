@@ -26,11 +26,41 @@ impl TestApp {
         (id, token)
     }
 
-    /// Enrols a kiosk as the admin, which must succeed: its id and secret.
+    /// This stack's store, opened by the admin on first use: open every
+    /// day, all day, in São Paulo.
+    pub async fn home_store(&self) -> String {
+        self.store
+            .get_or_init(|| async {
+                let admin = self.admin_token().await;
+                let day = json!([["00:00", "24:00"]]);
+                let hours = json!({"mon": day, "tue": day, "wed": day, "thu": day,
+                    "fri": day, "sat": day, "sun": day});
+                let body =
+                    json!({"name": "Centro", "timezone": "America/Sao_Paulo", "hours": hours});
+                let store: Value = self.post_as("/stores", &admin, body).await.expect(201);
+                store["id"].as_str().unwrap().to_owned()
+            })
+            .await
+            .clone()
+    }
+
+    /// Enrols a kiosk at [`Self::home_store`] as the admin, which must
+    /// succeed: its id and secret.
     pub async fn enrol_kiosk(&self, name: &str) -> (String, String) {
+        let store = self.home_store().await;
+        self.enrol_kiosk_at(name, &store).await
+    }
+
+    /// Enrols a kiosk at `store` as the admin, which must succeed: its id
+    /// and secret.
+    pub async fn enrol_kiosk_at(&self, name: &str, store: &str) -> (String, String) {
         let admin = self.admin_token().await;
         let enrolled: Value = self
-            .post_as("/kiosks", &admin, json!({ "name": name }))
+            .post_as(
+                "/kiosks",
+                &admin,
+                json!({ "name": name, "store_id": store }),
+            )
             .await
             .expect(201);
         let field = |name: &str| enrolled[name].as_str().unwrap().to_owned();
@@ -55,6 +85,10 @@ impl TestApp {
 
     pub async fn kitchen_token(&self) -> String {
         token_of(self.staff_sign_in("kitchen", KITCHEN_PASSWORD).await)
+    }
+
+    pub async fn manager_token(&self) -> String {
+        token_of(self.staff_sign_in("manager", super::MANAGER_PASSWORD).await)
     }
 
     pub async fn guest_token(&self) -> String {

@@ -6,13 +6,13 @@
 use super::open::{self, Holder, OpenOrderLimits};
 use super::{AWAITING, OrderItem, OrderStore, due_key};
 use crate::clock::time_key;
-use crate::domain::ids::{OrderId, ProductId};
+use crate::domain::ids::{OrderId, ProductId, StoreId};
 use crate::domain::order::Order;
-use crate::domain::product::Product;
-use crate::service::ports::{CheckoutStore, Created, IdempotencyRecord};
+use crate::service::ports::{CheckoutReads, CheckoutStore, Created, IdempotencyRecord};
 use crate::store::dynamo::{Item, batch_get, from_item, s, to_item};
 use crate::store::products::ProductStore;
 use crate::store::sdk::from_sdk;
+use crate::store::stores::StoreStore;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -25,6 +25,7 @@ use std::collections::HashMap;
 pub struct Checkouts {
     orders: OrderStore,
     products: ProductStore,
+    stores: StoreStore,
     /// How long a new order awaits its payment: its deadline in the
     /// `awaiting` index is its creation plus this.
     payment_timeout: std::time::Duration,
@@ -32,10 +33,11 @@ pub struct Checkouts {
 }
 
 impl Checkouts {
-    pub fn new(orders: OrderStore, products: ProductStore) -> Self {
+    pub fn new(orders: OrderStore, products: ProductStore, stores: StoreStore) -> Self {
         Self {
             orders,
             products,
+            stores,
             payment_timeout: super::DEFAULT_PAYMENT_TIMEOUT,
             limits: OpenOrderLimits::default(),
         }
@@ -172,10 +174,13 @@ impl CheckoutStore for Checkouts {
         &self,
         product_ids: &[ProductId],
         record_id: Option<&str>,
-    ) -> Result<(HashMap<ProductId, Product>, Option<IdempotencyRecord>)> {
+        store: &StoreId,
+    ) -> Result<CheckoutReads> {
         let (products, table) = (&self.products, &self.orders.table);
-        let mut request =
-            HashMap::from([(products.table().to_owned(), products.keys(product_ids))]);
+        let mut request = HashMap::from([
+            (products.table().to_owned(), products.keys(product_ids)),
+            (self.stores.table().to_owned(), vec![StoreStore::key(store)]),
+        ]);
         if let Some(id) = record_id {
             request.insert(
                 table.clone(),
@@ -184,12 +189,21 @@ impl CheckoutStore for Checkouts {
         }
         let mut found = batch_get(&self.orders.client, request, false).await?;
         let menu = products.products_of(found.remove(products.table()).unwrap_or_default())?;
+        let store = self
+            .stores
+            .stores_of(found.remove(self.stores.table()).unwrap_or_default())?
+            .into_iter()
+            .next();
         let record = found
             .remove(table)
             .and_then(|items| items.into_iter().next())
             .map(from_item)
             .transpose()?;
-        Ok((menu, record))
+        Ok(CheckoutReads {
+            menu,
+            record,
+            store,
+        })
     }
 
     /// Writes a new order and takes its open-order places; with an

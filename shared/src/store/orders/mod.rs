@@ -15,9 +15,11 @@
 //! Table keyed by `id`, with two GSIs:
 //! - `by_owner` (`customer_id`, `owner_sk` = creation time#id): a caller's own
 //!   orders, newest first.
-//! - `kitchen` (`queue_status`, `queue_sk` = payment time#id), sparse: an order
-//!   enters it when paid and leaves it when completed or cancelled, so the
-//!   kitchen queue is one Query per status and never sees unpaid orders.
+//! - `kitchen` (`queue_status` = store#status, `queue_sk` = payment time#id),
+//!   sparse: an order enters it when paid and leaves it when completed or
+//!   cancelled, so a store's kitchen queue and board are one Query per status
+//!   of that store's partitions and never see unpaid orders or another
+//!   store's.
 //! - `awaiting` (`awaiting` = `"1"`, `due_at` = payment deadline#id), sparse
 //!   and keys only: an order enters it at checkout and leaves it with the
 //!   write that moves it out of `awaiting_payment` (paid, refused, expired or
@@ -31,10 +33,11 @@
 //!
 //! Every status change is one conditional UpdateItem on the current status,
 //! or a transaction of it and the order's ticket slot. More kinds of items
-//! share the table: the ticket counter (`counter#ticket`), ticket slots
-//! (`ticket#<n>`, held by an open paid order: taken in the transaction that
-//! confirms the payment, freed in the one that completes or cancels it, so
-//! no two open paid orders share a number), and idempotency records
+//! share the table: each store's ticket counter (`counter#ticket#<store>`)
+//! and ticket slots (`ticket#<store>#<n>`, held by an open paid order: taken
+//! in the transaction that confirms the payment, freed in the one that
+//! completes or cancels it, so no two open paid orders of a store share a
+//! number), and idempotency records
 //! (`idem#<owner>#<key>`, expiring after a day through the table's TTL), and
 //! the holders of the open-order limits (`open#owner#<sub>`,
 //! `open#kiosk#<id>`: see `open`).
@@ -51,7 +54,7 @@ pub use queries::{BOARD_LIMIT, Board, OwnCursor, QueueCursor};
 
 use crate::Result;
 use crate::domain::ProviderOrderId;
-use crate::domain::ids::OrderId;
+use crate::domain::ids::{OrderId, StoreId};
 use crate::domain::order::{Order, OrderStatus, Payment};
 use crate::store::dynamo::{Item, from_item, s};
 use crate::store::sdk::from_sdk;
@@ -68,6 +71,8 @@ const AWAITING: &str = "1";
 /// (`ORDER_PAYMENT_TIMEOUT_SECONDS`'s default).
 pub const DEFAULT_PAYMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 const TICKET_COUNTER: &str = "counter#ticket";
+/// The store part of the keys of an order placed before orders had a store.
+const NO_STORE: &str = "-";
 /// Item ids of the other kinds of items the table holds.
 const IDEMPOTENCY_PREFIX: &str = crate::service::ports::IdempotencyRecord::ID_PREFIX;
 const COUNTER_PREFIX: &str = "counter#";
@@ -90,8 +95,23 @@ pub fn is_order_id(id: &OrderId) -> bool {
         && !id.starts_with(open::OPEN_PREFIX)
 }
 
-fn ticket_slot(number: u16) -> String {
-    format!("{TICKET_PREFIX}{number}")
+fn store_part(store: Option<&StoreId>) -> &str {
+    store.map_or(NO_STORE, StoreId::as_str)
+}
+
+/// The item that holds ticket `number` of `store` while an open paid order has it.
+fn ticket_slot(store: Option<&StoreId>, number: u16) -> String {
+    format!("{TICKET_PREFIX}{}#{number}", store_part(store))
+}
+
+/// The item counting `store`'s tickets.
+fn ticket_counter(store: Option<&StoreId>) -> String {
+    format!("{TICKET_COUNTER}#{}", store_part(store))
+}
+
+/// The `kitchen` index partition of `store`'s paid orders in `status`.
+pub fn queue_key(store: Option<&StoreId>, status: OrderStatus) -> String {
+    format!("{}#{}", store_part(store), status.as_str())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,15 +201,15 @@ impl OrderStore {
             .expression_attribute_values(":owner", s(owner))
     }
 
-    /// A Query of the paid orders in `status` (the `kitchen` index), oldest
-    /// payment first.
-    fn kitchen_query(&self, status: OrderStatus) -> QueryFluentBuilder {
+    /// A Query of `store`'s paid orders in `status` (the `kitchen` index),
+    /// oldest payment first.
+    fn kitchen_query(&self, store: &StoreId, status: OrderStatus) -> QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
             .index_name(KITCHEN_INDEX)
             .key_condition_expression("queue_status = :status")
-            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":status", s(queue_key(Some(store), status)))
     }
 }
 

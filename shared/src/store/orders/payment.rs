@@ -4,12 +4,12 @@
 //! cancellation before payment, and the refund of a late payment.
 
 use super::{
-    OrderItem, OrderStore, TICKET_COUNTER, cancelled_by_conflict, cancelled_for_condition,
-    failed_item, is_order_id, now, ticket_slot,
+    OrderItem, OrderStore, cancelled_by_conflict, cancelled_for_condition, failed_item,
+    is_order_id, now, queue_key, ticket_counter, ticket_slot,
 };
 use crate::clock::time_key;
 use crate::domain::Subject;
-use crate::domain::ids::{OrderId, ProviderOrderId};
+use crate::domain::ids::{OrderId, ProviderOrderId, StoreId};
 use crate::domain::money::Money;
 use crate::domain::order::{
     CancelReason, Order, OrderStatus, Payment, PaymentStatus, ticket_number,
@@ -27,13 +27,13 @@ use aws_sdk_dynamodb::types::{
 const TICKET_ATTEMPTS: usize = 30;
 
 impl OrderStore {
-    /// The next value of the ticket counter (an atomic counter).
-    async fn next_ticket(&self) -> Result<u64> {
+    /// The next value of `store`'s ticket counter (an atomic counter).
+    async fn next_ticket(&self, store: Option<&StoreId>) -> Result<u64> {
         let output = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("id", s(TICKET_COUNTER))
+            .key("id", s(ticket_counter(store)))
             .update_expression("ADD seq :one")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::UpdatedNew)
@@ -129,12 +129,13 @@ impl PaymentStore for OrderStore {
         let id = order.id.as_str();
         let mut conflicts = 0u64;
         for _ in 0..TICKET_ATTEMPTS {
-            let number = ticket_number(self.next_ticket().await?);
+            let store = order.store_id.as_ref();
+            let number = ticket_number(self.next_ticket(store).await?);
             let confirmed = order.confirmed(number, crate::clock::now(), paid);
             let paid = crate::clock::rfc3339(confirmed.updated_at);
             let slot = Put::builder()
                 .table_name(&self.table)
-                .item("id", s(ticket_slot(number)))
+                .item("id", s(ticket_slot(store, number)))
                 .item("order_id", s(id))
                 .condition_expression("attribute_not_exists(id)")
                 .build()
@@ -145,13 +146,14 @@ impl PaymentStore for OrderStore {
                 .condition_expression("#status = :awaiting")
                 .update_expression(
                     "SET #status = :received, payment_status = :approved, #number = :number, \
-                     paid_at = :paid, updated_at = :paid, queue_status = :received, queue_sk = :qsk, \
+                     paid_at = :paid, updated_at = :paid, queue_status = :queue, queue_sk = :qsk, \
                      paid_by = :paid_by, paid_cents = :paid_cents REMOVE awaiting, due_at",
                 )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#number", "number")
                 .expression_attribute_values(":awaiting", s(OrderStatus::AwaitingPayment.as_str()))
                 .expression_attribute_values(":received", s(confirmed.status.as_str()))
+                .expression_attribute_values(":queue", s(queue_key(store, confirmed.status)))
                 .expression_attribute_values(":approved", s(confirmed.payment_status.as_str()))
                 .expression_attribute_values(":number", AttributeValue::N(number.to_string()))
                 .expression_attribute_values(":paid", s(&paid))
@@ -159,7 +161,13 @@ impl PaymentStore for OrderStore {
                 .expression_attribute_values(":paid_by", s(paid_by.as_str()))
                 .expression_attribute_values(
                     ":paid_cents",
-                    AttributeValue::N(confirmed.paid_cents.unwrap_or(order.total_cents).as_cents().to_string()),
+                    AttributeValue::N(
+                        confirmed
+                            .paid_cents
+                            .unwrap_or(order.total_cents)
+                            .as_cents()
+                            .to_string(),
+                    ),
                 )
                 .build()
                 .map_err(Error::internal)?;

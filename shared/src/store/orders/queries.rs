@@ -1,9 +1,9 @@
 //! The lists: a caller's own orders, the kitchen queue, the pickup board,
 //! and the orders due for expiry. Queries only, never a Scan.
 
-use super::{AWAITING, AWAITING_INDEX, OrderItem, OrderStore, due_bound};
+use super::{AWAITING, AWAITING_INDEX, OrderItem, OrderStore, due_bound, queue_key};
 use crate::domain::Subject;
-use crate::domain::ids::OrderId;
+use crate::domain::ids::{OrderId, StoreId};
 use crate::domain::order::{Order, OrderStatus};
 use crate::store::dynamo::{from_item, s, text};
 use crate::store::sdk::{from_sdk, query_failed};
@@ -105,11 +105,12 @@ impl OrderStore {
         Ok((orders, next))
     }
 
-    /// A page of the kitchen queue: `ready`, then `in_preparation`, then
-    /// `received`, oldest payment first within each; at most one Query per
-    /// status, run in parallel.
+    /// A page of `store`'s kitchen queue: `ready`, then `in_preparation`,
+    /// then `received`, oldest payment first within each; at most one Query
+    /// per status, run in parallel.
     pub async fn kitchen_queue(
         &self,
+        store: &StoreId,
         only: Option<OrderStatus>,
         limit: u16,
         after: Option<QueueCursor>,
@@ -129,13 +130,16 @@ impl OrderStore {
             let start = after.as_ref().filter(|c| c.status == *status).map(|c| {
                 HashMap::from([
                     ("id".to_owned(), s(&c.id)),
-                    ("queue_status".to_owned(), s(status.as_str())),
+                    (
+                        "queue_status".to_owned(),
+                        s(queue_key(Some(store), *status)),
+                    ),
                     ("queue_sk".to_owned(), s(&c.sk)),
                 ])
             });
             let start_given = start.is_some();
             let query = self
-                .kitchen_query(*status)
+                .kitchen_query(store, *status)
                 .limit(i32::from(limit))
                 .set_exclusive_start_key(start);
             let (status, with_cursor) = (*status, start_given);
@@ -177,16 +181,17 @@ impl OrderStore {
         Ok((orders, if more { last } else { None }))
     }
 
-    /// The pickup board: the ticket numbers of the paid orders `received` or
-    /// `in_preparation` (`preparing`) and `ready`, each oldest payment first.
+    /// `store`'s pickup board: the ticket numbers of its paid orders
+    /// `received` or `in_preparation` (`preparing`) and `ready`, each oldest
+    /// payment first.
     /// One Query per status of the kitchen index, in parallel, projecting the
     /// number and the sort key (to merge `received` with `in_preparation`).
     /// An item without a number is skipped; at most [`BOARD_LIMIT`] per list.
-    pub async fn board(&self) -> Result<Board> {
+    pub async fn board(&self, store: &StoreId) -> Result<Board> {
         let (received, in_preparation, ready) = futures_util::future::try_join3(
-            self.board_numbers(OrderStatus::Received),
-            self.board_numbers(OrderStatus::InPreparation),
-            self.board_numbers(OrderStatus::Ready),
+            self.board_numbers(store, OrderStatus::Received),
+            self.board_numbers(store, OrderStatus::InPreparation),
+            self.board_numbers(store, OrderStatus::Ready),
         )
         .await?;
         let mut preparing = received;
@@ -208,13 +213,17 @@ impl OrderStore {
     /// `status`'s orders in the kitchen index, oldest payment first: each
     /// one's `queue_sk` and ticket number. One Query, every page of it, at
     /// most [`BOARD_LIMIT`] items read.
-    async fn board_numbers(&self, status: OrderStatus) -> Result<Vec<(String, u16)>> {
+    async fn board_numbers(
+        &self,
+        store: &StoreId,
+        status: OrderStatus,
+    ) -> Result<Vec<(String, u16)>> {
         let mut found = Vec::new();
         let mut read: u16 = 0;
         let mut start = None;
         for _ in 0..BOARD_PAGES {
             let output = self
-                .kitchen_query(status)
+                .kitchen_query(store, status)
                 // `number` is a DynamoDB reserved word.
                 .projection_expression("#number, queue_sk")
                 .expression_attribute_names("#number", "number")

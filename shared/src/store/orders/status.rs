@@ -2,12 +2,13 @@
 //! paid order also frees its ticket number) and erasure's owner swap.
 
 use super::{
-    OrderItem, OrderStore, cancelled_for_condition, failed_item, is_order_id, now, ticket_slot,
+    OrderItem, OrderStore, cancelled_for_condition, failed_item, is_order_id, now, queue_key,
+    ticket_slot,
 };
 use crate::domain::Subject;
 use crate::domain::ids::OrderId;
 use crate::domain::order::{Actor, CancelReason, Order, OrderStatus, required_status};
-use crate::service::ports::{OrderMoves, OrderOwners};
+use crate::service::ports::{OrderMoves, OrderOwners, Reach};
 use crate::store::dynamo::{from_item, is_condition_failure, s, text};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
@@ -17,22 +18,34 @@ use aws_sdk_dynamodb::types::{
 
 impl OrderMoves for OrderStore {
     /// Moves an order by `actor` to `to`, in one conditional update on the
-    /// status the move requires. `owner`: the move is only for that owner's
-    /// order (another's answers 404, like a missing one).
+    /// status the move requires and on `reach` (an owner's own order, a
+    /// store's staff's store's; another answers 404, like a missing one). A
+    /// kitchen move changes the order's `kitchen` partition, which names its
+    /// store: an admin's move reads the order first to learn it.
     async fn move_status(
         &self,
         id: &OrderId,
         actor: Actor,
         to: OrderStatus,
-        owner: Option<&Subject>,
+        reach: Reach<'_>,
     ) -> Result<Order> {
         let from = required_status(actor, to)?;
         if !is_order_id(id) {
             return Err(Error::order_not_found());
         }
         if from.in_queue() && !to.in_queue() {
-            return self.close_paid(id, actor, from, to).await;
+            return self.close_paid(id, actor, from, to, reach).await;
         }
+        let store = match reach {
+            Reach::Chain if to.in_queue() => Some(
+                self.read(id, true)
+                    .await?
+                    .ok_or_else(Error::order_not_found)?
+                    .store_id,
+            ),
+            Reach::Store(store) => Some(Some(store.clone())),
+            _ => None,
+        };
         let id = id.as_str();
         let mut update = self
             .client
@@ -46,7 +59,12 @@ impl OrderMoves for OrderStore {
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         update = if to.in_queue() {
-            update.update_expression("SET #status = :to, updated_at = :now, queue_status = :to")
+            update
+                .update_expression("SET #status = :to, updated_at = :now, queue_status = :queue")
+                .expression_attribute_values(
+                    ":queue",
+                    s(queue_key(store.as_ref().and_then(Option::as_ref), to)),
+                )
         } else if to == OrderStatus::Cancelled {
             update
                 .update_expression(
@@ -59,19 +77,29 @@ impl OrderMoves for OrderStore {
                 "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
             )
         };
-        update = match owner {
-            Some(owner) => update
-                .condition_expression("#status = :from AND customer_id = :owner")
-                .expression_attribute_values(":owner", s(owner.to_string())),
-            None => update.condition_expression("#status = :from"),
+        // Whose order it must be, and (for a kitchen move) of the store its
+        // new partition names.
+        let (whose, value) = match (reach, &store) {
+            (Reach::Owner(owner), _) => (Some("customer_id"), Some(owner.to_string())),
+            (_, Some(Some(store))) => (Some("store_id"), Some(store.to_string())),
+            (_, Some(None)) => (Some("store_id"), None),
+            (Reach::Store(_) | Reach::Chain, None) => (None, None),
+        };
+        update = match (whose, &value) {
+            (Some(attribute), Some(value)) => update
+                .condition_expression(format!("#status = :from AND {attribute} = :whose"))
+                .expression_attribute_values(":whose", s(value)),
+            (Some(attribute), None) => update.condition_expression(format!(
+                "#status = :from AND attribute_not_exists({attribute})"
+            )),
+            (None, _) => update.condition_expression("#status = :from"),
         };
         match update.send().await {
             Ok(output) => Ok(from_item::<OrderItem>(output.attributes.unwrap_or_default())?.order),
             Err(e) => match failed_item(&e) {
                 Some(Some(old))
-                    if owner.is_none_or(|o| {
-                        text(&old, "customer_id").is_some_and(|c| c == o.to_string())
-                    }) && text(&old, "status").is_some() =>
+                    if whose.is_none_or(|attribute| text(&old, attribute) == value)
+                        && text(&old, "status").is_some() =>
                 {
                     Err(Error::invalid_transition())
                 }
@@ -92,10 +120,12 @@ impl OrderStore {
         actor: Actor,
         from: OrderStatus,
         to: OrderStatus,
+        reach: Reach<'_>,
     ) -> Result<Order> {
         let order = self
             .read(id, true)
             .await?
+            .filter(|order| reach.holds(order))
             .ok_or_else(Error::order_not_found)?;
         if order.status != from {
             return Err(Error::invalid_transition());
@@ -142,7 +172,7 @@ impl OrderStore {
         if let Some(number) = order.number {
             let free = aws_sdk_dynamodb::types::Delete::builder()
                 .table_name(&self.table)
-                .key("id", s(ticket_slot(number)))
+                .key("id", s(ticket_slot(order.store_id.as_ref(), number)))
                 .condition_expression("attribute_not_exists(id) OR order_id = :order")
                 .expression_attribute_values(":order", s(id.as_str()))
                 .build()
