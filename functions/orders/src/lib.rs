@@ -147,8 +147,8 @@ async fn checkout(state: &State, request: &Request) -> Result<Response<Body>> {
         )
         .await?
         {
-            Placed::New(order) => json_response(201, &order),
-            Placed::Replay(order) => json_response(200, &order),
+            Placed::New(order) => json_response(201, &order.view(clock::now())),
+            Placed::Replay(order) => json_response(200, &order.view(clock::now())),
         },
     )
 }
@@ -178,7 +178,7 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
             .filter(|order| reach.holds(order))
             .ok_or_else(Error::order_not_found)?
     };
-    Ok(json_response(200, &order))
+    Ok(json_response(200, &order.view(clock::now())))
 }
 
 const OWN_CURSOR: &str = "orders:own";
@@ -198,7 +198,10 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
         return Ok(json_response(
             200,
             &Page {
-                items,
+                items: items
+                    .into_iter()
+                    .map(|o| o.view(clock::now()))
+                    .collect::<Vec<_>>(),
                 next_cursor: next.map(|c| encode_cursor(OWN_CURSOR, &c)),
             },
         ));
@@ -241,7 +244,10 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
     Ok(json_response(
         200,
         &Page {
-            items,
+            items: items
+                .into_iter()
+                .map(|o| o.view(clock::now()))
+                .collect::<Vec<_>>(),
             next_cursor: next.map(|c| encode_cursor(&kind, &c)),
         },
     ))
@@ -268,7 +274,7 @@ async fn move_status(state: &State, request: &Request) -> Result<Response<Body>>
         reach(&caller)?,
     )
     .await?;
-    Ok(json_response(200, &order))
+    Ok(json_response(200, &order.view(clock::now())))
 }
 
 /// `POST /orders/{id}/payment`: the order's Mercado Pago QR (201 the first

@@ -76,3 +76,76 @@ async fn owners_cancel_only_unpaid_orders_and_admins_cancel_received_ones() {
     let too_late = shop.move_order(admin, &cooking, "cancelled").await;
     too_late.expect_error(409, "invalid_transition");
 }
+
+/// Each stage records when it was reached, and the kitchen sees how long a
+/// paid order has waited until it is ready (`waiting_seconds`).
+#[tokio::test]
+async fn every_stage_records_its_time_and_the_wait_is_shown_until_ready() {
+    let shop = open_shop().await;
+    let (order, _) = shop.paid_order().await;
+    let read = |token: String| {
+        let shop = &shop;
+        let id = order.id.clone();
+        async move {
+            shop.get_order(&token, &id)
+                .await
+                .expect::<serde_json::Value>(200)
+        }
+    };
+    let time = |value: &serde_json::Value, field: &str| {
+        value[field].as_str().map(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()
+        })
+    };
+
+    let received = read(shop.kitchen.clone()).await;
+    let paid_at = time(&received, "paid_at").unwrap();
+    assert!(
+        received["waiting_seconds"].as_i64().is_some_and(|w| w >= 0),
+        "{received}"
+    );
+    for field in [
+        "in_preparation_at",
+        "ready_at",
+        "completed_at",
+        "cancelled_at",
+    ] {
+        assert!(received[field].is_null(), "{field}: {received}");
+    }
+    let queue: crate::helpers::Page<serde_json::Value> =
+        shop.list_orders(&shop.kitchen, "").await.expect(200);
+    assert!(
+        queue.items[0]["waiting_seconds"].is_i64(),
+        "the queue shows the wait"
+    );
+
+    shop.moved(&shop.kitchen, &order.id, "in_preparation").await;
+    let preparing = read(shop.kitchen.clone()).await;
+    let started = time(&preparing, "in_preparation_at").unwrap();
+    assert!(started >= paid_at, "{preparing}");
+    assert!(
+        preparing["waiting_seconds"].is_i64(),
+        "still waiting: {preparing}"
+    );
+
+    shop.moved(&shop.kitchen, &order.id, "ready").await;
+    let ready = read(shop.kitchen.clone()).await;
+    assert!(time(&ready, "ready_at").unwrap() >= started);
+    assert!(
+        ready["waiting_seconds"].is_null(),
+        "ready: no longer waiting: {ready}"
+    );
+    assert_eq!(time(&ready, "in_preparation_at"), Some(started), "kept");
+
+    shop.moved(&shop.kitchen, &order.id, "completed").await;
+    let completed = read(shop.admin.clone()).await;
+    assert!(time(&completed, "completed_at").is_some() && completed["cancelled_at"].is_null());
+
+    // A cancel records its time too (the owner's, before payment).
+    let unpaid = shop.placed_order(&shop.guest).await;
+    let cancelled: serde_json::Value = shop
+        .move_order(&shop.guest, &unpaid.id, "cancelled")
+        .await
+        .expect(200);
+    assert!(cancelled["cancelled_at"].is_string() && cancelled["waiting_seconds"].is_null());
+}

@@ -243,6 +243,16 @@ pub struct Order {
     /// gave the payer a discount of its own (the order is ours in full).
     #[serde(default)]
     pub paid_cents: Option<Money>,
+    /// When the kitchen started it, had it ready, handed it over; when it
+    /// was cancelled (the stage times a manager reads the kitchen by).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub in_preparation_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub ready_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub cancelled_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -275,6 +285,10 @@ impl Order {
             cancel_reason: None,
             paid_at: None,
             paid_cents: None,
+            in_preparation_at: None,
+            ready_at: None,
+            completed_at: None,
+            cancelled_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -305,6 +319,7 @@ impl Order {
             status: OrderStatus::Cancelled,
             cancel_reason: Some(reason),
             payment_status,
+            cancelled_at: Some(now),
             updated_at: now,
             ..self.clone()
         }
@@ -320,6 +335,13 @@ impl Order {
             updated_at: now,
             ..self.clone()
         };
+        match to {
+            OrderStatus::InPreparation => moved.in_preparation_at = Some(now),
+            OrderStatus::Ready => moved.ready_at = Some(now),
+            OrderStatus::Completed => moved.completed_at = Some(now),
+            OrderStatus::Cancelled => moved.cancelled_at = Some(now),
+            OrderStatus::AwaitingPayment | OrderStatus::Received => {}
+        }
         if to == OrderStatus::Cancelled {
             if self.status == OrderStatus::AwaitingPayment {
                 moved.cancel_reason = Some(CancelReason::Customer);
@@ -346,6 +368,46 @@ impl Order {
     /// Whether `subject` owns it.
     pub fn is_owned_by(&self, subject: &Subject) -> bool {
         &self.customer_id == subject
+    }
+
+    /// The order as the API shows it at `now`: with `waiting_seconds`, the
+    /// time since it was paid while the kitchen has not made it yet
+    /// (`received`, `in_preparation`; the "tempo de espera"), else `null`.
+    pub fn view(self, now: OffsetDateTime) -> OrderView {
+        let waiting = matches!(
+            self.status,
+            OrderStatus::Received | OrderStatus::InPreparation
+        );
+        let waiting_seconds = self
+            .paid_at
+            .filter(|_| waiting)
+            .map(|paid| (now - paid).whole_seconds().max(0));
+        OrderView {
+            order: self,
+            waiting_seconds,
+        }
+    }
+}
+
+/// An order with what depends on when it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: Order,
+    pub waiting_seconds: Option<i64>,
+}
+
+impl OrderStatus {
+    /// The order's field that records when it reached this status (none
+    /// for `awaiting_payment`, and `paid_at` is `received`'s).
+    pub fn stage_field(self) -> Option<&'static str> {
+        match self {
+            OrderStatus::InPreparation => Some("in_preparation_at"),
+            OrderStatus::Ready => Some("ready_at"),
+            OrderStatus::Completed => Some("completed_at"),
+            OrderStatus::Cancelled => Some("cancelled_at"),
+            OrderStatus::AwaitingPayment | OrderStatus::Received => None,
+        }
     }
 }
 
@@ -682,6 +744,10 @@ mod tests {
             cancel_reason: None,
             paid_at: None,
             paid_cents: None,
+            in_preparation_at: None,
+            ready_at: None,
+            completed_at: None,
+            cancelled_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -791,5 +857,51 @@ mod tests {
         assert!(!valid(vec![line(1, Some(&"n".repeat(141)))]));
         assert!(!valid(vec![line(1, None); 51]));
         assert!(valid(vec![line(1, None); 50]));
+    }
+
+    #[test]
+    fn each_stage_records_its_time_and_the_wait_runs_until_ready() {
+        let paid_at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let received =
+            order(OrderStatus::AwaitingPayment, PaymentStatus::Pending).confirmed(7, paid_at, None);
+        let later = |s: i64| paid_at + time::Duration::seconds(s);
+        assert_eq!(received.clone().view(later(90)).waiting_seconds, Some(90));
+        let preparing = received.moved(Actor::Kitchen, OrderStatus::InPreparation, later(60));
+        assert_eq!(preparing.in_preparation_at, Some(later(60)));
+        assert_eq!(
+            preparing.clone().view(later(300)).waiting_seconds,
+            Some(300)
+        );
+        let ready = preparing.moved(Actor::Kitchen, OrderStatus::Ready, later(400));
+        assert_eq!(
+            (ready.ready_at, ready.in_preparation_at),
+            (Some(later(400)), Some(later(60)))
+        );
+        assert_eq!(
+            ready.clone().view(later(500)).waiting_seconds,
+            None,
+            "ready: no longer waiting"
+        );
+        let completed = ready.moved(Actor::Kitchen, OrderStatus::Completed, later(600));
+        assert_eq!(completed.completed_at, Some(later(600)));
+        let unpaid = order(OrderStatus::AwaitingPayment, PaymentStatus::Pending);
+        assert_eq!(
+            unpaid.clone().view(later(5)).waiting_seconds,
+            None,
+            "not paid"
+        );
+        let expired = unpaid.cancelled_unpaid(
+            CancelReason::PaymentExpired,
+            PaymentStatus::Expired,
+            later(900),
+        );
+        assert_eq!(expired.cancelled_at, Some(later(900)));
+        // A clock behind the payment never shows a negative wait.
+        let early = order(OrderStatus::AwaitingPayment, PaymentStatus::Pending).confirmed(
+            8,
+            later(10),
+            None,
+        );
+        assert_eq!(early.view(paid_at).waiting_seconds, Some(0));
     }
 }

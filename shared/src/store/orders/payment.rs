@@ -235,7 +235,7 @@ impl PaymentStore for OrderStore {
             .condition_expression("#status = :awaiting")
             .update_expression(format!(
                 "SET #status = :cancelled, payment_status = :payment, cancel_reason = :reason, \
-                 updated_at = :now{index}"
+                 updated_at = :now, cancelled_at = :now{index}"
             ));
         if watch {
             let due = crate::clock::now() + crate::domain::order::WATCH_EVERY;

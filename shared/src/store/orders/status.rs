@@ -16,6 +16,15 @@ use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
+/// The SET clause that records when an order reached `to`
+/// (`, in_preparation_at = :now`, ...; nothing for a status without one):
+/// a field name of the domain's own, never a client's text.
+fn stage_set(to: OrderStatus) -> String {
+    to.stage_field()
+        .map(|field| format!(", {field} = :now"))
+        .unwrap_or_default()
+}
+
 impl OrderMoves for OrderStore {
     /// Moves an order by `actor` to `to`, in one conditional update on the
     /// status the move requires and on `reach` (an owner's own order, a
@@ -58,24 +67,27 @@ impl OrderMoves for OrderStore {
             .expression_attribute_values(":now", s(now()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let stage = stage_set(to);
         update = if to.in_queue() {
             update
-                .update_expression("SET #status = :to, updated_at = :now, queue_status = :queue")
+                .update_expression(format!(
+                    "SET #status = :to, updated_at = :now, queue_status = :queue{stage}"
+                ))
                 .expression_attribute_values(
                     ":queue",
                     s(queue_key(store.as_ref().and_then(Option::as_ref), to)),
                 )
         } else if to == OrderStatus::Cancelled {
             update
-                .update_expression(
-                    "SET #status = :to, updated_at = :now, cancel_reason = :reason \
+                .update_expression(format!(
+                    "SET #status = :to, updated_at = :now, cancel_reason = :reason{stage} \
                      REMOVE queue_status, queue_sk, awaiting, due_at",
-                )
+                ))
                 .expression_attribute_values(":reason", s(CancelReason::Customer.as_str()))
         } else {
-            update.update_expression(
-                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
-            )
+            update.update_expression(format!(
+                "SET #status = :to, updated_at = :now{stage} REMOVE queue_status, queue_sk",
+            ))
         };
         // Whose order it must be, and (for a kitchen move) of the store its
         // new partition names.
@@ -132,6 +144,7 @@ impl OrderStore {
         }
         let moved = order.moved(actor, to, crate::clock::now());
         let now = crate::clock::rfc3339(moved.updated_at);
+        let stage = stage_set(to);
         let mut update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("id", s(id.as_str()))
@@ -144,11 +157,11 @@ impl OrderStore {
             update
                 // Refund pending: due at once for the expiry job, which
                 // retries the refund until Mercado Pago confirms it.
-                .update_expression(
+                .update_expression(format!(
                     "SET #status = :to, updated_at = :now, cancel_reason = :reason, \
-                     payment_status = :refunded, awaiting = :awaiting, due_at = :due \
+                     payment_status = :refunded, awaiting = :awaiting, due_at = :due{stage} \
                      REMOVE queue_status, queue_sk",
-                )
+                ))
                 .expression_attribute_values(":awaiting", s(super::AWAITING))
                 .expression_attribute_values(":due", s(super::due_key(moved.updated_at, id)))
                 .expression_attribute_values(
@@ -160,9 +173,9 @@ impl OrderStore {
                 )
                 .expression_attribute_values(":refunded", s(moved.payment_status.as_str()))
         } else {
-            update.update_expression(
-                "SET #status = :to, updated_at = :now REMOVE queue_status, queue_sk",
-            )
+            update.update_expression(format!(
+                "SET #status = :to, updated_at = :now{stage} REMOVE queue_status, queue_sk",
+            ))
         };
         let mut transaction = self.client.transact_write_items().transact_items(
             TransactWriteItem::builder()
