@@ -63,6 +63,7 @@ codes! {
     InvalidTransition = "invalid_transition",
     KioskNotFound = "kiosk_not_found",
     NotStaff = "not_staff",
+    OptionNotFound = "option_not_found",
     OrderNotFound = "order_not_found",
     PasswordChangeRequired = "password_change_required",
     PaymentInProgress = "payment_in_progress",

@@ -3,8 +3,9 @@
 //! `awaiting_payment` past their deadline (`ORDER_PAYMENT_TIMEOUT_SECONDS`
 //! after checkout), one by one through `shared::service::expiry`.
 //!
-//! - Found through the sparse `awaiting` index (one Query, oldest deadline
-//!   first), never a Scan; at most [`BATCH`] orders a run, and no new one
+//! - Found through the sparse `awaiting` index (one Query per partition,
+//!   16 at once whatever the number of stores, oldest deadline first), never
+//!   a Scan; at most [`BATCH`] orders a run, and no new one
 //!   started after [`RUN_BUDGET`]: the rest are the next run's.
 //! - An order's failure is logged and the others go on. Mercado Pago
 //!   unreachable (or its secret unreadable) leaves every order that has a

@@ -1,14 +1,17 @@
-//! `products`: the menu and the chain's stores. Every role browses the menu;
-//! only admins write it, except that the kitchen (and admins) mark products
-//! sold out and back. Anyone may read the stores; admins open and change
-//! them.
+//! `products`: the menu and the chain's stores. Every role browses the menu,
+//! with `available` as at the caller's store; only admins write it. A store's
+//! kitchen and manager (and admins) sell products out there and bring them
+//! back. Anyone may read the stores; admins open and change them.
 
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::ProductId;
 use shared::domain::StoreId;
-use shared::domain::product::{AvailabilityChange, Category, ProductBody, ProductDraft};
-use shared::domain::store::{StoreBody, StoreDraft, StorePatch, StorePatchBody};
+use shared::domain::product::{Category, Product, ProductBody, ProductDraft};
+use shared::domain::store::{
+    AvailabilityBody, AvailabilityChange, Stock, Store, StoreBody, StoreDraft, StorePatch,
+    StorePatchBody,
+};
 use shared::http::page::{Page, encode_cursor};
 use shared::http::{
     Caller, empty_response, json_body, json_response, page_params, path_param, query_param, route,
@@ -38,12 +41,12 @@ impl shared::lambda::Function for State {
             ("POST", "/products") => create(self, &request).await,
             ("GET", "/products/{id}") => get(self, &request).await,
             ("PUT", "/products/{id}") => update(self, &request).await,
-            ("PATCH", "/products/{id}") => set_available(self, &request).await,
             ("DELETE", "/products/{id}") => delete(self, &request).await,
             ("GET", "/stores") => list_stores(self, &request).await,
             ("POST", "/stores") => create_store(self, &request).await,
             ("GET", "/stores/{id}") => get_store(self, &request).await,
             ("PATCH", "/stores/{id}") => update_store(self, &request).await,
+            ("PATCH", "/stores/{id}/availability") => set_availability(self, &request).await,
             _ => Err(Error::route_not_found()),
         };
         result.unwrap_or_else(Error::into_response)
@@ -64,14 +67,67 @@ fn draft(request: &Request) -> Result<ProductDraft> {
     ProductDraft::try_from(json_body::<ProductBody>(request)?)
 }
 
+/// The store whose sold-out set a menu read follows.
+enum MenuAt {
+    /// An admin's read without `?store_id=`: every active product available.
+    Chain,
+    /// The caller's own store (from its token).
+    Own(StoreId),
+    /// The store an admin names with `?store_id=`.
+    Asked(StoreId),
+}
+
+fn menu_at(caller: &Caller, request: &Request) -> Result<MenuAt> {
+    if caller.role == Role::Admin {
+        match query_param(request, "store_id") {
+            None => Ok(MenuAt::Chain),
+            Some(raw) => StoreId::parse(raw)
+                .map(MenuAt::Asked)
+                .ok_or_else(Error::store_not_found),
+        }
+    } else {
+        Ok(caller.store_id.clone().map_or(MenuAt::Chain, MenuAt::Own))
+    }
+}
+
+/// The store's record (one GetItem, made beside the menu read), if the
+/// read follows one. A store an admin names must exist (else 404); a
+/// caller's own store that is gone has nothing sold out.
+async fn store_of(state: &State, at: &MenuAt) -> Result<Option<Store>> {
+    match at {
+        MenuAt::Chain => Ok(None),
+        MenuAt::Own(id) => state.stores.get(id).await,
+        MenuAt::Asked(id) => Ok(Some(
+            state
+                .stores
+                .get(id)
+                .await?
+                .ok_or_else(Error::store_not_found)?,
+        )),
+    }
+}
+
+/// Sets `available` as at `store` (every product available without one).
+fn as_at<'a>(store: Option<&Store>, products: impl IntoIterator<Item = &'a mut Product>) {
+    match store {
+        Some(store) => store.mark_availability(products),
+        None => products.into_iter().for_each(|p| p.available = true),
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
-    Caller::from_request(request)?;
+    let caller = Caller::from_request(request)?;
     let category = query_param(request, "category")
         .map(str::parse::<Category>)
         .transpose()?;
     let (limit, after) = page_params::<MenuCursor>(request, CURSOR_KIND)?;
-    let (items, next) = state.products.list(category, limit, after).await?;
+    let at = menu_at(&caller, request)?;
+    let ((mut items, next), store) = tokio::try_join!(
+        state.products.list(category, limit, after),
+        store_of(state, &at)
+    )?;
+    as_at(store.as_ref(), &mut items);
     Ok(json_response(
         200,
         &Page {
@@ -83,9 +139,15 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
 
 #[tracing::instrument(skip_all)]
 async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
-    Caller::from_request(request)?;
-    match state.products.get(&product_id(request)?).await? {
-        Some(product) if product.active => Ok(json_response(200, &product)),
+    let caller = Caller::from_request(request)?;
+    let id = product_id(request)?;
+    let at = menu_at(&caller, request)?;
+    let (product, store) = tokio::try_join!(state.products.get(&id), store_of(state, &at))?;
+    match product {
+        Some(mut product) if product.active => {
+            as_at(store.as_ref(), [&mut product]);
+            Ok(json_response(200, &product))
+        }
         _ => Err(Error::product_not_found()),
     }
 }
@@ -104,17 +166,6 @@ async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     let id = product_id(request)?;
     let product = state.products.update(&id, draft(request)?).await?;
     tracing::info!(product_id = %id, "product updated");
-    Ok(json_response(200, &product))
-}
-
-/// `{"available": false}` sells the product out, `true` brings it back.
-#[tracing::instrument(skip_all)]
-async fn set_available(state: &State, request: &Request) -> Result<Response<Body>> {
-    Caller::from_request(request)?.require(&[Role::Kitchen, Role::Manager, Role::Admin])?;
-    let id = product_id(request)?;
-    let AvailabilityChange { available } = json_body(request)?;
-    let product = state.products.set_available(&id, available).await?;
-    tracing::info!(product_id = %id, available, "product availability set");
     Ok(json_response(200, &product))
 }
 
@@ -192,4 +243,34 @@ async fn update_store(state: &State, request: &Request) -> Result<Response<Body>
     let store = state.stores.update(&id, patch).await?;
     tracing::info!(store_id = %id, paused = store.paused, "store updated");
     Ok(json_response(200, &store.view(shared::clock::now())))
+}
+
+/// `PATCH /stores/{id}/availability`: the store's kitchen or manager, or an
+/// admin, sells a product (or option) out at that store, or brings it back.
+/// Another store is 404 for a store-bound role; an unknown or deleted
+/// product is 404 and nothing is written.
+#[tracing::instrument(skip_all)]
+async fn set_availability(state: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = Caller::from_request(request)?;
+    caller.require(&[Role::Kitchen, Role::Manager, Role::Admin])?;
+    let id = store_id(request)?;
+    if caller.role != Role::Admin && caller.store_id.as_ref() != Some(&id) {
+        return Err(Error::store_not_found());
+    }
+    let change = AvailabilityChange::try_from(json_body::<AvailabilityBody>(request)?)?;
+    match &change.item {
+        Stock::Product(product) => match state.products.get(product).await? {
+            Some(product) if product.active => {}
+            _ => return Err(change.item.not_found()),
+        },
+        // The menu has no options yet (they arrive with modifiers and
+        // combos): no option id names one.
+        Stock::Option(_) => return Err(change.item.not_found()),
+    }
+    state
+        .stores
+        .set_stock(&id, &change.item, change.available)
+        .await?;
+    tracing::info!(store_id = %id, item = %change.item.key(), available = change.available, "availability set");
+    Ok(json_response(200, &change.view(id)))
 }

@@ -50,8 +50,9 @@ const EXPECTED: &[(&str, u16)] = &[
     ("orders/get-orders.json", 200),
     ("orders/get-store-board.json", 200),
     ("orders/patch-order.json", 200),
-    // After checkout: the kitchen sells the product out, then it is deleted.
-    ("products/patch-product.json", 200),
+    // After checkout: the store's kitchen sells the product out there, then
+    // it is deleted.
+    ("products/patch-store-availability.json", 200),
     ("products/delete-product.json", 204),
 ];
 
@@ -260,6 +261,10 @@ impl Lambdas {
             }
             if *file == "products/patch-store.json" {
                 assert_eq!(body["name"], "Shopping Norte", "{body}");
+            }
+            if *file == "products/patch-store-availability.json" {
+                assert_eq!(body["available"], false, "{body}");
+                assert_eq!(body["store_id"], ids[SAMPLE_STORE_ID].as_str(), "{body}");
             }
             if *file == "orders/post-orders-payment.json" {
                 let id = body["provider_order_id"].as_str().unwrap().to_owned();

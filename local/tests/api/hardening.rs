@@ -92,9 +92,10 @@ async fn a_body_over_64_kib_is_refused_unread_with_413() {
         shop.my_orders(&shop.guest).await.is_empty(),
         "nothing was written"
     );
-    let sold_out = json!({"available": false, "note": padding});
+    let sold_out = json!({"product_id": shop.burger, "available": false, "note": padding});
+    let home = shop.home_store().await;
     let answer = shop
-        .patch_product(&shop.kitchen, &shop.burger, sold_out)
+        .patch_availability(&shop.kitchen, &home, sold_out)
         .await;
     answer.expect_error(413, "body_too_large");
     let burger: Product = shop

@@ -5,6 +5,7 @@
 
 mod authorizer_warm;
 mod board;
+mod chain;
 mod checkout;
 mod confirmation;
 mod contract;

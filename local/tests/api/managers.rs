@@ -186,12 +186,14 @@ async fn a_manager_runs_its_own_store_and_sees_nothing_of_another() {
         .expect(200);
     assert_eq!(all["items"][0]["revoked"], false);
 
-    // Sold out, as the kitchen may.
-    let sold_out: Value = shop
-        .patch_product(&manager, &shop.burger, json!({"available": false}))
+    // Sold out at its own store, as the kitchen may; another store's list is 404.
+    let home = shop.home_store().await;
+    shop.set_available_at(&manager, &home, &shop.burger, false)
+        .await;
+    let theirs_stock = json!({"product_id": shop.burger, "available": false});
+    shop.patch_availability(&manager, &other, theirs_stock)
         .await
-        .expect(200);
-    assert_eq!(sold_out["available"], false);
+        .expect_error(404, "store_not_found");
 
     // Staff sessions: its own store's staff only.
     shop.staff_member("kitchen-shopping", "kitchen", Some(&other))

@@ -1,7 +1,7 @@
 //! The menu over HTTP: roles, validation, listing by category, pagination,
-//! soft delete, sold out and back, and no Scan on any path.
+//! soft delete, sold out at one store and back, and no Scan on any path.
 
-use crate::helpers::{Page, TestApp, open_shop, spawn_app, spawn_recorded_app};
+use crate::helpers::{Page, TestApp, open_shop, spawn_app, spawn_recorded_app, token_of};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::domain::money::Money;
@@ -108,77 +108,137 @@ async fn stored(app: &TestApp, id: &str) -> Option<Product> {
         .unwrap()
 }
 
+/// Store `store`'s sold-out set, as its record holds it.
+async fn sold_out_at(app: &TestApp, store: &str) -> std::collections::BTreeSet<String> {
+    let stores = shared::store::stores::StoreStore::new(
+        aws_sdk_dynamodb::Client::new(&app.sdk),
+        app.stack.get("StoresTable").unwrap(),
+    );
+    let id = shared::domain::StoreId::parse(store).unwrap();
+    stores.get(&id).await.unwrap().unwrap().sold_out
+}
+
+/// A guest at a kiosk of `store`.
+async fn guest_at(app: &TestApp, store: &str) -> String {
+    let (kiosk, secret) = app.enrol_kiosk_at("Totem B", store).await;
+    let kiosk = token_of(app.kiosk_sign_in(&kiosk, &secret).await);
+    token_of(app.post_as("/auth/guest", &kiosk, Value::Null).await)
+}
+
+/// Whether `token` reads product `id` available, by id and in every list.
+async fn reads_available(app: &TestApp, token: &str, id: &str, query: &str) -> bool {
+    let sep = if query.is_empty() { "" } else { "?" };
+    let read: Product = app
+        .get_as(&format!("/products/{id}{sep}{query}"), token)
+        .await
+        .expect(200);
+    let category = format!("category={}", read.category.as_str());
+    for list in ["", &category, "limit=1"] {
+        let query = [list, query]
+            .iter()
+            .filter(|q| !q.is_empty())
+            .copied()
+            .collect::<Vec<_>>();
+        let listed = app.walk_products(token, &query.join("&")).await;
+        let found = listed.iter().find(|p| p.id.as_str() == id);
+        assert_eq!(found, Some(&read), "listed as read ({query:?})");
+    }
+    read.available
+}
+
 #[tokio::test]
-async fn the_kitchen_and_admins_mark_a_product_sold_out_and_back() {
+async fn a_stores_kitchen_and_admins_sell_a_product_out_at_that_store_only() {
     let shop = open_shop().await;
-    let id = &shop.burger;
+    let (id, home, other) = (
+        &shop.burger,
+        shop.home_store().await,
+        shop.other_store().await,
+    );
+    let guest_b = guest_at(&shop, &other).await;
     let fries = shop
         .create_product(&shop.admin, "Batata Frita", "side", 1290)
         .await;
     let created: Product = shop.get_product(&shop.guest, id).await.expect(200);
     assert!(created.available, "a new product is available");
+    let before = stored(&shop, id).await;
 
     for staff in [&shop.kitchen, &shop.admin] {
-        let sold_out = shop.set_available(staff, id, false).await;
-        assert_eq!(
-            (sold_out.active, &sold_out.name, sold_out.price_cents),
-            (true, &created.name, created.price_cents),
-            "only availability changes"
-        );
-        assert!(sold_out.updated_at >= created.updated_at);
-        assert_eq!(sold_out.created_at, created.created_at);
-        // Every role still sees it, sold out: by id, in the menu, in its category.
-        let read: Product = shop.get_product(&shop.guest, id).await.expect(200);
-        assert_eq!(read, sold_out);
-        for query in ["", "category=sandwich", "limit=1"] {
-            let listed = shop.walk_products(&shop.guest, query).await;
-            let burger = listed.iter().find(|p| p.id.as_str() == id.as_str());
-            assert_eq!(burger, Some(&sold_out), "listed sold out ({query})");
-        }
-        let listed = shop.walk_products(&shop.guest, "").await;
-        let others = listed.iter().filter(|p| p.id.as_str() != id.as_str());
-        assert!(others.map(|p| p.id.to_string()).eq([fries.clone()]));
-        assert!(
-            listed
-                .iter()
-                .all(|p| p.available != (p.id.as_str() == id.as_str()))
-        );
-        // Marking it sold out again is no error.
         shop.set_available(staff, id, false).await;
-
-        let back = shop.set_available(staff, id, true).await;
-        assert!(back.active);
+        // This store's guests see it listed, sold out; nothing else changed.
+        assert!(!reads_available(&shop, &shop.guest, id, "").await);
         let read: Product = shop.get_product(&shop.guest, id).await.expect(200);
-        assert!(read.available, "back in stock");
-        let listed = shop.walk_products(&shop.guest, "category=sandwich").await;
-        assert!(listed.iter().all(|p| p.available));
+        assert_eq!(
+            read,
+            Product {
+                available: false,
+                ..created.clone()
+            }
+        );
+        assert!(reads_available(&shop, &shop.guest, &fries, "").await);
+        // The other store still sells it, and so reads the chain's admin,
+        // unless it asks as at this store.
+        assert!(reads_available(&shop, &guest_b, id, "").await);
+        assert!(reads_available(&shop, &shop.admin, id, "").await);
+        let at_home = format!("store_id={home}");
+        assert!(!reads_available(&shop, &shop.admin, id, &at_home).await);
+        let at_other = format!("store_id={other}");
+        assert!(reads_available(&shop, &shop.admin, id, &at_other).await);
+        // Selling it out again is no error.
+        shop.set_available(staff, id, false).await;
+        assert_eq!(sold_out_at(&shop, &home).await.len(), 1);
+
+        shop.set_available(staff, id, true).await;
+        assert!(
+            reads_available(&shop, &shop.guest, id, "").await,
+            "back in stock"
+        );
+        assert!(sold_out_at(&shop, &home).await.is_empty());
     }
+    // The product itself was never written.
+    assert_eq!(stored(&shop, id).await, before);
+    assert!(sold_out_at(&shop, &other).await.is_empty());
+    let unknown = format!("/products/{id}?store_id={}", uuid::Uuid::new_v4());
+    let answer = shop.get_as(&unknown, &shop.admin).await;
+    answer.expect_error(404, "store_not_found");
 }
 
 #[tokio::test]
-async fn guests_and_customers_may_not_mark_a_product_sold_out() {
+async fn guests_customers_and_other_stores_staff_may_not_sell_a_product_out() {
     let shop = open_shop().await;
-    let id = &shop.burger;
+    let (id, home, other) = (
+        &shop.burger,
+        shop.home_store().await,
+        shop.other_store().await,
+    );
     shop.signed_up("529.982.247-25", "Ana").await;
     let customer = shop.customer_token("52998224725").await;
-    for token in [&shop.guest, &customer] {
+    let kiosk = shop.kiosk_token().await;
+    for token in [&shop.guest, &customer, &kiosk] {
         for available in [false, true] {
-            let answer = shop.patch_product(token, id, json!({ "available": available }));
+            let body = json!({ "product_id": id, "available": available });
+            let answer = shop.patch_availability(token, &home, body);
             answer.await.expect_error(403, "forbidden");
         }
     }
-    let anonymous = shop.request(Method::PATCH, &format!("/products/{id}"), None);
-    let anonymous = shop
-        .send(anonymous.json(&json!({"available": false})))
-        .await;
-    assert_eq!(anonymous.status, 401);
-    let unchanged: Product = shop.get_product(&shop.admin, id).await.expect(200);
-    assert!(unchanged.available, "refused changes changed nothing");
+    // Home's kitchen and manager are nobody at the other store: 404.
+    for token in [&shop.kitchen, &shop.manager_token().await] {
+        let body = json!({ "product_id": id, "available": false });
+        let answer = shop.patch_availability(token, &other, body).await;
+        answer.expect_error(404, "store_not_found");
+    }
+    let path = format!("/stores/{home}/availability");
+    let anonymous = shop.request(Method::PATCH, &path, None);
+    let body = json!({"product_id": id, "available": false});
+    assert_eq!(shop.send(anonymous.json(&body)).await.status, 401);
+    assert!(reads_available(&shop, &shop.guest, id, "").await);
+    assert!(sold_out_at(&shop, &home).await.is_empty());
+    assert!(sold_out_at(&shop, &other).await.is_empty());
 }
 
 #[tokio::test]
-async fn unknown_or_deleted_products_are_404_and_stay_deleted() {
+async fn unknown_or_deleted_products_stores_and_options_are_404_and_nothing_is_written() {
     let shop = open_shop().await;
+    let home = shop.home_store().await;
     let gone = shop
         .create_product(&shop.admin, "X-Bacon", "sandwich", 2790)
         .await;
@@ -188,17 +248,35 @@ async fn unknown_or_deleted_products_are_404_and_stay_deleted() {
 
     for staff in [&shop.kitchen, &shop.admin] {
         for available in [true, false] {
-            let body = json!({ "available": available });
             for id in [&gone, &unknown] {
-                let answer = shop.patch_product(staff, id, body.clone()).await;
+                let body = json!({ "product_id": id, "available": available });
+                let answer = shop.patch_availability(staff, &home, body).await;
                 answer.expect_error(404, "product_not_found");
             }
+            // No option is on the menu until modifiers arrive.
+            let body = json!({ "option_id": "bacon", "available": available });
+            let answer = shop.patch_availability(staff, &home, body).await;
+            answer.expect_error(404, "option_not_found");
         }
     }
+    let body = json!({ "product_id": shop.burger, "available": false });
+    let answer = shop.patch_availability(&shop.admin, &unknown, body).await;
+    answer.expect_error(404, "store_not_found");
 
     // Never resurrected, never partly written, nothing created.
     assert_eq!(stored(&shop, &gone).await, Some(before));
     assert_eq!(stored(&shop, &unknown).await, None);
+    assert!(sold_out_at(&shop, &home).await.is_empty());
+    let stores = shared::store::stores::StoreStore::new(
+        aws_sdk_dynamodb::Client::new(&shop.sdk),
+        shop.stack.get("StoresTable").unwrap(),
+    );
+    let unknown_store = shared::domain::StoreId::parse(&unknown).unwrap();
+    assert_eq!(
+        stores.get(&unknown_store).await.unwrap(),
+        None,
+        "no store created"
+    );
     let read = shop.get_product(&shop.admin, &gone).await;
     read.expect_error(404, "product_not_found");
     let listed = shop.walk_products(&shop.guest, "").await;
@@ -206,25 +284,27 @@ async fn unknown_or_deleted_products_are_404_and_stay_deleted() {
 }
 
 #[tokio::test]
-async fn an_availability_change_is_exactly_one_boolean_or_400() {
+async fn an_availability_change_names_one_product_or_option_with_a_boolean_or_400() {
     let shop = open_shop().await;
-    let (kitchen, id) = (&shop.kitchen, &shop.burger);
+    let (kitchen, id, home) = (&shop.kitchen, &shop.burger, shop.home_store().await);
     let refused = [
         json!({}),
-        json!({"available": null}),
-        json!({"available": "false"}),
-        json!({"available": 0}),
-        json!({"available": false, "name": "X-Egg"}),
-        json!({"available": false, "active": false}),
-        json!({"active": false}),
-        json!([{"available": false}]),
+        json!({"available": false}),
+        json!({"product_id": id}),
+        json!({"product_id": id, "available": null}),
+        json!({"product_id": id, "available": "false"}),
+        json!({"product_id": id, "available": 0}),
+        json!({"product_id": id, "available": false, "name": "X-Egg"}),
+        json!({"product_id": id, "option_id": "bacon", "available": false}),
+        json!({"product_id": 7, "available": false}),
+        json!([{"product_id": id, "available": false}]),
         json!(false),
     ];
     for body in refused {
-        let answer = shop.patch_product(kitchen, id, body).await;
+        let answer = shop.patch_availability(kitchen, &home, body).await;
         answer.expect_error(400, "invalid_body");
     }
-    let path = format!("/products/{id}");
+    let path = format!("/stores/{home}/availability");
     for raw in ["{nope", ""] {
         let request = shop.request(Method::PATCH, &path, Some(kitchen));
         let answer = shop.send(request.body(raw.to_owned())).await;
@@ -232,6 +312,7 @@ async fn an_availability_change_is_exactly_one_boolean_or_400() {
     }
     let unchanged: Product = shop.get_product(kitchen, id).await.expect(200);
     assert!(unchanged.available && unchanged.active, "{unchanged:?}");
+    assert!(sold_out_at(&shop, &home).await.is_empty());
 }
 
 /// X-Burger's body with `key` set to `value`.
@@ -385,47 +466,55 @@ async fn bad_cursors_unknown_categories_and_oversized_limits_are_400() {
     }
 }
 
-#[tokio::test]
-async fn no_request_path_scans_and_each_is_one_dynamodb_call() {
-    let (app, recorder) = spawn_recorded_app().await;
-    let admin = app.admin_token().await;
-    let guest = app.guest_token().await;
-    let id = app.create_product(&admin, "X-Tudo", "sandwich", 3490).await;
-    app.create_product(&admin, "Água", "drink", 450).await;
-    let tudo = json!({"name": "X-Tudo", "category": "sandwich", "price_cents": 3590});
-    let brigadeiro = json!({"name": "Brigadeiro", "category": "dessert", "price_cents": 390});
-    recorder.take();
-
-    let answers = [
-        app.list_products(&guest, "limit=1").await,
-        app.list_products(&guest, "category=drink").await,
-        app.get_product(&guest, &id).await,
-        app.put_product(&admin, &id, tudo).await,
-        app.patch_product(&admin, &id, json!({"available": false}))
-            .await,
-        app.post_product(&admin, brigadeiro).await,
-        app.delete_product(&admin, &id).await,
-    ];
-
-    let (dynamodb, operations) = recorder.take_dynamodb();
-    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
-    assert!(statuses.iter().all(|status| *status < 300), "{statuses:?}");
+/// The DynamoDB calls made since the last take, sorted (the concurrent ones
+/// come in any order), after `answer` succeeded.
+fn calls(recorder: &crate::helpers::Recorder, answer: &crate::helpers::Answer) -> Vec<String> {
+    assert!(answer.status < 300, "{} {}", answer.status, answer.body);
+    let (mut dynamodb, operations) = recorder.take_dynamodb();
     assert!(
         !operations.iter().any(|o| o.contains("Scan")),
         "{operations:?}"
     );
-    let one_each = [
-        "Query",
-        "Query",
-        "GetItem",
-        "UpdateItem",
-        "UpdateItem",
-        "PutItem",
-        "UpdateItem",
-    ];
+    dynamodb.sort();
+    dynamodb
+        .into_iter()
+        .map(|o| o.trim_start_matches("DynamoDB_20120810.").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn no_request_path_scans_and_each_makes_a_fixed_number_of_dynamodb_calls() {
+    let (app, recorder) = spawn_recorded_app().await;
+    let admin = app.admin_token().await;
+    let guest = app.guest_token().await;
+    let home = app.home_store().await;
+    let id = app.create_product(&admin, "X-Tudo", "sandwich", 3490).await;
+    app.create_product(&admin, "Água", "drink", 450).await;
+    let tudo = json!({"name": "X-Tudo", "category": "sandwich", "price_cents": 3590});
+    let brigadeiro = json!({"name": "Brigadeiro", "category": "dessert", "price_cents": 390});
+    let sold_out = json!({"product_id": id, "available": false});
+    recorder.take();
+
+    // A menu read at a store reads its sold-out set beside the menu, at once.
+    let answer = app.list_products(&guest, "limit=1").await;
+    assert_eq!(calls(&recorder, &answer), ["GetItem", "Query"]);
+    let answer = app.list_products(&guest, "category=drink").await;
+    assert_eq!(calls(&recorder, &answer), ["GetItem", "Query"]);
+    let answer = app.list_products(&admin, "").await;
     assert_eq!(
-        dynamodb,
-        one_each.map(|o| format!("DynamoDB_20120810.{o}")),
-        "one DynamoDB call per request"
+        calls(&recorder, &answer),
+        ["Query"],
+        "the chain's: no store"
     );
+    let answer = app.get_product(&guest, &id).await;
+    assert_eq!(calls(&recorder, &answer), ["GetItem", "GetItem"]);
+    // Writes: one each; selling out reads the product first.
+    let answer = app.put_product(&admin, &id, tudo).await;
+    assert_eq!(calls(&recorder, &answer), ["UpdateItem"]);
+    let answer = app.patch_availability(&admin, &home, sold_out).await;
+    assert_eq!(calls(&recorder, &answer), ["GetItem", "UpdateItem"]);
+    let answer = app.post_product(&admin, brigadeiro).await;
+    assert_eq!(calls(&recorder, &answer), ["PutItem"]);
+    let answer = app.delete_product(&admin, &id).await;
+    assert_eq!(calls(&recorder, &answer), ["UpdateItem"]);
 }

@@ -62,8 +62,9 @@ pub struct Product {
     pub category: Category,
     pub price_cents: Money,
     pub image_url: Option<String>,
-    /// False while the kitchen has it sold out: still listed, not orderable.
-    /// A product stored before the attribute existed reads as available.
+    /// False where the caller's store has it sold out: still listed, not
+    /// orderable there. Set from the store's sold-out set on every answer
+    /// (a stored value, from v2's chain-wide flag, is never the answer).
     #[serde(default = "available_by_default")]
     pub available: bool,
     pub active: bool,
@@ -75,14 +76,6 @@ pub struct Product {
 
 fn available_by_default() -> bool {
     true
-}
-
-/// `PATCH /products/{id}` as sent: exactly `{"available": bool}`; anything
-/// else (a missing or extra field, a string, null) is 400 `invalid_body`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AvailabilityChange {
-    pub available: bool,
 }
 
 /// What an admin writes (`POST /products`, `PUT /products/{id}`), validated.
@@ -339,30 +332,5 @@ mod tests {
         let product: Product = serde_json::from_value(sold_out).unwrap();
         assert!(!product.available);
         assert_eq!(serde_json::to_value(&product).unwrap()["available"], false);
-    }
-
-    #[test]
-    fn an_availability_change_is_exactly_one_boolean() {
-        let parse = |body: &str| serde_json::from_str::<AvailabilityChange>(body);
-        for (body, available) in [
-            (r#"{"available": false}"#, false),
-            (r#"{"available":true}"#, true),
-        ] {
-            assert_eq!(parse(body).unwrap(), AvailabilityChange { available });
-        }
-        for body in [
-            "",
-            "{}",
-            "[]",
-            "{nope",
-            "true",
-            r#"{"available": null}"#,
-            r#"{"available": "false"}"#,
-            r#"{"available": 0}"#,
-            r#"{"available": false, "active": true}"#,
-            r#"{"active": false}"#,
-        ] {
-            assert!(parse(body).is_err(), "{body}");
-        }
     }
 }

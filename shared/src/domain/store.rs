@@ -12,10 +12,12 @@
 //! The timezone database is compiled in (jiff's bundled IANA tzdb), so the
 //! answer does not depend on the files of the machine the function runs on.
 
-use crate::domain::ids::StoreId;
+use crate::domain::ids::{ProductId, StoreId};
+use crate::domain::product::Product;
 use crate::domain::text;
 use crate::{Code, Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -289,9 +291,28 @@ pub struct Store {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// What the store has sold out: product ids (and option ids once the
+    /// menu has options). Read with the store's record, so checkout knows it
+    /// without a request more; never shown with the store, and never written
+    /// by a create or a `PATCH /stores/{id}` (only `PATCH
+    /// /stores/{id}/availability` adds and removes ids, one at a time).
+    #[serde(default, skip_serializing)]
+    pub sold_out: BTreeSet<String>,
 }
 
 impl Store {
+    /// Whether the store has `item` in stock now.
+    pub fn sells(&self, item: &Stock) -> bool {
+        !self.sold_out.contains(&item.key())
+    }
+
+    /// Sets each product's `available` as at this store.
+    pub fn mark_availability<'a>(&self, products: impl IntoIterator<Item = &'a mut Product>) {
+        for product in products {
+            product.available = self.sells(&Stock::Product(product.id.clone()));
+        }
+    }
+
     /// Whether a customer may check out at `at`: not paused, and inside one of
     /// the day's intervals in the store's own timezone.
     pub fn open_at(&self, at: OffsetDateTime) -> bool {
@@ -448,6 +469,117 @@ impl TryFrom<StorePatchBody> for StorePatch {
     }
 }
 
+/// What a store sells out and brings back: a product, or one of the menu's
+/// options (ids unique across the menu).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stock {
+    Product(ProductId),
+    Option(String),
+}
+
+/// The longest option id, in bytes.
+pub const MAX_OPTION_ID_BYTES: usize = 64;
+
+impl Stock {
+    /// Its entry in a store's sold-out set: `product#<id>` or `option#<id>`,
+    /// so a product and an option that share an id never mix.
+    pub fn key(&self) -> String {
+        match self {
+            Stock::Product(id) => format!("product#{id}"),
+            Stock::Option(id) => format!("option#{id}"),
+        }
+    }
+
+    /// 404 `product_not_found` / `option_not_found`: no such thing on the menu.
+    pub fn not_found(&self) -> Error {
+        match self {
+            Stock::Product(_) => Error::product_not_found(),
+            Stock::Option(_) => Error::not_found(Code::OptionNotFound, "no such option"),
+        }
+    }
+}
+
+/// `PATCH /stores/{id}/availability` as sent: `{"product_id", "available"}`
+/// or `{"option_id", "available"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityBody {
+    #[serde(default)]
+    product_id: Option<String>,
+    #[serde(default)]
+    option_id: Option<String>,
+    available: bool,
+}
+
+/// A validated availability change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvailabilityChange {
+    pub item: Stock,
+    pub available: bool,
+}
+
+impl TryFrom<AvailabilityBody> for AvailabilityChange {
+    type Error = Error;
+
+    /// Exactly one of `product_id` and `option_id` (else 400
+    /// `invalid_body`); an id that cannot name anything on the menu is 404,
+    /// as an unknown one is.
+    fn try_from(body: AvailabilityBody) -> Result<Self> {
+        let item = match (body.product_id, body.option_id) {
+            (Some(product), None) => {
+                Stock::Product(ProductId::parse(&product).ok_or_else(Error::product_not_found)?)
+            }
+            (None, Some(option)) => {
+                let valid = (1..=MAX_OPTION_ID_BYTES).contains(&option.len())
+                    && option.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    });
+                if !valid {
+                    return Err(Stock::Option(option).not_found());
+                }
+                Stock::Option(option)
+            }
+            _ => {
+                return Err(Error::invalid_body(
+                    "exactly one of product_id and option_id, with available: true or false",
+                ));
+            }
+        };
+        Ok(Self {
+            item,
+            available: body.available,
+        })
+    }
+}
+
+/// The answer to an availability change:
+/// `{"store_id", "product_id" or "option_id", "available"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AvailabilityView {
+    pub store_id: StoreId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<ProductId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option_id: Option<String>,
+    pub available: bool,
+}
+
+impl AvailabilityChange {
+    /// The answer once `store` has applied it.
+    pub fn view(self, store: StoreId) -> AvailabilityView {
+        let (product_id, option_id) = match self.item {
+            Stock::Product(id) => (Some(id), None),
+            Stock::Option(id) => (None, Some(id)),
+        };
+        AvailabilityView {
+            store_id: store,
+            product_id,
+            option_id,
+            available: self.available,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +603,7 @@ mod tests {
             paused: false,
             created_at: at,
             updated_at: at,
+            sold_out: BTreeSet::new(),
         }
     }
 
@@ -646,5 +779,105 @@ mod tests {
         let kept = store("America/Sao_Paulo", week(json!([["11:00", "15:00"]])));
         let json = serde_json::to_value(&kept).unwrap();
         assert_eq!(serde_json::from_value::<Store>(json).unwrap(), kept);
+    }
+
+    fn change(body: serde_json::Value) -> Result<AvailabilityChange> {
+        AvailabilityChange::try_from(serde_json::from_value::<AvailabilityBody>(body).unwrap())
+    }
+
+    #[test]
+    fn an_availability_change_names_exactly_one_product_or_option() {
+        let product = change(json!({"product_id": "p-1", "available": false})).unwrap();
+        assert_eq!(
+            product.item,
+            Stock::Product(ProductId::parse("p-1").unwrap())
+        );
+        assert!(!product.available);
+        let option = change(json!({"option_id": "bacon_2", "available": true})).unwrap();
+        assert_eq!(option.item, Stock::Option("bacon_2".into()));
+        for both_or_none in [
+            json!({"product_id": "p-1", "option_id": "bacon", "available": true}),
+            json!({"available": true}),
+        ] {
+            let refused = change(both_or_none).unwrap_err();
+            assert_eq!(refused.public_parts().0, Code::InvalidBody);
+        }
+        for (body, code) in [
+            (
+                json!({"product_id": "", "available": true}),
+                Code::ProductNotFound,
+            ),
+            (
+                json!({"option_id": "Bacon", "available": true}),
+                Code::OptionNotFound,
+            ),
+            (
+                json!({"option_id": "a".repeat(65), "available": true}),
+                Code::OptionNotFound,
+            ),
+        ] {
+            assert_eq!(change(body).unwrap_err().public_parts().0, code);
+        }
+        for body in [
+            "",
+            "{}",
+            "[]",
+            "{nope",
+            "true",
+            r#"{"product_id": "p-1"}"#,
+            r#"{"product_id": "p-1", "available": null}"#,
+            r#"{"product_id": "p-1", "available": "false"}"#,
+            r#"{"product_id": "p-1", "available": 0}"#,
+            r#"{"product_id": "p-1", "available": false, "active": true}"#,
+            r#"{"product_id": 7, "available": false}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<AvailabilityBody>(body).is_err(),
+                "{body}"
+            );
+        }
+        let answer = serde_json::to_value(option.view(StoreId::parse("a1").unwrap())).unwrap();
+        assert_eq!(
+            answer,
+            json!({"store_id": "a1", "option_id": "bacon_2", "available": true})
+        );
+    }
+
+    #[test]
+    fn a_stores_sold_out_set_marks_its_products_and_is_never_shown() {
+        let mut shop = store("America/Sao_Paulo", week(json!([["00:00", "24:00"]])));
+        let product = |id: &str| Product {
+            id: ProductId::parse(id).unwrap(),
+            name: id.into(),
+            description: String::new(),
+            category: crate::domain::product::Category::Sandwich,
+            price_cents: crate::domain::money::Money::cents(990),
+            image_url: None,
+            available: true,
+            active: true,
+            created_at: datetime("2026-12-01T12:00:00Z"),
+            updated_at: datetime("2026-12-01T12:00:00Z"),
+        };
+        let (burger, fries) = (product("burger"), product("fries"));
+        shop.sold_out
+            .insert(Stock::Product(burger.id.clone()).key());
+        // An option sharing the product's id does not sell the product out.
+        shop.sold_out.insert(Stock::Option("fries".into()).key());
+        let mut menu = [burger, fries];
+        shop.mark_availability(menu.iter_mut());
+        assert_eq!(menu.map(|p| p.available), [false, true]);
+        assert!(!shop.sells(&Stock::Option("fries".into())));
+
+        let shown =
+            serde_json::to_value(shop.clone().view(datetime("2026-12-01T12:00:00Z"))).unwrap();
+        assert!(shown.get("sold_out").is_none(), "{shown}");
+        let mut kept = serde_json::to_value(&shop).unwrap();
+        assert!(
+            kept.get("sold_out").is_none(),
+            "a write never replaces the set"
+        );
+        kept["sold_out"] = json!(["product#burger"]);
+        let read: Store = serde_json::from_value(kept).unwrap();
+        assert_eq!(read.sold_out, BTreeSet::from(["product#burger".to_owned()]));
     }
 }

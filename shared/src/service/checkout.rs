@@ -43,7 +43,7 @@ pub async fn place_order(
     let request_hash = hash(checkout)?;
     let record_id = key.map(|k| IdempotencyRecord::id_for(owner, k));
     let CheckoutReads {
-        menu,
+        mut menu,
         record,
         store: shop,
     } = store
@@ -58,6 +58,8 @@ pub async fn place_order(
         Error::unprocessable(Code::StoreClosed, "this kiosk's store takes no orders")
     })?;
     shop.require_open(now)?;
+    // Sold out is the store's: the same record said so.
+    shop.mark_availability(menu.values_mut());
     let (items, total_cents) = checkout.price(&menu)?;
     let order = Order::placed(owner.clone(), at, items, total_cents, now);
     let record = record_id.map(|id| IdempotencyRecord {
@@ -135,10 +137,11 @@ fn key_in_use() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::ProductId;
     use crate::domain::ids::{OrderId, StoreId};
     use crate::domain::money::Money;
     use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
-    use crate::domain::product::Product;
+    use crate::domain::store::{Stock, Store};
     use crate::service::testing::{Memory, at, product, store as shop};
 
     fn store() -> Memory {
@@ -146,20 +149,29 @@ mod tests {
             menu: [
                 product("x-burger", 2590, true),
                 product("old", 990, false),
-                Product {
-                    available: false,
-                    ..product("sold-out", 790, true)
-                },
+                product("sold-out", 790, true),
             ]
             .into_iter()
             .map(|p| (p.id.clone(), p))
             .collect(),
-            stores: [shop("a1", false), shop("b2", true)]
-                .into_iter()
-                .map(|s| (s.id.clone(), s))
-                .collect(),
+            stores: [
+                sold_out_at("a1", "sold-out"),
+                shop("b2", true),
+                shop("d4", false),
+            ]
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect(),
             ..Memory::default()
         }
+    }
+
+    /// Open store `id`, with product `sold_out` sold out there.
+    fn sold_out_at(id: &str, sold_out: &str) -> Store {
+        let mut store = shop(id, false);
+        let product = ProductId::parse(sold_out).unwrap();
+        store.sold_out.insert(Stock::Product(product).key());
+        store
     }
 
     fn who(sub: &str) -> Subject {
@@ -326,6 +338,22 @@ mod tests {
         }
         assert_eq!(store.count(), 0);
         assert!(store.records.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sold_out_is_one_stores_and_another_store_still_sells_it() {
+        let store = store();
+        let body = checkout(&[("sold-out", 2)]);
+        let refused = place_order(&store, &who("c-1"), &at("a1"), &body, None).await;
+        assert_eq!(code(refused), (422, "product_unavailable".to_owned()));
+        let Placed::New(order) = place_order(&store, &who("c-1"), &at("d4"), &body, None)
+            .await
+            .unwrap()
+        else {
+            panic!("a new order")
+        };
+        assert_eq!(order.total_cents, Money::cents(1580));
+        assert_eq!(store.count(), 1);
     }
 
     #[tokio::test]

@@ -557,6 +557,7 @@ pub fn store(id: &str, paused: bool) -> Store {
         paused,
         created_at: now,
         updated_at: now,
+        sold_out: Default::default(),
     }
 }
 

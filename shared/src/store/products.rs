@@ -6,8 +6,9 @@
 //! on the partition and one category a `begins_with` on the sort key, both in
 //! menu order. A soft delete removes the two attributes, which takes the
 //! product out of the index (and so out of every list) while the item stays
-//! readable by id for past orders. No request path scans. A sold-out product
-//! (`available = false`) stays in the index: lists show it, checkout refuses it.
+//! readable by id for past orders. No request path scans. Sold out is a
+//! store's (its record's sold-out set, see `store::stores`): a product stays
+//! in the index, and its `available` is set as at the caller's store.
 
 use crate::clock::now_rfc3339;
 use crate::domain::ids::ProductId;
@@ -195,20 +196,6 @@ impl ProductStore {
             .expression_attribute_values(":price", AttributeValue::N(draft.price.as_cents().to_string()))
             .expression_attribute_values(":image", image)
             .expression_attribute_values(":sk", AttributeValue::S(menu_sort_key(draft.category, &draft.name, id)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        updated(output)
-    }
-
-    /// Marks an active product sold out (`false`) or back in stock (`true`),
-    /// in one conditional update: a missing or deleted product is 404 and is
-    /// neither created nor brought back.
-    pub async fn set_available(&self, id: &ProductId, available: bool) -> Result<Product> {
-        let output = self
-            .update_active(id.as_str())
-            .update_expression("SET available = :available, updated_at = :now")
-            .expression_attribute_values(":available", AttributeValue::Bool(available))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;

@@ -6,16 +6,21 @@
 //!   name>#<id>`) lists them by name for `GET /stores`: a chain has tens or
 //!   hundreds of stores, and the list is read by people, not by the hot paths.
 //!
+//! The store's record also holds its sold-out set (`sold_out`, a string set
+//! of `product#<id>` / `option#<id>`), so the checkout's one BatchGetItem
+//! that reads the store reads what it has sold out too.
+//!
 //! Writes are single conditional requests: a create never overwrites, an
 //! update touches only an existing store and only the fields it names.
 
 use crate::clock;
 use crate::domain::StoreId;
-use crate::domain::store::{Store, StoreDraft, StorePatch};
+use crate::domain::store::{Stock, Store, StoreDraft, StorePatch};
 use crate::store::dynamo::{from_item, is_condition_failure, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -31,6 +36,18 @@ fn partition(id: &StoreId) -> String {
 
 fn list_sort_key(name: &str, id: &StoreId) -> String {
     format!("{}#{id}", name.to_lowercase())
+}
+
+/// A write conditioned on the store being there that was refused: 404
+/// `store_not_found`; any other failure as the SDK's.
+fn missing_if_refused<E: crate::store::sdk::ServiceError>(
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Error {
+    if is_condition_failure(&e) {
+        Error::store_not_found()
+    } else {
+        from_sdk(e)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,6 +150,7 @@ impl StoreStore {
                 paused: draft.paused,
                 created_at: now,
                 updated_at: now,
+                sold_out: Default::default(),
             },
         };
         self.client
@@ -186,26 +204,41 @@ impl StoreStore {
             .map(|(placeholder, _)| (placeholder.to_owned(), placeholder[1..].to_owned()))
             .collect();
         let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .condition_expression("attribute_exists(pk)")
+            .update_existing(id)
             .update_expression(format!("SET {}", sets.join(", ")))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    Error::store_not_found()
-                } else {
-                    from_sdk(e)
-                }
-            })?;
+            .map_err(missing_if_refused)?;
         let item: StoreItem = from_item(output.attributes.unwrap_or_default())?;
         Ok(item.store)
+    }
+
+    /// Adds `item` to store `id`'s sold-out set (`ADD`) or takes it out
+    /// (`DELETE`), in one conditional UpdateItem: repeating a change is no
+    /// error, a missing store is 404 `store_not_found` and is never created,
+    /// and nothing else of the store changes.
+    pub async fn set_stock(&self, id: &StoreId, item: &Stock, available: bool) -> Result<()> {
+        let action = if available { "DELETE" } else { "ADD" };
+        self.update_existing(id)
+            .update_expression(format!("{action} sold_out :item"))
+            .expression_attribute_values(":item", AttributeValue::Ss(vec![item.key()]))
+            .send()
+            .await
+            .map_err(missing_if_refused)?;
+        Ok(())
+    }
+
+    /// An UpdateItem of store `id`, conditioned on the store being there
+    /// (a refused one is [`missing_if_refused`]).
+    fn update_existing(&self, id: &StoreId) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .condition_expression("attribute_exists(pk)")
     }
 
     /// One page of stores by name: a single Query on the `list` index.
@@ -251,5 +284,43 @@ impl StoreStore {
             })
         });
         Ok((stores, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stores_sold_out_string_set_is_read_and_never_written_back() {
+        let now = clock::now();
+        let id = StoreId::parse("a1").unwrap();
+        let hours = serde_json::json!({"mon": [], "tue": [], "wed": [], "thu": [], "fri": [],
+            "sat": [], "sun": []});
+        let item = StoreItem {
+            pk: partition(&id),
+            sk: STORE_SK.to_owned(),
+            list_pk: LIST_PARTITION.to_owned(),
+            list_sk: list_sort_key("Centro", &id),
+            store: Store {
+                id,
+                name: "Centro".into(),
+                timezone: crate::domain::store::Timezone::parse("America/Sao_Paulo").unwrap(),
+                hours: crate::domain::store::Hours::parse(&hours).unwrap(),
+                paused: false,
+                created_at: now,
+                updated_at: now,
+                sold_out: ["product#p-1".to_owned()].into(),
+            },
+        };
+        let mut written = to_item(&item).unwrap();
+        assert!(!written.contains_key("sold_out"), "a create writes no set");
+        written.insert(
+            "sold_out".into(),
+            AttributeValue::Ss(vec!["product#p-1".into(), "option#bacon".into()]),
+        );
+        let read: StoreItem = from_item(written).unwrap();
+        assert!(read.store.sold_out.contains("option#bacon"));
+        assert_eq!(read.store.sold_out.len(), 2);
     }
 }

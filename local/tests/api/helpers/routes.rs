@@ -326,14 +326,15 @@ impl TestApp {
         self.put_as(&format!("/products/{id}"), token, body).await
     }
 
-    /// `PATCH /products/{id}` with `body`.
-    pub async fn patch_product(
+    /// `PATCH /stores/{store}/availability` with `body`.
+    pub async fn patch_availability(
         &self,
         token: &str,
-        id: impl std::fmt::Display,
+        store: impl std::fmt::Display,
         body: Value,
     ) -> Answer {
-        let request = self.request(Method::PATCH, &format!("/products/{id}"), Some(token));
+        let path = format!("/stores/{store}/availability");
+        let request = self.request(Method::PATCH, &path, Some(token));
         self.send(request.json(&body)).await
     }
 

@@ -137,18 +137,30 @@ impl TestApp {
             .to_string()
     }
 
-    /// Marks the product sold out (`false`) or back in stock (`true`), which
-    /// must succeed; the product as answered.
-    pub async fn set_available(
+    /// Marks the product sold out (`false`) or back in stock (`true`) at
+    /// [`Self::home_store`], which must succeed.
+    pub async fn set_available(&self, token: &str, id: impl std::fmt::Display, available: bool) {
+        let store = self.home_store().await;
+        self.set_available_at(token, &store, id, available).await;
+    }
+
+    /// Marks the product sold out (`false`) or back in stock (`true`) at
+    /// `store`, which must succeed, and checks the answer.
+    pub async fn set_available_at(
         &self,
         token: &str,
+        store: &str,
         id: impl std::fmt::Display,
         available: bool,
-    ) -> Product {
-        let answer = self.patch_product(token, id, json!({ "available": available }));
-        let product: Product = answer.await.expect(200);
-        assert_eq!(product.available, available, "{product:?}");
-        product
+    ) {
+        let body = json!({ "product_id": id.to_string(), "available": available });
+        let answer: Value = self
+            .patch_availability(token, store, body)
+            .await
+            .expect(200);
+        let expected =
+            json!({"store_id": store, "product_id": id.to_string(), "available": available});
+        assert_eq!(answer, expected);
     }
 
     // Orders and their payment.

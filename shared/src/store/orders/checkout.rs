@@ -4,7 +4,7 @@
 //! that cannot check out does not have this one.
 
 use super::open::{self, Holder, OpenOrderLimits};
-use super::{AWAITING, OrderItem, OrderStore, due_key};
+use super::{OrderItem, OrderStore, awaiting_shard, due_key};
 use crate::clock::time_key;
 use crate::domain::ids::{OrderId, ProductId, StoreId};
 use crate::domain::order::Order;
@@ -83,7 +83,7 @@ impl Checkouts {
             queue_sk: None,
             payment: None,
             paid_by: None,
-            awaiting: Some(AWAITING.to_owned()),
+            awaiting: Some(awaiting_shard(&order.id)),
             due_at: Some(due_key(order.created_at + self.payment_timeout, &order.id)),
         })?;
         let put = |item: Item| {

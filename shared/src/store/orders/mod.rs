@@ -65,8 +65,26 @@ use serde::{Deserialize, Serialize};
 pub const OWNER_INDEX: &str = "by_owner";
 pub const KITCHEN_INDEX: &str = "kitchen";
 pub const AWAITING_INDEX: &str = "awaiting";
-/// The one partition of the `awaiting` index.
-const AWAITING: &str = "1";
+/// The partitions of the sparse `awaiting` index: an order awaiting payment
+/// (or a refund) sits in the one its id hashes to, `"0"`..`"f"`, so the
+/// chain's checkouts, payments and expiries spread their index writes over
+/// 16 partitions instead of one, and the expiry job reads them all, 16
+/// Queries at once, whatever the number of stores. Orders written while the
+/// index had one partition hold `"1"`, one of the 16, and are still found.
+pub const AWAITING_SHARDS: u8 = 16;
+
+/// The `awaiting` partition of order `id`: FNV-1a of its bytes (stable
+/// across builds and machines, which std's hasher is not), modulo
+/// [`AWAITING_SHARDS`], in hex.
+pub fn awaiting_shard(id: &OrderId) -> String {
+    let hash = id
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{:x}", hash % u64::from(AWAITING_SHARDS))
+}
 /// How long an order awaits its payment when the store is not told
 /// (`ORDER_PAYMENT_TIMEOUT_SECONDS`'s default).
 pub const DEFAULT_PAYMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
@@ -274,6 +292,23 @@ mod tests {
 
     fn at(text: &str) -> time::OffsetDateTime {
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn orders_spread_over_every_awaiting_partition_and_keep_theirs() {
+        let shards: std::collections::BTreeSet<String> = (0..2000)
+            .map(|_| awaiting_shard(&OrderId::generate()))
+            .collect();
+        let all: std::collections::BTreeSet<String> =
+            (0..AWAITING_SHARDS).map(|n| format!("{n:x}")).collect();
+        assert_eq!(shards, all, "2000 random orders fill all 16");
+        let id = OrderId::parse("7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60").unwrap();
+        assert_eq!(awaiting_shard(&id), awaiting_shard(&id.clone()));
+        assert_eq!(
+            awaiting_shard(&id),
+            "8",
+            "fixed: a deploy never moves an order"
+        );
     }
 
     #[test]

@@ -269,7 +269,7 @@ impl PaymentStore for OrderStore {
         let update = match due {
             Some(due) => update
                 .update_expression("SET awaiting = :awaiting, due_at = :due")
-                .expression_attribute_values(":awaiting", s(super::AWAITING))
+                .expression_attribute_values(":awaiting", s(super::awaiting_shard(id)))
                 .expression_attribute_values(":due", s(super::due_key(due, id))),
             None => update.update_expression("REMOVE awaiting, due_at"),
         };

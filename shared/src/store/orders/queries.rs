@@ -1,7 +1,7 @@
 //! The lists: a caller's own orders, the kitchen queue, the pickup board,
 //! and the orders due for expiry. Queries only, never a Scan.
 
-use super::{AWAITING, AWAITING_INDEX, OrderItem, OrderStore, due_bound, queue_key};
+use super::{AWAITING_INDEX, AWAITING_SHARDS, OrderItem, OrderStore, due_bound, queue_key};
 use crate::domain::Subject;
 use crate::domain::ids::{OrderId, StoreId};
 use crate::domain::order::{Order, OrderStatus};
@@ -29,11 +29,33 @@ pub struct QueueCursor {
 
 impl OrderStore {
     /// The ids of the orders awaiting payment whose deadline is `now` or
-    /// earlier, oldest deadline first, at most `limit`: one Query of the
-    /// `awaiting` index (a page per 1 MB; its items are ids, so one page).
+    /// earlier, oldest deadline first, at most `limit`: one Query per
+    /// partition of the `awaiting` index ([`AWAITING_SHARDS`], all at once;
+    /// a page per 1 MB, and its items are keys, so one page each), merged.
     /// The index is eventually consistent: read each order again before
     /// acting on it.
     pub async fn due_orders(&self, now: time::OffsetDateTime, limit: u16) -> Result<Vec<OrderId>> {
+        let bound = due_bound(now);
+        let shards =
+            (0..AWAITING_SHARDS).map(|shard| self.due_in(format!("{shard:x}"), &bound, limit));
+        let mut due: Vec<(String, OrderId)> = futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        due.sort();
+        due.truncate(usize::from(limit));
+        Ok(due.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// The `(due_at, id)` of at most `limit` orders of one `awaiting`
+    /// partition due before `bound`, oldest first.
+    async fn due_in(
+        &self,
+        shard: String,
+        bound: &str,
+        limit: u16,
+    ) -> Result<Vec<(String, OrderId)>> {
         let mut due = Vec::new();
         let mut start = None;
         loop {
@@ -43,22 +65,18 @@ impl OrderStore {
                 .table_name(&self.table)
                 .index_name(AWAITING_INDEX)
                 .key_condition_expression("awaiting = :awaiting AND due_at < :bound")
-                .expression_attribute_values(":awaiting", s(AWAITING))
-                .expression_attribute_values(":bound", s(due_bound(now)))
+                .expression_attribute_values(":awaiting", s(&shard))
+                .expression_attribute_values(":bound", s(bound))
                 .scan_index_forward(true)
                 .limit(i32::from(limit) - i32::try_from(due.len()).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(from_sdk)?;
-            due.extend(
-                output
-                    .items
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|item| text(item, "id"))
-                    .filter_map(|id| OrderId::parse(&id)),
-            );
+            due.extend(output.items.unwrap_or_default().iter().filter_map(|item| {
+                let id = OrderId::parse(&text(item, "id")?)?;
+                Some((text(item, "due_at")?, id))
+            }));
             start = output.last_evaluated_key;
             if start.is_none() || due.len() >= usize::from(limit) {
                 return Ok(due);

@@ -162,7 +162,7 @@ impl OrderStore {
                      payment_status = :refunded, awaiting = :awaiting, due_at = :due{stage} \
                      REMOVE queue_status, queue_sk",
                 ))
-                .expression_attribute_values(":awaiting", s(super::AWAITING))
+                .expression_attribute_values(":awaiting", s(super::awaiting_shard(id)))
                 .expression_attribute_values(":due", s(super::due_key(moved.updated_at, id)))
                 .expression_attribute_values(
                     ":reason",
