@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub const SAMPLE_PRODUCT_ID: &str = "3f2b8c1e-8d7a-4c55-9a53-2a8f6c1d9e10";
 /// The order the sample events name.
 pub const SAMPLE_ORDER_ID: &str = "7a4d2e90-5c1b-4f3e-8d6a-1b2c3d4e5f60";
+/// The store the sample events' kiosk, guest and kitchen belong to.
+pub const SAMPLE_STORE_ID: &str = "7d1e4b2a-9c3f-4e8d-a5b6-1f2e3d4c5b6a";
 
 /// `events/` of the workspace.
 pub fn folder() -> PathBuf {
@@ -45,4 +47,26 @@ pub async fn create_product(
     )?;
     let draft = shared::domain::product::ProductDraft::try_from(body)?;
     Ok(store.create(draft).await?.id.to_string())
+}
+
+/// A store of `stack` open all day, every day, written straight into its
+/// table: its id.
+pub async fn create_store(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+) -> Result<String, BoxError> {
+    use shared::domain::store::{Hours, StoreDraft, Timezone};
+    let stores = shared::store::stores::StoreStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        stack.get("StoresTable")?,
+    );
+    let store = stores
+        .create(StoreDraft {
+            name: "Centro".to_owned(),
+            timezone: Timezone::parse("America/Sao_Paulo")?,
+            hours: Hours::always(),
+            paused: false,
+        })
+        .await?;
+    Ok(store.id.to_string())
 }

@@ -18,9 +18,11 @@
 //! By job: `options` reads the command line, `stand` prepares a stack in an
 //! emulator of its own and runs a binary on it, `measure` takes the turns
 //! and reduces them to a row, `budgets` reads and checks `bench/budgets`,
-//! `report` writes the tables.
+//! `report` writes the tables, `cost` the cost per 1,000 orders and the
+//! capacity table from the measured durations and item sizes.
 
 pub mod budgets;
+mod cost;
 mod measure;
 mod options;
 mod report;
@@ -47,7 +49,8 @@ const EVENTS: &[(&str, &str)] = &[
     ("authenticate", "authenticate/post-auth-guest.json"),
     // With a token of the stack (the guest sign-in's): a key read, then an Allow.
     ("validate-jwt", "validate-jwt/authorizer.json"),
-    // One Query of the menu index.
+    // One Query of the menu index and, at once, one GetItem of the guest's
+    // store (its sold-out set).
     ("products", "products/get-products.json"),
     // One GetItem of an order the bench places first.
     ("orders", "orders/get-order.json"),
@@ -147,6 +150,7 @@ pub async fn main(args: &[&str]) -> Result<(), BoxError> {
     let machine = report::Machine::read();
 
     let mut runs = Vec::new();
+    let mut sizes = None;
     for transport in [Transport::Tls, Transport::Http] {
         eprintln!("bench: over {}", transport.name());
         let stand = Stand::prepare(&options, &template, &subjects, transport).await?;
@@ -155,8 +159,10 @@ pub async fn main(args: &[&str]) -> Result<(), BoxError> {
             transport: transport.name(),
             rows: rows(&options, &subjects, &measured)?,
         });
+        sizes = Some(stand.sizes);
     }
     let verdicts = check(&budgets, &runs[0]);
+    let cost = cost_section(&template, &runs, sizes.ok_or("no run")?)?;
     let report = report::Report {
         machine,
         machine_after: report::Machine::load_average(),
@@ -169,6 +175,7 @@ pub async fn main(args: &[&str]) -> Result<(), BoxError> {
             .collect(),
         runs,
         verdicts,
+        cost,
         took: began.elapsed(),
     };
     println!("{}", report.tables());
@@ -190,6 +197,50 @@ pub async fn main(args: &[&str]) -> Result<(), BoxError> {
     } else {
         Err(format!("budgets missed: {}", missed.join("; ")).into())
     }
+}
+
+/// The AWS calls of each function's sample request (`EVENTS`), which its
+/// warm p50 is divided by to give a duration per call.
+const SAMPLE_CALLS: &[(&str, f64)] = &[("authenticate", 1.0), ("products", 2.0), ("orders", 1.0)];
+
+/// The cost and capacity section, from the HTTP run's warm p50s (moto over
+/// TLS opens a connection per call, which AWS's keep-alive spares), the
+/// functions' memory in template.yaml and the measured item sizes.
+fn cost_section(
+    template: &Template,
+    runs: &[report::Run],
+    sizes: cost::Sizes,
+) -> Result<String, BoxError> {
+    let http = runs
+        .iter()
+        .find(|r| r.transport == Transport::Http.name())
+        .ok_or("no run over HTTP")?;
+    let memory = |function: &str| {
+        template
+            .function_memory_mb(function)
+            .and_then(|mb| u32::try_from(mb).ok())
+            .ok_or_else(|| format!("template.yaml gives {function} no memory"))
+    };
+    let authorizer = template.authorizer()?.function;
+    let mut functions = std::collections::HashMap::new();
+    let mut authorizer_cost = None;
+    for row in &http.rows {
+        let Some(function) = &row.function else {
+            continue;
+        };
+        if *function == authorizer {
+            authorizer_cost = Some((row.p50, memory(function)?));
+        } else if let Some((_, calls)) = SAMPLE_CALLS.iter().find(|(b, _)| *b == row.binary) {
+            let per_call = cost::per_call(row.p50, *calls);
+            functions.insert(row.binary.clone(), (per_call, memory(function)?));
+        }
+    }
+    let inputs = cost::Inputs {
+        sizes,
+        functions: &functions,
+        authorizer: authorizer_cost.ok_or("the authorizer was not measured")?,
+    };
+    Ok(cost::markdown(&inputs)?)
 }
 
 fn binary_path(options: &Options, subject: &Subject) -> PathBuf {

@@ -134,6 +134,8 @@ pub struct Report {
     /// The TLS run first: the budgets are checked on it.
     pub runs: Vec<Run>,
     pub verdicts: Vec<Checked>,
+    /// The cost per 1,000 orders and the capacity table (`cost`).
+    pub cost: String,
     pub took: Duration,
 }
 
@@ -314,6 +316,7 @@ impl Report {
             self.runs.first().map_or("", |r| r.transport),
             self.budgets()
         );
+        out.push_str(&self.cost);
         let events: Vec<String> = self
             .events
             .iter()
@@ -464,6 +467,7 @@ mod tests {
                 checked(1, 0.0030, 0.0025),
                 checked(2, 9.0e6, 0.0),
             ],
+            cost: "\n## Cost per 1,000 orders\n".into(),
             took: Duration::from_secs(60),
         };
         let table = report.budgets();

@@ -4,7 +4,7 @@
 
 use super::options::Options;
 use super::{INVOCATION_TIMEOUT, Subject, workspace};
-use crate::events::{SAMPLE_ORDER_ID, SAMPLE_PRODUCT_ID};
+use crate::events::{SAMPLE_ORDER_ID, SAMPLE_PRODUCT_ID, SAMPLE_STORE_ID};
 use kiosk_local::bootstrap::{BoxError, LocalStack};
 use kiosk_local::env_file::EnvVars;
 use kiosk_local::runtime_api::Outcome;
@@ -83,6 +83,8 @@ pub(super) struct Stand {
     _emulator: Emulator,
     env: EnvVars,
     pub(super) events: HashMap<String, Value>,
+    /// The sizes of the items the hot paths touch, read off this stack.
+    pub(super) sizes: super::cost::Sizes,
 }
 
 impl Stand {
@@ -102,8 +104,15 @@ impl Stand {
             _emulator: emulator,
             env,
             events: HashMap::new(),
+            sizes: super::cost::Sizes {
+                order: 0,
+                menu: 0,
+                products: 0,
+                store: 0,
+            },
         };
         let ids = stand.sample_ids(options, template, &sdk, &stack).await?;
+        stand.sizes = sizes(&sdk, &stack, &ids).await?;
         let token = stand.guest_token(options, template).await?;
         for subject in subjects {
             let mut event = crate::events::load(subject.event_file, &ids)?;
@@ -165,8 +174,8 @@ impl Stand {
         Ok(serde_json::from_str(body)?)
     }
 
-    /// A product, and an order of the sample events' guest placed through
-    /// the orders binary: the ids the events name, of this stack.
+    /// A product, a store, and an order of the sample events' guest placed
+    /// through the orders binary: the ids the events name, of this stack.
     async fn sample_ids(
         &self,
         options: &Options,
@@ -175,7 +184,8 @@ impl Stand {
         stack: &LocalStack,
     ) -> Result<HashMap<&'static str, String>, BoxError> {
         let product = crate::events::create_product(sdk, stack).await?;
-        let mut ids = HashMap::from([(SAMPLE_PRODUCT_ID, product)]);
+        let store = crate::events::create_store(sdk, stack).await?;
+        let mut ids = HashMap::from([(SAMPLE_PRODUCT_ID, product), (SAMPLE_STORE_ID, store)]);
         let checkout = crate::events::load("orders/post-orders.json", &ids)?;
         let order = self.call(options, template, "orders", &checkout).await?;
         let id = order["id"].as_str().ok_or("the placed order has no id")?;
@@ -196,6 +206,58 @@ impl Stand {
             .ok_or("the guest sign-in answered no access_token")?;
         Ok(token.to_owned())
     }
+}
+
+/// The sizes of the order the bench placed, of the whole menu (the seeded
+/// demo menu and the bench's product) and of the store's record, read
+/// straight from the stack's tables.
+async fn sizes(
+    sdk: &aws_config::SdkConfig,
+    stack: &LocalStack,
+    ids: &HashMap<&'static str, String>,
+) -> Result<super::cost::Sizes, BoxError> {
+    use super::cost::item_bytes;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let id = |sample: &str| {
+        ids.get(sample)
+            .cloned()
+            .ok_or_else(|| format!("no id for {sample}"))
+    };
+    let order = client
+        .get_item()
+        .table_name(stack.get("OrdersTable")?)
+        .key("id", AttributeValue::S(id(SAMPLE_ORDER_ID)?))
+        .send()
+        .await?
+        .item
+        .ok_or("the placed order is not in its table")?;
+    let store = client
+        .get_item()
+        .table_name(stack.get("StoresTable")?)
+        .set_key(Some(shared::store::stores::StoreStore::key(
+            &shared::domain::StoreId::parse(&id(SAMPLE_STORE_ID)?).ok_or("a bad store id")?,
+        )))
+        .send()
+        .await?
+        .item
+        .ok_or("the store is not in its table")?;
+    let products = client
+        .query()
+        .table_name(stack.get("ProductsTable")?)
+        .index_name(shared::store::products::MENU_INDEX)
+        .key_condition_expression("menu_pk = :menu")
+        .expression_attribute_values(":menu", AttributeValue::S("MENU".into()))
+        .send()
+        .await?
+        .items
+        .unwrap_or_default();
+    Ok(super::cost::Sizes {
+        order: item_bytes(&order),
+        menu: products.iter().map(item_bytes).sum(),
+        products: products.len(),
+        store: item_bytes(&store),
+    })
 }
 
 /// Whether `outcome` is a success of `binary`: a 200 of an HTTP function, an
