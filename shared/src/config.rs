@@ -141,15 +141,38 @@ pub async fn aws() -> aws_config::SdkConfig {
 }
 
 /// The one HTTPS client of every SDK client: hyper 1 and rustls on ring
-/// (plain HTTP too, for the local emulator).
+/// (plain HTTP too, for the local emulator). Built at the first AWS call,
+/// not when the function starts: building it loads the system's root
+/// certificates (a few milliseconds of CPU), which a cold start's init then
+/// does not pay for clients a request never uses.
 #[cfg(feature = "aws")]
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    aws_smithy_runtime_api::client::http::SharedHttpClient::new(LazyHttpsClient::default())
+}
+
+/// [`https_client`]'s client, made on first use.
+#[cfg(feature = "aws")]
+#[derive(Debug, Default)]
+struct LazyHttpsClient(std::sync::OnceLock<aws_smithy_runtime_api::client::http::SharedHttpClient>);
+
+#[cfg(feature = "aws")]
+impl aws_smithy_runtime_api::client::http::HttpClient for LazyHttpsClient {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.0
+            .get_or_init(|| {
+                use aws_smithy_http_client::tls;
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https()
+            })
+            .http_connector(settings, components)
+    }
 }
 
 /// The verifying half of the token settings, all a verifier reads:

@@ -164,8 +164,10 @@ async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
 async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let id = product_id(request)?;
-    let product = state.products.update(&id, draft(request)?).await?;
+    let mut product = state.products.update(&id, draft(request)?).await?;
     tracing::info!(product_id = %id, "product updated");
+    // An admin's answer is the chain's: available (a store sells it out).
+    as_at(None, [&mut product]);
     Ok(json_response(200, &product))
 }
 

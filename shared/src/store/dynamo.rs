@@ -75,6 +75,20 @@ where
         == Some("ConditionalCheckFailedException")
 }
 
+/// A conditional write's failure: `refused()` when its condition failed
+/// (the item is not there, or not as the write requires), any other as the
+/// SDK's.
+pub fn refused_as<E: crate::store::sdk::ServiceError>(
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+    refused: fn() -> crate::Error,
+) -> crate::Error {
+    if is_condition_failure(&e) {
+        refused()
+    } else {
+        from_sdk(e)
+    }
+}
+
 /// A conditional write's outcome: `true` applied, `false` refused by its
 /// condition; any other failure as the SDK's.
 pub fn applied<T, E: crate::store::sdk::ServiceError>(

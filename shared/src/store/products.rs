@@ -13,7 +13,7 @@
 use crate::clock::now_rfc3339;
 use crate::domain::ids::ProductId;
 use crate::domain::product::{Category, Product, ProductDraft};
-use crate::store::dynamo::{from_item, is_condition_failure};
+use crate::store::dynamo::{from_item, is_condition_failure, refused_as};
 use crate::store::sdk::from_sdk;
 use crate::{Code, Error, Result};
 use aws_sdk_dynamodb::Client;
@@ -59,11 +59,7 @@ fn updated<E: crate::store::sdk::ServiceError>(
 fn missing_if_refused<E: crate::store::sdk::ServiceError>(
     e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> Error {
-    if is_condition_failure(&e) {
-        Error::product_not_found()
-    } else {
-        from_sdk(e)
-    }
+    refused_as(e, Error::product_not_found)
 }
 
 fn menu_sort_key(category: Category, name: &str, id: &str) -> String {

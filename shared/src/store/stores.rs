@@ -16,7 +16,7 @@
 use crate::clock;
 use crate::domain::StoreId;
 use crate::domain::store::{Stock, Store, StoreDraft, StorePatch};
-use crate::store::dynamo::{from_item, is_condition_failure, s, text, to_item};
+use crate::store::dynamo::{from_item, is_condition_failure, refused_as, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::Client;
@@ -43,11 +43,7 @@ fn list_sort_key(name: &str, id: &StoreId) -> String {
 fn missing_if_refused<E: crate::store::sdk::ServiceError>(
     e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> Error {
-    if is_condition_failure(&e) {
-        Error::store_not_found()
-    } else {
-        from_sdk(e)
-    }
+    refused_as(e, Error::store_not_found)
 }
 
 #[derive(Serialize, Deserialize)]

@@ -41,8 +41,8 @@ pub const PRICES: Prices = Prices {
     lambda_arm_gb_second: 0.000_013_333_4,
     dynamodb_wru_per_million: 0.625,
     dynamodb_rru_per_million: 0.125,
-    as_of: "aws.amazon.com/api-gateway/pricing, /lambda/pricing and /dynamodb/pricing/on-demand, \
-            us-east-1 (DynamoDB on-demand since its November 2024 price cut)",
+    as_of: "read off aws.amazon.com/api-gateway/pricing, /lambda/pricing and \
+            /dynamodb/pricing/on-demand for us-east-1; DynamoDB on-demand as cut in November 2024",
 };
 
 /// The sizes, in bytes by DynamoDB's rules, of the items the hot paths touch,
@@ -399,11 +399,11 @@ fn capacity(sizes: &Sizes, cost: &OrderCost) -> String {
          | limit | orders/s | how |\n\
          |---|---|---|\n\
          | one store: its ticket counter | {ticket_counter:.0} | one write unit per paid order on `counter#ticket#<store>` |\n\
-         | one store: a kitchen partition | {kitchen_partition:.0} | each move writes the order ({order_wru} units) into `<store>#<status>` |\n\
-         | one store: its record | {store_record:.0} | read at each checkout and each menu read, {store_units} unit each |\n\
+         | one store: a kitchen partition | {kitchen_partition:.0} | each move writes the order ({order_wru} write units) into `<store>#<status>` |\n\
+         | one store: its record | {store_record:.0} | read at each checkout and each menu read, {store_units} read unit each |\n\
          | **one store** | **{per_store:.0}** | the least of the three; no key is shared with another store |\n\
          | chain: the `awaiting` index | {awaiting:.0} | 16 partitions, two keys-only writes per order |\n\
-         | chain: the menu partition | {menu:.0} | one Query of {menu_units} units per menu read, one read per order; the first shared limit: caching the menu in the products function for a few seconds would lift it |\n\
+         | chain: the menu partition | {menu:.0} | one Query of {menu_units} read units per menu read, one read per order; the lowest of the chain's DynamoDB limits: caching the menu in the products function for a few seconds would lift it |\n\
          | chain: the template's stage throttle | {stage:.0} | {STAGE_RPS} requests/s ÷ {requests} requests per order |\n\
          | chain: API Gateway's account quota | {account:.0} | {ACCOUNT_RPS} requests/s (default, per region) ÷ {requests} |\n\
          | chain: Lambda concurrency | {lambda:.0} | {LAMBDA_CONCURRENCY} concurrent executions (default) ÷ the seconds of Lambda one order takes |\n\n\

@@ -97,7 +97,14 @@ impl Stand {
         let emulator = Emulator::start(options, transport).await?;
         let sdk = kiosk_local::emulator_sdk(&emulator.endpoint).await;
         let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let (stack, _) = kiosk_local::start(&sdk, template, &prefix, &[]).await?;
+        // One kiosk signs a guest in for every cold start and warm call
+        // (about 570 a run, within a minute): over the template's default
+        // per-kiosk limit, so the stand sets it to its maximum.
+        let mut overrides = kiosk_local::Overrides::default();
+        overrides
+            .parameters
+            .insert("KioskSigninsPerMinute".into(), "1000".into());
+        let (stack, _) = kiosk_local::start_with(&sdk, template, &prefix, &[], &overrides).await?;
         kiosk_local::seed_demo_menu(&sdk, &stack).await?;
         let env = kiosk_local::env_file::resolve(template, &stack, &emulator.endpoint)?;
         let mut stand = Stand {
