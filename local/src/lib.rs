@@ -162,6 +162,7 @@ pub async fn seed_demo_stores(
                 timezone: sao_paulo.clone(),
                 hours,
                 paused: false,
+                mercadopago_pos_id: None,
             })
             .await?;
         opened.push((store.name, store.id));

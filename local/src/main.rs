@@ -269,7 +269,7 @@ async fn enrol_demo_kiosks(
     );
     let mut lines = String::new();
     for (name, store) in stores {
-        let enrolled = kiosks.enrol(&format!("Totem {name}"), store).await?;
+        let enrolled = kiosks.enrol(&format!("Totem {name}"), store, None).await?;
         let prefix = if name == "Centro" {
             String::new()
         } else {

@@ -54,6 +54,7 @@ codes! {
     InvalidImageUrl = "invalid_image_url",
     InvalidLimit = "invalid_limit",
     InvalidName = "invalid_name",
+    InvalidPosId = "invalid_pos_id",
     InvalidPrice = "invalid_price",
     InvalidRefreshToken = "invalid_refresh_token",
     InvalidSession = "invalid_session",

@@ -66,6 +66,7 @@ pub async fn create_store(
             timezone: Timezone::parse("America/Sao_Paulo")?,
             hours: Hours::always(),
             paused: false,
+            mercadopago_pos_id: None,
         })
         .await?;
     Ok(store.id.to_string())

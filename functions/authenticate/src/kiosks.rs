@@ -24,6 +24,9 @@ struct KioskCredentials {
 struct NewKiosk {
     name: String,
     store_id: String,
+    /// Its own Mercado Pago point of sale (else its store's).
+    #[serde(default)]
+    mercadopago_pos_id: Option<serde_json::Value>,
 }
 
 /// The kiosk calling a kiosk route, and the scope of the sessions it opens
@@ -70,7 +73,8 @@ pub(crate) async fn authenticate_kiosk(state: &State, request: &Request) -> Resu
             "unknown kiosk or wrong secret",
         ));
     };
-    let scope = Scope::kiosk(kiosk.store_id.clone(), kiosk.id.clone());
+    let scope = Scope::kiosk(kiosk.store_id.clone(), kiosk.id.clone())
+        .on_pos(kiosk.mercadopago_pos_id.clone());
     let token = issue(
         state,
         &Subject::Kiosk(kiosk.id.clone()),
@@ -109,11 +113,16 @@ pub(crate) async fn enrol_kiosk(state: &State, request: &Request) -> Result<Resp
             "a kiosk name has 1 to 100 characters and no control or invisible formatting characters",
         )
     })?;
+    let pos = body
+        .mercadopago_pos_id
+        .as_ref()
+        .map(shared::domain::payment::pos_id)
+        .transpose()?;
     let store = StoreId::parse(&body.store_id).ok_or_else(Error::store_not_found)?;
     if !manages(&caller, &store) || !state.stores.exists(&store).await? {
         return Err(Error::store_not_found());
     }
-    let enrolled = state.kiosks.enrol(&name, &store).await?;
+    let enrolled = state.kiosks.enrol(&name, &store, pos).await?;
     tracing::info!(kiosk_id = %enrolled.kiosk.id, store_id = %store, "kiosk enrolled");
     Ok(json_response(201, &enrolled))
 }

@@ -87,10 +87,7 @@ pub(crate) fn staff_scope(staff: &Staff) -> Result<Scope> {
         return Ok(Scope::chain());
     }
     match &staff.store_id {
-        Some(store) => Ok(Scope {
-            store_id: Some(store.clone()),
-            kiosk_id: None,
-        }),
+        Some(store) => Ok(Scope::store(store.clone())),
         None => {
             tracing::warn!(staff_id = %staff.id, role = %staff.role, "store staff without a store");
             Err(Error::forbidden(

@@ -239,7 +239,7 @@ async fn update_store(state: &State, request: &Request) -> Result<Response<Body>
     if caller.role == Role::Manager && !patch.is_operational() {
         return Err(Error::forbidden(
             Code::Forbidden,
-            "a store's name and timezone are the chain's: a manager changes its hours and pause",
+            "a store's name, timezone and point of sale are the chain's: a manager changes its hours and pause",
         ));
     }
     let store = state.stores.update(&id, patch).await?;

@@ -101,6 +101,9 @@ pub fn decide(state: &State, request: ApiGatewayCustomAuthorizerRequest) -> Deci
     if let Some(kiosk_id) = &claims.kiosk_id {
         context.insert("kiosk_id".into(), Value::String(kiosk_id.clone()));
     }
+    if let Some(pos_id) = &claims.pos_id {
+        context.insert("pos_id".into(), Value::String(pos_id.clone()));
+    }
     // API Gateway's context holds strings, numbers and booleans only.
     if !claims.amr.is_empty() {
         context.insert("amr".into(), Value::String(Amr::join(&claims.amr)));
@@ -173,6 +176,7 @@ mod tests {
             role: Role::Guest,
             store_id: kiosk_id.map(|_| "store-3".to_owned()),
             kiosk_id: kiosk_id.map(str::to_owned),
+            pos_id: kiosk_id.map(|_| "SUC3POS7".to_owned()),
             amr: Vec::new(),
             iat: now,
             nbf: now,
@@ -197,7 +201,10 @@ mod tests {
         );
         assert_eq!(
             answer.context,
-            serde_json::json!({"sub": "guest:1", "role": "guest", "store_id": "store-3", "kiosk_id": "kiosk-7"})
+            serde_json::json!({
+                "sub": "guest:1", "role": "guest", "store_id": "store-3", "kiosk_id": "kiosk-7",
+                "pos_id": "SUC3POS7"
+            })
         );
     }
 
@@ -211,6 +218,7 @@ mod tests {
             role: Role::Customer,
             store_id: Some("store-3".into()),
             kiosk_id: Some("kiosk-7".into()),
+            pos_id: None,
             amr: vec![Amr::Cpf, Amr::Otp],
             iat: now,
             nbf: now,

@@ -2,7 +2,7 @@
 //! order, notifications believed only when signed and only for what Mercado
 //! Pago says when re-read, ticket numbers at payment, refunds.
 
-use crate::helpers::{Shop, open_shop, statuses};
+use crate::helpers::{Shop, open_shop, open_shop_without_limits, statuses, token_of};
 use reqwest::Method;
 use shared::domain::OrderId;
 use shared::domain::order::OrderStatus::{AwaitingPayment, Cancelled, Received};
@@ -165,6 +165,7 @@ async fn a_payment_of_another_amount_changes_nothing() {
             expires_at: order.created_at + std::time::Duration::from_secs(900),
             idempotency_key: shared::domain::IdempotencyKey::parse("stray-1").unwrap(),
             items: vec![],
+            pos_id: None,
         })
         .await
         .unwrap();
@@ -223,4 +224,101 @@ async fn a_refund_that_fails_leaves_the_order_cancelled_with_its_refund_pending(
     shop.move_order(&shop.kitchen, &order.id, "in_preparation")
         .await
         .expect_error(409, "invalid_transition");
+}
+
+/// The point of sale the QR of `order` was created on, as the stand-in has it.
+async fn pos_of(shop: &Shop, token: &str, order: &Order) -> String {
+    let answer = shop.request_payment(token, &order.id).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let payment: Payment = answer.json();
+    let path = format!("/v1/orders/{}", payment.provider_order_id);
+    let read = shop
+        .to_mercadopago(Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    let read: serde_json::Value = read.json().await.unwrap();
+    read["config"]["qr"]["external_pos_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_qr_is_made_on_the_kiosks_point_of_sale_else_its_stores_else_the_chains() {
+    // Three orders of one guest await payment at once: no open-order limit.
+    let shop = open_shop_without_limits().await;
+    let day = serde_json::json!([["00:00", "24:00"]]);
+    let week = serde_json::json!({"mon": day, "tue": day, "wed": day, "thu": day,
+        "fri": day, "sat": day, "sun": day});
+    let body = serde_json::json!({"name": "Praça", "timezone": "America/Sao_Paulo",
+        "hours": week, "mercadopago_pos_id": "PRACA01"});
+    let store: serde_json::Value = shop.post_as("/stores", &shop.admin, body).await.expect(201);
+    assert_eq!(store["mercadopago_pos_id"], "PRACA01");
+    let store = store["id"].as_str().unwrap().to_owned();
+    // Mercado Pago takes letters and digits only: refused before any payment.
+    for bad in [
+        serde_json::json!("PRACA-01"),
+        serde_json::json!(7),
+        serde_json::json!(""),
+    ] {
+        let body = serde_json::json!({"name": "T", "store_id": store, "mercadopago_pos_id": bad});
+        let answer = shop.post_as("/kiosks", &shop.admin, body).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, Some("invalid_pos_id")),
+            "{bad}"
+        );
+    }
+    let body = serde_json::json!({"name": "Totem 2", "store_id": store,
+        "mercadopago_pos_id": "PRACA01K2"});
+    let own: serde_json::Value = shop.post_as("/kiosks", &shop.admin, body).await.expect(201);
+    assert_eq!(own["mercadopago_pos_id"], "PRACA01K2");
+    let guest_at = |kiosk: serde_json::Value| {
+        let shop = &shop;
+        async move {
+            let id = kiosk["id"].as_str().unwrap();
+            let secret = kiosk["secret"].as_str().unwrap();
+            let kiosk = token_of(shop.kiosk_sign_in(id, secret).await);
+            token_of(
+                shop.post_as("/auth/guest", &kiosk, serde_json::Value::Null)
+                    .await,
+            )
+        }
+    };
+    let own_guest = guest_at(own).await;
+    let body = serde_json::json!({"name": "Totem 1", "store_id": store});
+    let plain: serde_json::Value = shop.post_as("/kiosks", &shop.admin, body).await.expect(201);
+    assert!(plain.get("mercadopago_pos_id").is_none());
+    let plain_guest = guest_at(plain).await;
+
+    let order = shop.placed_order(&own_guest).await;
+    assert_eq!(
+        order.mercadopago_pos_id.as_ref().unwrap().as_str(),
+        "PRACA01K2"
+    );
+    assert_eq!(pos_of(&shop, &own_guest, &order).await, "PRACA01K2");
+    let order = shop.placed_order(&plain_guest).await;
+    assert_eq!(pos_of(&shop, &plain_guest, &order).await, "PRACA01");
+    // The home store has none: the deployment's.
+    let order = shop.placed_order(&shop.guest).await;
+    assert_eq!(pos_of(&shop, &shop.guest, &order).await, "KIOSK001");
+
+    // The store's own is the chain's to change: `null` removes it, and the
+    // next checkout of its plain kiosk goes to the deployment's. An order
+    // already placed keeps the point of sale it was placed on.
+    let placed_before = shop.placed_order(&plain_guest).await;
+    let request = shop.request(
+        Method::PATCH,
+        &format!("/stores/{store}"),
+        Some(&shop.admin),
+    );
+    let answer = shop
+        .send(request.json(&serde_json::json!({"mercadopago_pos_id": null})))
+        .await;
+    let patched: serde_json::Value = answer.expect(200);
+    assert!(patched.get("mercadopago_pos_id").is_none(), "{patched}");
+    let order = shop.placed_order(&plain_guest).await;
+    assert_eq!(pos_of(&shop, &plain_guest, &order).await, "KIOSK001");
+    assert_eq!(pos_of(&shop, &plain_guest, &placed_before).await, "PRACA01");
 }

@@ -123,6 +123,20 @@ id_type!(
     is_provider_order_id
 );
 
+id_type!(
+    /// A Mercado Pago point of sale's `external_id` (`SUC001POS001`): the
+    /// QR orders of a kiosk are created on it. Mercado Pago takes 1 to 40
+    /// letters and digits, nothing else (its `INVALID_EXTERNAL_ID`,
+    /// `EXTERNAL_ID_TOO_LONG`), so we refuse the rest at enrolment instead
+    /// of at the first payment.
+    PosId,
+    is_pos_id
+);
+
+fn is_pos_id(raw: &str) -> bool {
+    (1..=40).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 fn is_kiosk_id(raw: &str) -> bool {
     (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
@@ -184,6 +198,23 @@ mod tests {
         assert!(ProviderOrderId::parse("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3").is_some());
         for bad in ["", "ORD/../x", "a b", &"A".repeat(65)] {
             assert!(ProviderOrderId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn points_of_sale_are_mercado_pagos_letters_and_digits() {
+        assert!(PosId::parse("SUC001POS001").is_some());
+        assert!(PosId::parse(&"A".repeat(40)).is_some());
+        for bad in [
+            "",
+            "SUC-001",
+            "POS 1",
+            "POS_1",
+            "caixa#1",
+            "ção",
+            &"A".repeat(41),
+        ] {
+            assert!(PosId::parse(bad).is_none(), "{bad:?}");
         }
     }
 

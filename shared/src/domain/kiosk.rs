@@ -1,6 +1,6 @@
 //! An enrolled kiosk device of the restaurant.
 
-use crate::domain::ids::{KioskId, StoreId};
+use crate::domain::ids::{KioskId, PosId, StoreId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -14,6 +14,10 @@ pub struct Kiosk {
     pub name: String,
     /// The store it stands in: its sessions and orders are that store's.
     pub store_id: StoreId,
+    /// Its own Mercado Pago point of sale, if it has one: its customers'
+    /// QR orders are created there (else on its store's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mercadopago_pos_id: Option<PosId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub revoked: bool,

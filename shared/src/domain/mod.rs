@@ -25,7 +25,9 @@ pub mod verification;
 
 pub use cpf::Cpf;
 pub use email::Email;
-pub use ids::{CustomerId, IdempotencyKey, KioskId, OrderId, ProductId, ProviderOrderId, StoreId};
+pub use ids::{
+    CustomerId, IdempotencyKey, KioskId, OrderId, PosId, ProductId, ProviderOrderId, StoreId,
+};
 pub use money::Money;
 pub use person::PersonName;
 pub use role::Role;

@@ -1,6 +1,6 @@
 //! Orders: lines priced from the menu at checkout, and the status machine.
 
-use crate::domain::ids::{KioskId, OrderId, ProductId, ProviderOrderId, StoreId};
+use crate::domain::ids::{KioskId, OrderId, PosId, ProductId, ProviderOrderId, StoreId};
 use crate::domain::money::Money;
 use crate::domain::product::Product;
 use crate::domain::subject::Subject;
@@ -231,6 +231,11 @@ pub struct Order {
     /// The kiosk it was placed at (its open orders are counted per kiosk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk_id: Option<KioskId>,
+    /// The Mercado Pago point of sale its QR is created on, fixed at
+    /// checkout: the kiosk's own, else its store's; absent for the
+    /// deployment's (`MERCADOPAGO_EXTERNAL_POS_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mercadopago_pos_id: Option<PosId>,
     pub items: Vec<OrderLine>,
     pub total_cents: Money,
     pub status: OrderStatus,
@@ -278,6 +283,7 @@ impl Order {
             customer_id: owner,
             store_id: at.store_id.clone(),
             kiosk_id: at.kiosk_id.clone(),
+            mercadopago_pos_id: at.pos_id.clone(),
             items,
             total_cents: total,
             status: OrderStatus::AwaitingPayment,
@@ -737,6 +743,7 @@ mod tests {
             customer_id: "guest:1".parse().unwrap(),
             store_id: None,
             kiosk_id: None,
+            mercadopago_pos_id: None,
             items: vec![],
             total_cents: Money::cents(2490),
             status,

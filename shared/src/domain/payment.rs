@@ -3,9 +3,22 @@
 //! fails. The port that speaks them is `service::ports::PaymentGateway`; its
 //! Mercado Pago adapter is `payments::mercadopago`.
 
-use crate::domain::ids::{IdempotencyKey, OrderId, ProviderOrderId};
+use crate::domain::ids::{IdempotencyKey, OrderId, PosId, ProviderOrderId};
 use crate::domain::money::Money;
+use crate::error::{Code, Error};
 use time::OffsetDateTime;
+
+/// `mercadopago_pos_id` as a client sent it (a kiosk's at enrolment, a
+/// store's): 400 `invalid_pos_id` unless Mercado Pago would take it.
+pub fn pos_id(value: &serde_json::Value) -> Result<PosId, Error> {
+    value.as_str().and_then(PosId::parse).ok_or_else(|| {
+        Error::validation(
+            Code::InvalidPosId,
+            "mercadopago_pos_id is the external_id of a Mercado Pago point of sale: 1 to 40 \
+             letters and digits",
+        )
+    })
+}
 
 /// What a QR order is created from.
 #[derive(Debug, Clone)]
@@ -24,6 +37,9 @@ pub struct QrOrderRequest {
     pub idempotency_key: IdempotencyKey,
     /// Shown to the payer; may be empty.
     pub items: Vec<QrItem>,
+    /// The point of sale it is created on: the kiosk's, else its store's;
+    /// `None` for the deployment's (`MERCADOPAGO_EXTERNAL_POS_ID`).
+    pub pos_id: Option<PosId>,
 }
 
 /// One line of a QR order, as the payer's app shows it.

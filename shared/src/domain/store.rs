@@ -12,7 +12,8 @@
 //! The timezone database is compiled in (jiff's bundled IANA tzdb), so the
 //! answer does not depend on the files of the machine the function runs on.
 
-use crate::domain::ids::{ProductId, StoreId};
+use crate::domain::ids::{PosId, ProductId, StoreId};
+use crate::domain::payment::pos_id;
 use crate::domain::product::Product;
 use crate::domain::text;
 use crate::{Code, Error, Result};
@@ -287,6 +288,11 @@ pub struct Store {
     pub timezone: Timezone,
     pub hours: Hours,
     pub paused: bool,
+    /// The store's Mercado Pago point of sale: its kiosks' QR orders are
+    /// created there unless a kiosk has its own; without one, on the
+    /// deployment's (`MERCADOPAGO_EXTERNAL_POS_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mercadopago_pos_id: Option<PosId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -376,6 +382,14 @@ fn timezone(value: &serde_json::Value) -> Result<Timezone> {
     Timezone::parse(value.as_str().unwrap_or_default())
 }
 
+/// A field that may be sent as `null` (to remove what it holds): `Some(Null)`
+/// then, where serde's own `Option` would read `None`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
 fn paused(value: &serde_json::Value) -> Result<bool> {
     value
         .as_bool()
@@ -392,6 +406,8 @@ pub struct StoreBody {
     hours: serde_json::Value,
     #[serde(default)]
     paused: Option<serde_json::Value>,
+    #[serde(default)]
+    mercadopago_pos_id: Option<serde_json::Value>,
 }
 
 /// A new store, validated.
@@ -401,6 +417,7 @@ pub struct StoreDraft {
     pub timezone: Timezone,
     pub hours: Hours,
     pub paused: bool,
+    pub mercadopago_pos_id: Option<PosId>,
 }
 
 impl TryFrom<StoreBody> for StoreDraft {
@@ -416,6 +433,7 @@ impl TryFrom<StoreBody> for StoreDraft {
                 .map(paused)
                 .transpose()?
                 .unwrap_or(false),
+            mercadopago_pos_id: body.mercadopago_pos_id.as_ref().map(pos_id).transpose()?,
         })
     }
 }
@@ -432,6 +450,8 @@ pub struct StorePatchBody {
     hours: Option<serde_json::Value>,
     #[serde(default)]
     paused: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    mercadopago_pos_id: Option<serde_json::Value>,
 }
 
 /// What a `PATCH /stores/{id}` changes, validated; at least one field.
@@ -441,13 +461,15 @@ pub struct StorePatch {
     pub timezone: Option<Timezone>,
     pub hours: Option<Hours>,
     pub paused: Option<bool>,
+    /// `Some(None)`: the store no longer has a point of sale of its own.
+    pub mercadopago_pos_id: Option<Option<PosId>>,
 }
 
 impl StorePatch {
     /// Whether it changes only what a store's manager may change (hours and
-    /// the pause); the name and timezone are the chain's.
+    /// the pause); the name, timezone and point of sale are the chain's.
     pub fn is_operational(&self) -> bool {
-        self.name.is_none() && self.timezone.is_none()
+        self.name.is_none() && self.timezone.is_none() && self.mercadopago_pos_id.is_none()
     }
 }
 
@@ -459,10 +481,18 @@ impl TryFrom<StorePatchBody> for StorePatch {
             timezone: body.timezone.as_ref().map(timezone).transpose()?,
             hours: body.hours.as_ref().map(Hours::parse).transpose()?,
             paused: body.paused.as_ref().map(paused).transpose()?,
+            mercadopago_pos_id: body
+                .mercadopago_pos_id
+                .as_ref()
+                .map(|pos| match pos {
+                    serde_json::Value::Null => Ok(None),
+                    pos => pos_id(pos).map(Some),
+                })
+                .transpose()?,
         };
         if patch == StorePatch::default() {
             return Err(Error::invalid_body(
-                "name on its own or with timezone, hours or paused: at least one to change",
+                "name, timezone, hours, paused or mercadopago_pos_id: at least one to change",
             ));
         }
         Ok(patch)
@@ -601,6 +631,7 @@ mod tests {
             timezone: Timezone::parse(timezone).unwrap(),
             hours: Hours::parse(&hours).unwrap(),
             paused: false,
+            mercadopago_pos_id: None,
             created_at: at,
             updated_at: at,
             sold_out: BTreeSet::new(),
@@ -763,6 +794,23 @@ mod tests {
         assert_eq!(
             StorePatch::try_from(empty).unwrap_err().public_parts().0,
             Code::InvalidBody
+        );
+        let pos: StorePatchBody =
+            serde_json::from_value(json!({"mercadopago_pos_id": "SUC1POS1"})).unwrap();
+        let pos = StorePatch::try_from(pos).unwrap();
+        assert_eq!(pos.mercadopago_pos_id, Some(PosId::parse("SUC1POS1")));
+        assert!(!pos.is_operational());
+        let unset: StorePatchBody =
+            serde_json::from_value(json!({"mercadopago_pos_id": null})).unwrap();
+        assert_eq!(
+            StorePatch::try_from(unset).unwrap().mercadopago_pos_id,
+            Some(None)
+        );
+        let bad_pos: StorePatchBody =
+            serde_json::from_value(json!({"mercadopago_pos_id": "SUC-1"})).unwrap();
+        assert_eq!(
+            StorePatch::try_from(bad_pos).unwrap_err().public_parts().0,
+            Code::InvalidPosId
         );
         let bad_pause: StorePatchBody = serde_json::from_value(json!({"paused": "yes"})).unwrap();
         assert_eq!(

@@ -10,7 +10,7 @@
 use crate::Role;
 use crate::domain::jwk::{PrivateKey, PublicKeys};
 use crate::domain::keys::KeyError;
-use crate::domain::{KioskId, StoreId};
+use crate::domain::{KioskId, PosId, StoreId};
 use crate::error::Code;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -42,6 +42,11 @@ pub struct Claims {
     /// The kiosk a kiosk, guest or customer session runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk_id: Option<String>,
+    /// The kiosk's own Mercado Pago point of sale, when it has one (no
+    /// secret: it names where the QR is shown, and Mercado Pago takes
+    /// nothing on it without our access token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos_id: Option<String>,
     /// How a customer proved who they are (RFC 8176 style): `["cpf"]` for a
     /// CPF typed at a kiosk, `["cpf","otp"]` once a code e-mailed to them was
     /// confirmed. Absent on kiosk, guest and staff tokens.
@@ -54,12 +59,14 @@ pub struct Claims {
 }
 
 /// Where a session belongs: its store (every role but `admin`) and the kiosk
-/// it runs on (kiosk, guest and customer sessions). Tokens carry both, and
-/// every store-bound check reads them from here.
+/// it runs on (kiosk, guest and customer sessions), with that kiosk's own
+/// Mercado Pago point of sale if it has one. Tokens carry them, and every
+/// store-bound check reads them from here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     pub store_id: Option<StoreId>,
     pub kiosk_id: Option<KioskId>,
+    pub pos_id: Option<PosId>,
 }
 
 impl Scope {
@@ -73,6 +80,23 @@ impl Scope {
         Scope {
             store_id: Some(store),
             kiosk_id: Some(kiosk),
+            pos_id: None,
+        }
+    }
+
+    /// The same scope on the kiosk's own point of sale `pos`, if any.
+    pub fn on_pos(self, pos: Option<PosId>) -> Scope {
+        Scope {
+            pos_id: pos,
+            ..self
+        }
+    }
+
+    /// A staff session of `store` (kitchen, manager): no kiosk.
+    pub fn store(store: StoreId) -> Scope {
+        Scope {
+            store_id: Some(store),
+            ..Scope::default()
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::parse::parse_json;
 use crate::domain::token::{Amr, Scope};
-use crate::domain::{KioskId, StoreId, Subject};
+use crate::domain::{KioskId, PosId, StoreId, Subject};
 use crate::{Error, Result, Role};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -34,6 +34,8 @@ pub struct Caller {
     pub store_id: Option<StoreId>,
     /// The kiosk a kiosk, guest or customer session runs on.
     pub kiosk_id: Option<KioskId>,
+    /// That kiosk's own Mercado Pago point of sale, if it has one.
+    pub pos_id: Option<PosId>,
     /// How a customer proved who they are (the token's `amr`); empty for
     /// other roles.
     pub amr: Vec<Amr>,
@@ -60,6 +62,10 @@ impl Caller {
             Some(id) => Some(KioskId::parse(id).ok_or_else(unauthorized)?),
             None => None,
         };
+        let pos_id = match field("pos_id") {
+            Some(id) => Some(PosId::parse(id).ok_or_else(unauthorized)?),
+            None => None,
+        };
         let amr = match field("amr") {
             Some(list) => Amr::parse_list(list).ok_or_else(unauthorized)?,
             None => Vec::new(),
@@ -69,6 +75,7 @@ impl Caller {
             role,
             store_id,
             kiosk_id,
+            pos_id,
             amr,
         })
     }
@@ -79,7 +86,8 @@ impl Caller {
     pub fn kiosk_scope(&self) -> Result<(KioskId, Scope)> {
         match (&self.store_id, &self.kiosk_id) {
             (Some(store), Some(kiosk)) => {
-                Ok((kiosk.clone(), Scope::kiosk(store.clone(), kiosk.clone())))
+                let scope = Scope::kiosk(store.clone(), kiosk.clone()).on_pos(self.pos_id.clone());
+                Ok((kiosk.clone(), scope))
             }
             _ => Err(Error::unauthorized_caller()),
         }
@@ -167,5 +175,16 @@ mod tests {
     fn an_unknown_authentication_method_is_no_caller() {
         let answer = Caller::from_request(&request_with(customer(Some("cpf sms"))));
         assert!(answer.is_err());
+    }
+
+    #[test]
+    fn a_kiosk_sessions_point_of_sale_passes_on_to_the_sessions_it_opens() {
+        let mut context = serde_json::json!({"sub": "3c9d1e2f", "role": "kiosk",
+            "store_id": "7d1e4b2a", "kiosk_id": "3c9d1e2f", "pos_id": "SUC1POS2"});
+        let caller = Caller::from_request(&request_with(context.clone())).unwrap();
+        let (_, scope) = caller.kiosk_scope().unwrap();
+        assert_eq!(scope.pos_id.as_ref().map(PosId::as_str), Some("SUC1POS2"));
+        context["pos_id"] = "SUC-1".into();
+        assert!(Caller::from_request(&request_with(context)).is_err());
     }
 }

@@ -45,7 +45,7 @@ use super::{
     iso8601_duration, parse_amount,
 };
 use crate::config::Env;
-use crate::domain::{IdempotencyKey, OrderId, ProviderOrderId};
+use crate::domain::{IdempotencyKey, OrderId, PosId, ProviderOrderId};
 use crate::service::ports::PaymentGateway;
 use bytes::Bytes;
 use http::{Method, StatusCode, header};
@@ -74,7 +74,8 @@ pub struct MercadoPagoSettings {
     /// `make dev` and the tests), without a trailing `/`.
     pub api_url: String,
     /// `MERCADOPAGO_EXTERNAL_POS_ID`: the point of sale (created beforehand
-    /// in Mercado Pago, with its store) the QR orders belong to.
+    /// in Mercado Pago, with its store) the QR orders belong to when neither
+    /// the kiosk nor its store has one of its own.
     pub external_pos_id: String,
     pub bounds: Bounds,
 }
@@ -89,10 +90,7 @@ impl MercadoPagoSettings {
         if !scheme_ok || uri.authority().is_none() || uri.query().is_some() {
             return Err(SetupError::InvalidUrl(api_url.to_owned()));
         }
-        let pos_ok = !external_pos_id.is_empty()
-            && external_pos_id.len() <= 128
-            && external_pos_id.bytes().all(|b| b.is_ascii_graphic());
-        if !pos_ok {
+        if PosId::parse(external_pos_id).is_none() {
             return Err(SetupError::InvalidPosId);
         }
         Ok(Self {
@@ -143,7 +141,7 @@ impl Default for Bounds {
 pub enum SetupError {
     #[error("MERCADOPAGO_API_URL {0:?} is not an http(s) URL without a query")]
     InvalidUrl(String),
-    #[error("MERCADOPAGO_EXTERNAL_POS_ID is missing or not visible ASCII (1 to 128 characters)")]
+    #[error("MERCADOPAGO_EXTERNAL_POS_ID is missing or not 1 to 40 letters and digits")]
     InvalidPosId,
     #[error("no root certificates to verify {0} with")]
     NoRootCertificates(String),
@@ -532,12 +530,14 @@ fn refused(code: &str, message: impl Into<String>) -> PaymentError {
     }
 }
 
-/// The body of a QR order creation, or why it cannot be sent.
+/// The body of a QR order creation, or why it cannot be sent: on the
+/// request's point of sale, else on `default_pos` (the deployment's).
 fn create_body(
     request: &QrOrderRequest,
-    external_pos_id: &str,
+    default_pos: &str,
     now: time::OffsetDateTime,
 ) -> Result<Vec<u8>, PaymentError> {
+    let external_pos_id = request.pos_id.as_ref().map_or(default_pos, PosId::as_str);
     let total = format_amount(request.total)
         .filter(|_| request.total.as_cents() > 0)
         .ok_or_else(|| refused("invalid_amount", "the total must be positive"))?;
@@ -764,6 +764,7 @@ mod tests {
                 unit_price: Money::cents(total / 2),
                 quantity: 2,
             }],
+            pos_id: None,
         };
         (request, now)
     }
@@ -786,6 +787,15 @@ mod tests {
                 "items": [{"title": "X-Burger", "unit_price": "24.90", "quantity": 2, "unit_measure": "unit"}]
             })
         );
+    }
+
+    #[test]
+    fn a_kiosks_or_stores_point_of_sale_replaces_the_deployments() {
+        let (mut request, now) = request(4980, time::Duration::minutes(15));
+        request.pos_id = PosId::parse("SHOPPING01");
+        let body: serde_json::Value =
+            serde_json::from_slice(&create_body(&request, "KIOSK001POS001", now).unwrap()).unwrap();
+        assert_eq!(body["config"]["qr"]["external_pos_id"], "SHOPPING01");
     }
 
     #[test]
@@ -831,7 +841,7 @@ mod tests {
         ] {
             assert!(MercadoPagoSettings::new(url, "POS1").is_err(), "{url}");
         }
-        for pos in ["", "has space", &"p".repeat(129)] {
+        for pos in ["", "has space", "POS-1", &"p".repeat(41)] {
             assert!(
                 MercadoPagoSettings::new(DEFAULT_API_URL, pos).is_err(),
                 "{pos}"

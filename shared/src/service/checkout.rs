@@ -61,7 +61,14 @@ pub async fn place_order(
     // Sold out is the store's: the same record said so.
     shop.mark_availability(menu.values_mut());
     let (items, total_cents) = checkout.price(&menu)?;
-    let order = Order::placed(owner.clone(), at, items, total_cents, now);
+    // The kiosk's own point of sale, else the store's (else, at payment,
+    // the deployment's).
+    let at = at.clone().on_pos(
+        at.pos_id
+            .clone()
+            .or_else(|| shop.mercadopago_pos_id.clone()),
+    );
+    let order = Order::placed(owner.clone(), &at, items, total_cents, now);
     let record = record_id.map(|id| IdempotencyRecord {
         id,
         order_id: order.id.clone(),
@@ -69,7 +76,7 @@ pub async fn place_order(
         expires_at: clock::now_unix() + IDEMPOTENCY_TTL_SECONDS,
     });
     match store.create(&order, record.as_ref()).await? {
-        Created::Order(order) => {
+        Created::Written => {
             tracing::info!(order_id = %order.id, total_cents = order.total_cents.as_cents(), "order placed");
             Ok(Placed::New(order))
         }
@@ -138,7 +145,7 @@ fn key_in_use() -> Error {
 mod tests {
     use super::*;
     use crate::domain::ids::ProductId;
-    use crate::domain::ids::{OrderId, StoreId};
+    use crate::domain::ids::{OrderId, PosId, StoreId};
     use crate::domain::money::Money;
     use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
     use crate::domain::store::{Stock, Store};
@@ -194,6 +201,37 @@ mod tests {
         IdempotencyKey::parse(k).unwrap()
     }
 
+    /// The new order a checkout of `lines` by `owner` at `scope` places.
+    async fn placed(store: &Memory, owner: &str, scope: &Scope, lines: &[(&str, u32)]) -> Order {
+        match place_order(store, &who(owner), scope, &checkout(lines), None).await {
+            Ok(Placed::New(order)) => order,
+            other => panic!("a checkout without a key places a new order: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_order_is_paid_on_the_kiosks_point_of_sale_else_its_stores() {
+        let mut store = store();
+        let pos = |id: &str| PosId::parse(id).unwrap();
+        if let Some(shop) = store.stores.get_mut(&StoreId::parse("d4").unwrap()) {
+            shop.mercadopago_pos_id = Some(pos("STORED4"));
+        }
+        let own = at("d4").on_pos(Some(pos("KIOSK7")));
+        let cases = [
+            (own, Some("KIOSK7")),
+            (at("d4"), Some("STORED4")),
+            (at("a1"), None),
+        ];
+        for (scope, expected) in cases {
+            let order = placed(&store, "guest:1", &scope, &[("x-burger", 1)]).await;
+            assert_eq!(
+                order.mercadopago_pos_id.as_ref().map(PosId::as_str),
+                expected,
+                "{scope:?}"
+            );
+        }
+    }
+
     fn code(result: Result<Placed>) -> (u16, String) {
         let e = result.unwrap_err();
         (e.status_code(), e.public_parts().0.as_str().to_owned())
@@ -202,17 +240,7 @@ mod tests {
     #[tokio::test]
     async fn a_checkout_is_priced_from_the_menu_and_awaits_payment() {
         let store = store();
-        let Placed::New(order) = place_order(
-            &store,
-            &who("guest:1"),
-            &at("a1"),
-            &checkout(&[("x-burger", 2)]),
-            None,
-        )
-        .await
-        .unwrap() else {
-            panic!("a first checkout places a new order")
-        };
+        let order = placed(&store, "guest:1", &at("a1"), &[("x-burger", 2)]).await;
         assert_eq!(order.total_cents, Money::cents(5180));
         assert_eq!(
             (order.status, order.number),
@@ -346,12 +374,7 @@ mod tests {
         let body = checkout(&[("sold-out", 2)]);
         let refused = place_order(&store, &who("c-1"), &at("a1"), &body, None).await;
         assert_eq!(code(refused), (422, "product_unavailable".to_owned()));
-        let Placed::New(order) = place_order(&store, &who("c-1"), &at("d4"), &body, None)
-            .await
-            .unwrap()
-        else {
-            panic!("a new order")
-        };
+        let order = placed(&store, "c-1", &at("d4"), &[("sold-out", 2)]).await;
         assert_eq!(order.total_cents, Money::cents(1580));
         assert_eq!(store.count(), 1);
     }

@@ -124,6 +124,7 @@ pub async fn request_payment(
                 quantity: u32::from(line.quantity),
             })
             .collect(),
+        pos_id: order.mercadopago_pos_id.clone(),
     };
     let created = gateway
         .create_qr_order(&request)

@@ -55,7 +55,8 @@ impl IdempotencyRecord {
 /// The outcome of writing a new order.
 #[derive(Debug)]
 pub enum Created {
-    Order(Order),
+    /// The order was written as given.
+    Written,
     /// The idempotency key was taken first (by an earlier or concurrent
     /// request); its record, when the store could read it back.
     KeyTaken(Option<IdempotencyRecord>),

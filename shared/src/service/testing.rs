@@ -160,7 +160,7 @@ impl CheckoutStore for Memory {
                 paid_by: None,
             });
         }
-        Ok(Created::Order(order.clone()))
+        Ok(Created::Written)
     }
 
     async fn idempotency_record(&self, id: &str) -> Result<Option<IdempotencyRecord>> {
@@ -555,6 +555,7 @@ pub fn store(id: &str, paused: bool) -> Store {
         timezone: Timezone::parse("America/Sao_Paulo").unwrap(),
         hours: Hours::always(),
         paused,
+        mercadopago_pos_id: None,
         created_at: now,
         updated_at: now,
         sold_out: Default::default(),

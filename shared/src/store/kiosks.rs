@@ -18,7 +18,7 @@
 
 use crate::clock;
 pub use crate::domain::kiosk::{Enrolled, Kiosk};
-use crate::domain::{KioskId, StoreId};
+use crate::domain::{KioskId, PosId, StoreId};
 use crate::store::dynamo::{applied, from_item, is_condition_failure, s, text, to_item};
 use crate::store::sdk::from_sdk;
 use crate::{Error, Result};
@@ -42,6 +42,8 @@ struct KioskItem {
     sk: KioskId,
     name: String,
     store_id: StoreId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mercadopago_pos_id: Option<PosId>,
     secret_sha256: String,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -55,6 +57,7 @@ impl From<KioskItem> for Kiosk {
             id: item.sk,
             name: item.name,
             store_id: item.store_id,
+            mercadopago_pos_id: item.mercadopago_pos_id,
             created_at: item.created_at,
             revoked: item.revoked,
         }
@@ -83,8 +86,9 @@ impl KioskStore {
         }
     }
 
-    /// Enrols a kiosk named `name` at `store` with a new 256-bit secret.
-    pub async fn enrol(&self, name: &str, store: &StoreId) -> Result<Enrolled> {
+    /// Enrols a kiosk named `name` at `store` (on its own point of sale
+    /// `pos`, if given) with a new 256-bit secret.
+    pub async fn enrol(&self, name: &str, store: &StoreId, pos: Option<PosId>) -> Result<Enrolled> {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| Error::internal(e.to_string()))?;
         let secret = B64.encode(secret);
@@ -93,6 +97,7 @@ impl KioskStore {
             sk: KioskId::generate(),
             name: name.to_owned(),
             store_id: store.clone(),
+            mercadopago_pos_id: pos,
             secret_sha256: digest(&secret),
             created_at: clock::now(),
             revoked: false,

@@ -144,6 +144,7 @@ impl StoreStore {
                 timezone: draft.timezone,
                 hours: draft.hours,
                 paused: draft.paused,
+                mercadopago_pos_id: draft.mercadopago_pos_id,
                 created_at: now,
                 updated_at: now,
                 sold_out: Default::default(),
@@ -194,14 +195,29 @@ impl StoreStore {
             sets.push("#paused = :paused");
             values.insert(":paused".to_owned(), AttributeValue::Bool(paused));
         }
-        let names = sets
+        let mut removes = Vec::new();
+        match &patch.mercadopago_pos_id {
+            Some(Some(pos)) => {
+                sets.push("#mercadopago_pos_id = :pos");
+                values.insert(":pos".to_owned(), s(pos.as_str()));
+            }
+            Some(None) => removes.push("#mercadopago_pos_id"),
+            None => {}
+        }
+        let names: HashMap<String, String> = sets
             .iter()
             .filter_map(|set| set.split_once(" = "))
-            .map(|(placeholder, _)| (placeholder.to_owned(), placeholder[1..].to_owned()))
+            .map(|(placeholder, _)| placeholder)
+            .chain(removes.iter().copied())
+            .map(|placeholder| (placeholder.to_owned(), placeholder[1..].to_owned()))
             .collect();
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
         let output = self
             .update_existing(id)
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(expression)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
@@ -304,6 +320,7 @@ mod tests {
                 timezone: crate::domain::store::Timezone::parse("America/Sao_Paulo").unwrap(),
                 hours: crate::domain::store::Hours::parse(&hours).unwrap(),
                 paused: false,
+                mercadopago_pos_id: None,
                 created_at: now,
                 updated_at: now,
                 sold_out: ["product#p-1".to_owned()].into(),

@@ -104,6 +104,7 @@ async fn home_store(sdk: &aws_config::SdkConfig, stack: &LocalStack) -> String {
         timezone: Timezone::parse("America/Sao_Paulo").unwrap(),
         hours: Hours::always(),
         paused: false,
+        mercadopago_pos_id: None,
     };
     let store = stores.create(draft).await.unwrap();
     for username in ["kitchen", "manager"] {

@@ -161,6 +161,7 @@ fn qr_request(cents: i64) -> QrOrderRequest {
             unit_price: Money::cents(cents),
             quantity: 1,
         }],
+        pos_id: None,
     }
 }
 

@@ -128,7 +128,7 @@ impl Checkouts {
             .send()
             .await;
         let e = match result {
-            Ok(_) => return Ok(Attempt::Done(Created::Order(order.clone()))),
+            Ok(_) => return Ok(Attempt::Done(Created::Written)),
             Err(e) => e,
         };
         let reasons = match e.as_service_error() {
