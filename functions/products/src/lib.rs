@@ -16,6 +16,7 @@ use shared::http::page::{Page, encode_cursor};
 use shared::http::{
     Caller, empty_response, json_body, json_response, page_params, path_param, query_param, route,
 };
+use shared::store::menu_cache::MenuCache;
 use shared::store::products::{MenuCursor, ProductStore};
 use shared::store::stores::{StoreCursor, StoreStore};
 use shared::{Code, Error, Result, Role};
@@ -23,15 +24,23 @@ use shared::{Code, Error, Result, Role};
 pub struct State {
     pub products: ProductStore,
     pub stores: StoreStore,
+    /// The menu pages this instance read in the last `MENU_CACHE_SECONDS`.
+    pub menu: MenuCache,
 }
 
+/// How long a warm instance answers a menu page from memory by default.
+pub const MENU_CACHE_SECONDS: u64 = 5;
+
 impl shared::lambda::Function for State {
-    /// The tables from `PRODUCTS_TABLE` and `STORES_TABLE`; no network call.
+    /// The tables from `PRODUCTS_TABLE` and `STORES_TABLE`, and the menu
+    /// pages' lifetime from `MENU_CACHE_SECONDS` (5; 0 turns the cache off);
+    /// no network call.
     fn from_env(sdk: &aws_config::SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             products: ProductStore::new(client.clone(), env.required("PRODUCTS_TABLE")?),
             stores: StoreStore::new(client, env.required("STORES_TABLE")?),
+            menu: MenuCache::new(env.seconds_or("MENU_CACHE_SECONDS", MENU_CACHE_SECONDS)?),
         })
     }
 
@@ -124,7 +133,7 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
     let (limit, after) = page_params::<MenuCursor>(request, CURSOR_KIND)?;
     let at = menu_at(&caller, request)?;
     let ((mut items, next), store) = tokio::try_join!(
-        state.products.list(category, limit, after),
+        state.menu.page(&state.products, category, limit, after),
         store_of(state, &at)
     )?;
     as_at(store.as_ref(), &mut items);
@@ -156,6 +165,7 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
 async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let product = state.products.create(draft(request)?).await?;
+    state.menu.clear();
     tracing::info!(product_id = %product.id, "product created");
     Ok(json_response(201, &product))
 }
@@ -165,6 +175,7 @@ async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let id = product_id(request)?;
     let mut product = state.products.update(&id, draft(request)?).await?;
+    state.menu.clear();
     tracing::info!(product_id = %id, "product updated");
     // An admin's answer is the chain's: available (a store sells it out).
     as_at(None, [&mut product]);
@@ -176,6 +187,7 @@ async fn delete(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let id = product_id(request)?;
     state.products.delete(&id).await?;
+    state.menu.clear();
     tracing::info!(product_id = %id, "product deleted");
     Ok(empty_response(204))
 }

@@ -506,11 +506,31 @@ async fn no_request_path_scans_and_each_makes_a_fixed_number_of_dynamodb_calls()
         ["Query"],
         "the chain's: no store"
     );
+    // The same pages again within MENU_CACHE_SECONDS: the menu from the
+    // instance's memory, the store's sold-out set read as ever.
+    let answer = app.list_products(&guest, "limit=1").await;
+    assert_eq!(calls(&recorder, &answer), ["GetItem"]);
+    let answer = app.list_products(&admin, "").await;
+    assert_eq!(calls(&recorder, &answer), [] as [&str; 0]);
     let answer = app.get_product(&guest, &id).await;
     assert_eq!(calls(&recorder, &answer), ["GetItem", "GetItem"]);
     // Writes: one each; selling out reads the product first.
     let answer = app.put_product(&admin, &id, tudo).await;
     assert_eq!(calls(&recorder, &answer), ["UpdateItem"]);
+    // A write clears the instance's pages: the next read sees it.
+    let answer = app.list_products(&admin, "").await;
+    assert_eq!(calls(&recorder, &answer), ["Query"]);
+    let page: Value = answer.json();
+    let tudo = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id.as_str());
+    assert_eq!(
+        tudo.map(|p| p["price_cents"].clone()),
+        Some(json!(3590)),
+        "{page}"
+    );
     let answer = app.patch_availability(&admin, &home, sold_out).await;
     assert_eq!(calls(&recorder, &answer), ["GetItem", "UpdateItem"]);
     let answer = app.post_product(&admin, brigadeiro).await;

@@ -13,6 +13,8 @@ pub mod dynamo;
 #[cfg(feature = "dynamodb")]
 pub mod kiosks;
 #[cfg(feature = "dynamodb")]
+pub mod menu_cache;
+#[cfg(feature = "dynamodb")]
 pub mod orders;
 #[cfg(feature = "dynamodb")]
 pub mod products;

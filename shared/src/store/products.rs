@@ -36,7 +36,7 @@ struct ProductItem {
 }
 
 /// A position in a menu listing: the last product of the previous page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MenuCursor {
     pub id: String,
     pub sk: String,

@@ -1,0 +1,175 @@
+//! The menu's pages, kept a few seconds in the products function's memory.
+//!
+//! Every kiosk session of the chain browses the menu, and the menu is one
+//! partition of the `menu` index (`menu_pk = "MENU"`): uncached, the chain's
+//! menu reads would all land there (a partition serves 3,000 reads a second).
+//! A warm function answers a page it read less than `MENU_CACHE_SECONDS` ago
+//! (default 5) from memory, so the partition sees about one read per page per
+//! warm instance every few seconds, whatever the number of kiosks.
+//!
+//! What is cached is the chain's menu only. What a store has sold out comes
+//! from the store's own record, read on every request, so selling out shows
+//! at once. A menu write clears the instance's pages; other warm instances
+//! show it within the lifetime. Checkout never reads this cache: it prices
+//! from the products as stored.
+
+use crate::Result;
+use crate::domain::product::{Category, Product};
+use crate::store::products::{MenuCursor, ProductStore};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A page of the menu and the cursor of the next.
+pub type MenuPage = (Vec<Product>, Option<MenuCursor>);
+
+/// The most pages kept: `limit` and `cursor` come from clients, so the
+/// number of distinct pages is theirs to choose; past this many, expired
+/// pages are dropped, and if none has expired the new one is not kept.
+const MAX_PAGES: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PageKey {
+    category: Option<Category>,
+    limit: u16,
+    after: Option<MenuCursor>,
+}
+
+/// The menu pages one function instance read recently.
+pub struct MenuCache {
+    lifetime: Duration,
+    pages: Mutex<HashMap<PageKey, (Instant, MenuPage)>>,
+}
+
+impl MenuCache {
+    /// Pages live `lifetime`; zero keeps none.
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            lifetime,
+            pages: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<PageKey, (Instant, MenuPage)>> {
+        // A panic while holding the lock leaves a map that is still whole.
+        self.pages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The page, from memory if it was read less than the lifetime before
+    /// `now`, else from the store (and kept).
+    pub async fn page(
+        &self,
+        products: &ProductStore,
+        category: Option<Category>,
+        limit: u16,
+        after: Option<MenuCursor>,
+    ) -> Result<MenuPage> {
+        let key = PageKey {
+            category,
+            limit,
+            after,
+        };
+        let now = Instant::now();
+        if let Some(page) = self.fresh(&key, now) {
+            return Ok(page);
+        }
+        let page = products.list(category, limit, key.after.clone()).await?;
+        self.keep(key, page.clone(), now);
+        Ok(page)
+    }
+
+    fn fresh(&self, key: &PageKey, now: Instant) -> Option<MenuPage> {
+        let pages = self.pages();
+        let (read_at, page) = pages.get(key)?;
+        (now.saturating_duration_since(*read_at) < self.lifetime).then(|| page.clone())
+    }
+
+    fn keep(&self, key: PageKey, page: MenuPage, read_at: Instant) {
+        if self.lifetime.is_zero() {
+            return;
+        }
+        let mut pages = self.pages();
+        if pages.len() >= MAX_PAGES && !pages.contains_key(&key) {
+            let lifetime = self.lifetime;
+            pages.retain(|_, (at, _)| read_at.saturating_duration_since(*at) < lifetime);
+            if pages.len() >= MAX_PAGES {
+                return;
+            }
+        }
+        pages.insert(key, (read_at, page));
+    }
+
+    /// Forgets every page: this instance just changed the menu.
+    pub fn clear(&self) {
+        self.pages().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(limit: u16) -> PageKey {
+        PageKey {
+            category: None,
+            limit,
+            after: None,
+        }
+    }
+
+    fn page(name: &str) -> MenuPage {
+        let mut product = crate::service::testing::product("p-1", 990, true);
+        product.name = name.to_owned();
+        (vec![product], None)
+    }
+
+    fn name(page: Option<MenuPage>) -> Option<String> {
+        page.map(|(products, _)| products[0].name.clone())
+    }
+
+    #[test]
+    fn a_page_is_answered_from_memory_for_its_lifetime_only() {
+        let cache = MenuCache::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert_eq!(name(cache.fresh(&key(20), t0)), None);
+        cache.keep(key(20), page("X-Burger"), t0);
+        let later = |s| t0 + Duration::from_secs(s);
+        assert_eq!(
+            name(cache.fresh(&key(20), later(4))),
+            Some("X-Burger".into())
+        );
+        assert_eq!(name(cache.fresh(&key(20), later(5))), None, "expired");
+        assert_eq!(name(cache.fresh(&key(10), later(1))), None, "another page");
+        cache.keep(key(20), page("X-Tudo"), later(5));
+        assert_eq!(name(cache.fresh(&key(20), later(6))), Some("X-Tudo".into()));
+        cache.clear();
+        assert_eq!(
+            name(cache.fresh(&key(20), later(6))),
+            None,
+            "cleared by a write"
+        );
+    }
+
+    #[test]
+    fn a_zero_lifetime_keeps_nothing() {
+        let cache = MenuCache::new(Duration::ZERO);
+        let t0 = Instant::now();
+        cache.keep(key(20), page("X-Burger"), t0);
+        assert_eq!(name(cache.fresh(&key(20), t0)), None);
+    }
+
+    #[test]
+    fn clients_cannot_grow_it_past_its_bound() {
+        let cache = MenuCache::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        for limit in 0..(MAX_PAGES as u16 + 50) {
+            cache.keep(key(limit), page("X"), t0);
+        }
+        assert_eq!(cache.pages().len(), MAX_PAGES);
+        // Once the kept pages have expired, new ones take their places.
+        let later = t0 + Duration::from_secs(5);
+        cache.keep(key(9999), page("Y"), later);
+        assert_eq!(cache.pages().len(), 1);
+        assert_eq!(name(cache.fresh(&key(9999), later)), Some("Y".into()));
+    }
+}
