@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_kiosk_sessions_point_of_sale_passes_on_to_the_sessions_it_opens() {
-        let mut context = serde_json::json!({"sub": "3c9d1e2f", "role": "kiosk",
+        let mut context = serde_json::json!({"sub": "guest:1", "role": "guest",
             "store_id": "7d1e4b2a", "kiosk_id": "3c9d1e2f", "pos_id": "SUC1POS2"});
         let caller = Caller::from_request(&request_with(context.clone())).unwrap();
         let (_, scope) = caller.kiosk_scope().unwrap();
