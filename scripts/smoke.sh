@@ -66,8 +66,9 @@ token="$(call POST /auth 200 "$kiosk_token" "{\"cpf\": \"$cpf\"}" | field '["acc
 role="$(call POST /validate 200 "$token" | field '["claims"]["role"]')"
 [[ "$role" == customer ]] || { echo "smoke: validate says role '$role'" >&2; exit 1; }
 call GET /products 401 > /dev/null
-# The first product not sold out (sold-out ones are listed with "available": false).
-product="$(call GET '/products?limit=100' 200 "$token" | python3 -c 'import json, sys; print(next((p["id"] for p in json.load(sys.stdin)["items"] if p.get("available", True)), ""))')"
+# The first item on sale (sold-out ones are listed with "available": false) whose
+# every group its defaults satisfy (a combo needs its slots chosen): orderable as is.
+product="$(call GET '/products?limit=100' 200 "$token" | python3 -c 'import json, sys; print(next((p["id"] for p in json.load(sys.stdin)["items"] if p.get("available", True) and p.get("kind", "item") == "item" and all(sum(o.get("default", False) for o in g["options"]) >= g["min"] for g in p.get("modifier_groups", []))), ""))')"
 if [[ -z "$product" ]]; then
   if [[ "${SMOKE_ALLOW_EMPTY_MENU:-0}" == 1 ]]; then
     echo "smoke: the menu is empty (or all sold out); checkout not tried (SMOKE_ALLOW_EMPTY_MENU=1)" >&2
@@ -77,7 +78,7 @@ if [[ -z "$product" ]]; then
   echo "smoke: the menu is empty (or all sold out), so checkout cannot be tried: add a product first (README, Deploy)" >&2
   exit 1
 fi
-order="$(call POST /orders 201 "$token" "{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}]}" | field '["id"]')"
+order="$(call POST /orders 201 "$token" "{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}], \"fulfillment\": \"takeout\"}" | field '["id"]')"
 status="$(call GET "/orders/$order" 200 "$token" | field '["status"]')"
 [[ "$status" == awaiting_payment ]] || { echo "smoke: the new order is '$status'" >&2; exit 1; }
 call PATCH "/orders/$order" 200 "$token" '{"status": "cancelled"}' > /dev/null

@@ -194,23 +194,49 @@ pub async fn assign_store(
 }
 
 /// Seeds the menu table of `stack` with `local/demo-menu.json`, through the
-/// same validation and store the products function uses.
+/// same validation and store the products function uses. The items come
+/// first; a combo's slots name them as `"@<name>"`, replaced by their ids
+/// once they exist, and the combo is checked against them as the products
+/// function checks it.
 pub async fn seed_demo_menu(
     sdk: &aws_config::SdkConfig,
     stack: &LocalStack,
 ) -> Result<usize, BoxError> {
+    use shared::domain::product::{ProductBody, ProductDraft};
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-menu.json");
-    let entries: Vec<shared::domain::product::ProductBody> =
-        serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let store = shared::store::products::ProductStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         stack.get("ProductsTable")?,
     );
     let count = entries.len();
-    for entry in entries {
-        store
-            .create(shared::domain::product::ProductDraft::try_from(entry)?)
-            .await?;
+    let (combos, items): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|entry| entry.get("kind").and_then(|k| k.as_str()) == Some("combo"));
+    let mut created = std::collections::HashMap::new();
+    for entry in items {
+        let draft = ProductDraft::try_from(serde_json::from_value::<ProductBody>(entry)?)?;
+        let product = store.create(draft).await?;
+        created.insert(product.id.clone(), product);
+    }
+    for mut entry in combos {
+        for slot in entry["slots"].as_array_mut().into_iter().flatten() {
+            for option in slot["options"].as_array_mut().into_iter().flatten() {
+                let name = option["product_id"].as_str().unwrap_or_default();
+                let name = name
+                    .strip_prefix('@')
+                    .ok_or("a demo combo names items as @<name>")?;
+                let id = created
+                    .values()
+                    .find(|p| p.name == name)
+                    .map(|p| p.id.to_string())
+                    .ok_or_else(|| format!("the demo menu has no item {name}"))?;
+                option["product_id"] = serde_json::Value::String(id);
+            }
+        }
+        let draft = ProductDraft::try_from(serde_json::from_value::<ProductBody>(entry)?)?;
+        draft.check_on(None, &created)?;
+        store.create(draft).await?;
     }
     Ok(count)
 }

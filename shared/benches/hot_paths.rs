@@ -7,6 +7,7 @@ use shared::domain::ProductId;
 use shared::domain::Subject;
 use shared::domain::jwk::{PrivateKey, PublicKeys};
 use shared::domain::keys::{KeySet, SigningKey};
+use shared::domain::menu;
 use shared::domain::money::Money;
 use shared::domain::order::{Checkout, CheckoutBody, CheckoutLine};
 use shared::domain::product::{Category, Product};
@@ -68,6 +69,20 @@ fn cpf(c: &mut Criterion) {
 }
 
 fn checkout(c: &mut Criterion) {
+    // Each burger: a size (default medium) and extras; each line picks the
+    // large size, two extras and leaves the onion out.
+    let groups = |i: i64| {
+        serde_json::json!([
+            {"id": format!("size-{i}"), "name": "Tamanho", "min": 1, "max": 1, "options": [
+                {"id": format!("m-{i}"), "name": "Médio", "default": true},
+                {"id": format!("g-{i}"), "name": "Grande", "price_delta_cents": 300}]},
+            {"id": format!("extras-{i}"), "name": "Adicionais", "min": 0, "max": 2, "options": [
+                {"id": format!("bacon-{i}"), "name": "Bacon", "price_delta_cents": 400},
+                {"id": format!("cheddar-{i}"), "name": "Cheddar", "price_delta_cents": 300}]},
+            {"id": format!("remove-{i}"), "name": "Retirar", "min": 0, "max": 1, "options": [
+                {"id": format!("onion-{i}"), "name": "Sem cebola"}]}
+        ])
+    };
     let menu: std::collections::HashMap<ProductId, Product> = (0..50)
         .map(|i| {
             let id = ProductId::parse(&format!("p{i}")).unwrap();
@@ -78,6 +93,11 @@ fn checkout(c: &mut Criterion) {
                 category: Category::Sandwich,
                 price_cents: Money::cents(1000 + i),
                 image_url: None,
+                kind: Default::default(),
+                modifier_groups: menu::parse_groups(Some(&groups(i))).unwrap(),
+                slots: Vec::new(),
+                allergens: Vec::new(),
+                dietary: Vec::new(),
                 available: true,
                 active: true,
                 created_at: shared::clock::now(),
@@ -86,21 +106,39 @@ fn checkout(c: &mut Criterion) {
             (id, product)
         })
         .collect();
+    let pick = |group: String, options: Vec<String>| menu::ModifierChoice {
+        group_id: group,
+        option_ids: options,
+    };
     let body = CheckoutBody {
         items: (0..50)
             .map(|i| CheckoutLine {
                 product_id: format!("p{i}"),
                 quantity: 2,
-                note: Some("sem cebola".into()),
+                note: Some("bem passado".into()),
+                modifiers: vec![
+                    pick(format!("size-{i}"), vec![format!("g-{i}")]),
+                    pick(
+                        format!("extras-{i}"),
+                        vec![format!("bacon-{i}"), format!("cheddar-{i}")],
+                    ),
+                    pick(format!("remove-{i}"), vec![format!("onion-{i}")]),
+                ],
+                slots: Vec::new(),
             })
             .collect(),
+        fulfillment: Some("takeout".into()),
     };
-    c.bench_function("validate and price a 50-line checkout", |b| {
-        b.iter(|| {
-            let checkout = Checkout::try_from(black_box(&body).clone()).unwrap();
-            checkout.price(black_box(&menu)).unwrap()
-        })
-    });
+    let sells = |_: &menu::MenuKey| true;
+    c.bench_function(
+        "validate and price a 50-line checkout with modifiers",
+        |b| {
+            b.iter(|| {
+                let checkout = Checkout::try_from(black_box(&body).clone()).unwrap();
+                checkout.price(black_box(&menu), &sells).unwrap()
+            })
+        },
+    );
 }
 
 criterion_group!(benches, tokens, cpf, checkout);

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::ProductId;
 use shared::domain::StoreId;
+use shared::domain::menu::Allergen;
 use shared::domain::product::{Category, Product, ProductBody, ProductDraft};
 use shared::domain::store::{
     AvailabilityBody, AvailabilityChange, Stock, Store, StoreBody, StoreDraft, StorePatch,
@@ -72,8 +73,36 @@ fn product_id(request: &Request) -> Result<ProductId> {
         .ok_or_else(Error::product_not_found)
 }
 
-fn draft(request: &Request) -> Result<ProductDraft> {
-    ProductDraft::try_from(json_body::<ProductBody>(request)?)
+/// The product body of `request`, checked on its own and, when it has
+/// options or slots, against the active menu (one read of it: option ids
+/// unique across the menu, a combo's slots naming active items other than
+/// product `id`). A product without either needs no read.
+async fn draft(state: &State, request: &Request, id: Option<&ProductId>) -> Result<ProductDraft> {
+    let draft = ProductDraft::try_from(json_body::<ProductBody>(request)?)?;
+    if !draft.modifier_groups.is_empty() || !draft.slots.is_empty() {
+        draft.check_on(id, &state.products.active_menu().await?)?;
+    }
+    Ok(draft)
+}
+
+/// `?exclude_allergens=milk,peanuts`: the kiosk's allergen filter (400
+/// `invalid_body` for a name not on ANVISA's list).
+fn excluded_allergens(request: &Request) -> Result<Vec<Allergen>> {
+    let Some(list) = query_param(request, "exclude_allergens") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name: &str| {
+            Allergen::parse(name).ok_or_else(|| {
+                Error::invalid_body(
+                    "exclude_allergens is a comma-separated list of ANVISA's allergens \
+                     (milk,peanuts)",
+                )
+            })
+        })
+        .collect()
 }
 
 /// The store whose sold-out set a menu read follows.
@@ -120,7 +149,7 @@ async fn store_of(state: &State, at: &MenuAt) -> Result<Option<Store>> {
 fn as_at<'a>(store: Option<&Store>, products: impl IntoIterator<Item = &'a mut Product>) {
     match store {
         Some(store) => store.mark_availability(products),
-        None => products.into_iter().for_each(|p| p.available = true),
+        None => products.into_iter().for_each(Product::all_available),
     }
 }
 
@@ -131,11 +160,21 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
         .map(str::parse::<Category>)
         .transpose()?;
     let (limit, after) = page_params::<MenuCursor>(request, CURSOR_KIND)?;
+    let excluded = excluded_allergens(request)?;
     let at = menu_at(&caller, request)?;
     let ((mut items, next), store) = tokio::try_join!(
         state.menu.page(&state.products, category, limit, after),
         store_of(state, &at)
     )?;
+    if !excluded.is_empty() {
+        // A combo is judged by its slots' items: the whole menu (cached).
+        let whole = if items.iter().any(|p| !p.slots.is_empty()) {
+            state.menu.whole(&state.products).await?
+        } else {
+            Default::default()
+        };
+        items.retain(|p| p.free_of(&excluded, &whole));
+    }
     as_at(store.as_ref(), &mut items);
     Ok(json_response(
         200,
@@ -164,7 +203,10 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
 #[tracing::instrument(skip_all)]
 async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
-    let product = state.products.create(draft(request)?).await?;
+    let product = state
+        .products
+        .create(draft(state, request, None).await?)
+        .await?;
     state.menu.clear();
     tracing::info!(product_id = %product.id, "product created");
     Ok(json_response(201, &product))
@@ -174,7 +216,10 @@ async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
 async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     Caller::from_request(request)?.require(&[Role::Admin])?;
     let id = product_id(request)?;
-    let mut product = state.products.update(&id, draft(request)?).await?;
+    let mut product = state
+        .products
+        .update(&id, draft(state, request, Some(&id)).await?)
+        .await?;
     state.menu.clear();
     tracing::info!(product_id = %id, "product updated");
     // An admin's answer is the chain's: available (a store sells it out).
@@ -277,9 +322,16 @@ async fn set_availability(state: &State, request: &Request) -> Result<Response<B
             Some(product) if product.active => {}
             _ => return Err(change.item.not_found()),
         },
-        // The menu has no options yet (they arrive with modifiers and
-        // combos): no option id names one.
-        Stock::Option(_) => return Err(change.item.not_found()),
+        // Option ids are unique across the menu: one read of it finds it.
+        Stock::Option(option) => {
+            let menu = state.products.active_menu().await?;
+            if !menu
+                .values()
+                .any(|p| p.option_ids().any(|o| o.as_str() == option))
+            {
+                return Err(change.item.not_found());
+            }
+        }
     }
     state
         .stores

@@ -24,9 +24,12 @@ fn line(
         product_id: ProductId::parse(id).unwrap(),
         name: name.to_owned(),
         unit_price_cents: Money::cents(price),
+        kind: Default::default(),
         quantity,
         note: note.map(str::to_owned),
         subtotal_cents: Money::cents(subtotal),
+        modifiers: Vec::new(),
+        slots: Vec::new(),
     }
 }
 
@@ -111,7 +114,11 @@ async fn a_price_sent_by_the_client_and_every_other_malformed_body_is_400_invali
     let guest = &shop.guest;
     let line = |extra: Value| burger_line(&shop, extra);
     let lines = |n: usize| Value::Array((0..n).map(|_| line(json!({}))).collect());
-    let refused = [
+    let to_go = |mut body: Value| {
+        body["fulfillment"] = json!("takeout");
+        body
+    };
+    let mut refused: Vec<Value> = [
         json!({"items": [line(json!({"unit_price_cents": 1}))]}),
         json!({"items": [line(json!({"price_cents": 1}))]}),
         json!({"items": [line(json!({}))], "total_cents": 1}),
@@ -122,7 +129,14 @@ async fn a_price_sent_by_the_client_and_every_other_malformed_body_is_400_invali
         json!({"items": [line(json!({"quantity": 21}))]}),
         json!({"items": lines(51)}),
         json!({"items": [line(json!({"note": "n".repeat(141)}))]}),
-    ];
+    ]
+    .into_iter()
+    .map(to_go)
+    .collect();
+    // Eat here or take away is required, and only those two.
+    refused.push(json!({"items": [line(json!({}))]}));
+    refused.push(json!({"items": [line(json!({}))], "fulfillment": "delivery"}));
+    refused.push(json!({"items": [line(json!({}))], "fulfillment": null}));
 
     // Act, Assert
     for body in refused {
@@ -217,7 +231,9 @@ async fn only_guests_and_customers_check_out() {
         answer.expect_error(403, "forbidden");
     }
     let anonymous = shop.request(Method::POST, "/orders", None);
-    let anonymous = shop.send(anonymous.json(&json!({ "items": items }))).await;
+    let anonymous = shop
+        .send(anonymous.json(&crate::helpers::order_body(items.clone())))
+        .await;
     assert_eq!(anonymous.status, 401);
     shop.signed_up("111.444.777-35", "Bia").await;
     let customer = shop.customer_token("11144477735").await;

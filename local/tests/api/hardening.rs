@@ -85,7 +85,11 @@ async fn a_body_over_64_kib_is_refused_unread_with_413() {
         .map(|_| json!({"product_id": shop.burger, "quantity": 1, "note": "n".repeat(40)}))
         .collect();
     let answer = shop
-        .post_raw_as("/orders", &shop.guest, &json!({"items": items}).to_string())
+        .post_raw_as(
+            "/orders",
+            &shop.guest,
+            &crate::helpers::order_body(Value::Array(items)).to_string(),
+        )
         .await;
     answer.expect_error(413, "body_too_large");
     assert!(

@@ -19,7 +19,7 @@ async fn twenty_concurrent_checkouts_with_one_idempotency_key_create_one_order()
     let request = request.header("Idempotency-Key", &key);
 
     // Act
-    let request = request.json(&json!({ "items": items }));
+    let request = request.json(&crate::helpers::order_body(items.clone()));
     let answers = shop.send_concurrently(20, request).await;
 
     // Assert

@@ -23,6 +23,7 @@ mod kitchen_queue;
 mod lgpd;
 mod logs;
 mod managers;
+mod menu;
 mod mercadopago;
 mod money;
 mod open_orders;

@@ -7,7 +7,7 @@ use crate::helpers::{
     Answer, PAST_DEADLINE, TestApp, open_shop, spawn_app_with_isolated_writes, stock, token_of,
 };
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::domain::order::{Order, OrderStatus, PaymentStatus};
 
 /// A guest session at the kiosk `kiosk_token` signed in.
@@ -97,7 +97,7 @@ async fn twenty_concurrent_checkouts_yield_exactly_the_allowed_number() {
     // DynamoDB's writes are isolated; moto's are made so by the proxy.
     let app = spawn_app_with_isolated_writes(&[("KioskSigninsPerMinute", "100")]).await;
     let shop = stock(app).await;
-    let body = json!({ "items": shop.burgers(1) });
+    let body = crate::helpers::order_body(shop.burgers(1));
 
     // One session, twenty checkouts at once: two orders.
     let request = shop

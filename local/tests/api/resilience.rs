@@ -140,9 +140,15 @@ async fn the_kitchen_queue_walks_every_order_once_when_pages_hit_dynamodbs_1_mb_
             product_id: product.clone(),
             quantity: 1,
             note: Some("n".repeat(140)),
+            modifiers: Vec::new(),
+            slots: Vec::new(),
         })
         .collect();
-    let checkout = Checkout::try_from(CheckoutBody { items: lines }).unwrap();
+    let checkout = Checkout::try_from(CheckoutBody {
+        items: lines,
+        fulfillment: Some("takeout".into()),
+    })
+    .unwrap();
     let guest = shared::domain::Subject::new_guest();
     let mut expected = Vec::new();
     for i in 0..71 {

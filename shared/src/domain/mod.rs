@@ -10,6 +10,7 @@ pub mod ids;
 pub mod jwk;
 pub mod keys;
 pub mod kiosk;
+pub mod menu;
 pub mod money;
 pub mod order;
 pub mod payment;

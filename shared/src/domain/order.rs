@@ -1,6 +1,10 @@
 //! Orders: lines priced from the menu at checkout, and the status machine.
 
 use crate::domain::ids::{KioskId, OrderId, PosId, ProductId, ProviderOrderId, StoreId};
+use crate::domain::menu::{
+    ChosenModifier, ChosenSlot, MAX_GROUPS, MAX_OPTIONS, MAX_SLOTS, MenuKey, ModifierChoice,
+    ProductKind, SlotChoice, choose, invalid_choice, shown,
+};
 use crate::domain::money::Money;
 use crate::domain::product::Product;
 use crate::domain::subject::Subject;
@@ -8,6 +12,7 @@ use crate::domain::token::Scope;
 use crate::{Code, Error, Result, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fmt;
 use std::str::FromStr;
 use time::OffsetDateTime;
 
@@ -207,15 +212,26 @@ impl From<TransitionError> for Error {
     }
 }
 
-/// A line of an order: the product's name and price as they were at checkout.
+/// A line of an order, a snapshot of the menu at checkout: the product's
+/// name, the options and slot items picked with their names and deltas, the
+/// unit price they made (base plus every delta) and the subtotal. Later menu
+/// changes never alter it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub product_id: ProductId,
     pub name: String,
+    #[serde(default)]
+    pub kind: ProductKind,
     pub unit_price_cents: Money,
     pub quantity: u8,
     pub note: Option<String>,
     pub subtotal_cents: Money,
+    /// An item's options (removals too: "Sem cebola" at 0).
+    #[serde(default)]
+    pub modifiers: Vec<ChosenModifier>,
+    /// A combo's items, with their own options.
+    #[serde(default)]
+    pub slots: Vec<ChosenSlot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +252,9 @@ pub struct Order {
     /// deployment's (`MERCADOPAGO_EXTERNAL_POS_ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mercadopago_pos_id: Option<PosId>,
+    /// Eaten here or taken away (`null` on orders older than this field).
+    #[serde(default)]
+    pub fulfillment: Option<Fulfillment>,
     pub items: Vec<OrderLine>,
     pub total_cents: Money,
     pub status: OrderStatus,
@@ -284,6 +303,7 @@ impl Order {
             store_id: at.store_id.clone(),
             kiosk_id: at.kiosk_id.clone(),
             mercadopago_pos_id: at.pos_id.clone(),
+            fulfillment: None,
             items,
             total_cents: total,
             status: OrderStatus::AwaitingPayment,
@@ -517,6 +537,9 @@ pub const MAX_NOTE_CHARS: usize = 140;
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     pub items: Vec<CheckoutLine>,
+    /// `dine_in` or `takeout`; required (400 `invalid_body` without it).
+    #[serde(default)]
+    pub fulfillment: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -526,19 +549,36 @@ pub struct CheckoutLine {
     pub quantity: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// An item's picks, by group (a group not named takes its defaults).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<ModifierChoice>,
+    /// A combo's items, one per slot, each with its picks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<SlotChoice>,
+}
+
+/// Eaten at the store or taken away: the kitchen packs accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fulfillment {
+    DineIn,
+    Takeout,
 }
 
 fn invalid_body(message: impl Into<String>) -> Error {
     Error::invalid_body(message)
 }
 
-/// A checkout that passed every rule: 1 to [`MAX_LINES`] lines, each a
-/// product id, a quantity from 1 to [`MAX_QUANTITY`] and an optional note of
-/// at most [`MAX_NOTE_CHARS`] characters with no control characters.
-/// Serialises exactly as its body did: the idempotency hash is over it.
+/// A checkout that passed every rule of its shape: 1 to [`MAX_LINES`] lines,
+/// each a product id, a quantity from 1 to [`MAX_QUANTITY`], an optional
+/// note of at most [`MAX_NOTE_CHARS`] characters with no control characters,
+/// and at most as many picks as a menu may offer; and a fulfillment. Whether
+/// the picks fit the menu is [`Checkout::price`]'s. Serialises exactly as
+/// its body did: the idempotency hash is over it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Checkout {
     items: Vec<CheckoutItem>,
+    fulfillment: Fulfillment,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -547,6 +587,30 @@ pub struct CheckoutItem {
     pub quantity: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<ModifierChoice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<CheckedSlot>,
+}
+
+/// A slot choice whose product id can be one.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckedSlot {
+    pub slot_id: String,
+    pub product_id: ProductId,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<ModifierChoice>,
+}
+
+/// At most a menu's worth of picks: [`MAX_GROUPS`] groups of at most
+/// [`MAX_OPTIONS`] options (more can never fit, so they are refused unread).
+fn checked_picks(picks: Vec<ModifierChoice>) -> Result<Vec<ModifierChoice>> {
+    if picks.len() > MAX_GROUPS || picks.iter().any(|p| p.option_ids.len() > MAX_OPTIONS) {
+        return Err(invalid_body(format!(
+            "modifiers name at most {MAX_GROUPS} groups of at most {MAX_OPTIONS} options"
+        )));
+    }
+    Ok(picks)
 }
 
 impl TryFrom<CheckoutBody> for Checkout {
@@ -556,6 +620,11 @@ impl TryFrom<CheckoutBody> for Checkout {
         if body.items.is_empty() || body.items.len() > MAX_LINES {
             return Err(invalid_body(format!("an order has 1 to {MAX_LINES} lines")));
         }
+        let fulfillment = match body.fulfillment.as_deref() {
+            Some("dine_in") => Fulfillment::DineIn,
+            Some("takeout") => Fulfillment::Takeout,
+            _ => return Err(invalid_body("fulfillment is dine_in or takeout")),
+        };
         let items = body
             .items
             .into_iter()
@@ -578,15 +647,41 @@ impl TryFrom<CheckoutBody> for Checkout {
                         },
                     )?),
                 };
+                if line.slots.len() > MAX_SLOTS {
+                    return Err(invalid_body(format!(
+                        "slots names at most {MAX_SLOTS} slots"
+                    )));
+                }
+                let slots = line
+                    .slots
+                    .into_iter()
+                    .map(|slot| {
+                        Ok(CheckedSlot {
+                            product_id: ProductId::parse(&slot.product_id)
+                                .ok_or_else(|| invalid_body("a slot's product_id is required"))?,
+                            slot_id: slot.slot_id,
+                            modifiers: checked_picks(slot.modifiers)?,
+                        })
+                    })
+                    .collect::<Result<_>>()?;
                 Ok(CheckoutItem {
                     product_id,
                     quantity,
                     note,
+                    modifiers: checked_picks(line.modifiers)?,
+                    slots,
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Self { items })
+        Ok(Self { items, fulfillment })
     }
+}
+
+fn unavailable(what: impl fmt::Display) -> Error {
+    Error::unprocessable(
+        Code::ProductUnavailable,
+        format!("product {what} is unavailable"),
+    )
 }
 
 impl Checkout {
@@ -594,52 +689,165 @@ impl Checkout {
         &self.items
     }
 
-    /// The distinct products the checkout names.
+    pub fn fulfillment(&self) -> Fulfillment {
+        self.fulfillment
+    }
+
+    /// The distinct products the checkout names, its combos' chosen items
+    /// included: all read in one BatchGetItem.
     pub fn product_ids(&self) -> Vec<ProductId> {
-        let mut ids: Vec<ProductId> = self.items.iter().map(|l| l.product_id.clone()).collect();
+        let mut ids: Vec<ProductId> = self
+            .items
+            .iter()
+            .flat_map(|l| {
+                std::iter::once(l.product_id.clone())
+                    .chain(l.slots.iter().map(|s| s.product_id.clone()))
+            })
+            .collect();
         ids.sort();
         ids.dedup();
         ids
     }
 
-    /// The lines priced from `menu` (products by id); an unknown, deleted or
-    /// sold-out product is 422 `product_unavailable`.
-    pub fn price(&self, menu: &HashMap<ProductId, Product>) -> Result<(Vec<OrderLine>, Money)> {
+    /// The lines priced from `menu` (products by id, `available` as at the
+    /// store) and the store's options (`sells`): an unknown, deleted or
+    /// sold-out product is 422 `product_unavailable`, a choice the menu does
+    /// not allow 422 `invalid_choice`, a sold-out option 422
+    /// `option_unavailable`. Each line is a snapshot: names and deltas as
+    /// they are now, its unit price the base plus every delta.
+    pub fn price(
+        &self,
+        menu: &HashMap<ProductId, Product>,
+        sells: &dyn Fn(&MenuKey) -> bool,
+    ) -> Result<(Vec<OrderLine>, Money)> {
         let mut total = Money::cents(0);
         let mut lines = Vec::with_capacity(self.items.len());
+        let too_large = || invalid_body("amount too large");
         for line in &self.items {
             let product = menu
                 .get(&line.product_id)
                 .filter(|p| p.active && p.available)
-                .ok_or_else(|| {
-                    Error::unprocessable(
-                        Code::ProductUnavailable,
-                        format!("product {} is unavailable", line.product_id),
-                    )
-                })?;
-            let subtotal = product
-                .price_cents
+                .ok_or_else(|| unavailable(&line.product_id))?;
+            let (modifiers, slots) = match product.kind {
+                ProductKind::Item => {
+                    if !line.slots.is_empty() {
+                        return Err(invalid_choice(format!(
+                            "{} is not a combo: it has no slots",
+                            product.name
+                        )));
+                    }
+                    let picked = choose(
+                        &product.name,
+                        &product.modifier_groups,
+                        &line.modifiers,
+                        sells,
+                    )?;
+                    (picked, Vec::new())
+                }
+                ProductKind::Combo => {
+                    if !line.modifiers.is_empty() {
+                        return Err(invalid_choice(format!(
+                            "{}: a combo's options are picked in its slots",
+                            product.name
+                        )));
+                    }
+                    (Vec::new(), fill_slots(product, &line.slots, menu, sells)?)
+                }
+            };
+            let mut unit = product.price_cents;
+            for delta in modifiers
+                .iter()
+                .map(|m| m.price_delta_cents)
+                .chain(slots.iter().flat_map(|s| {
+                    std::iter::once(s.price_delta_cents)
+                        .chain(s.modifiers.iter().map(|m| m.price_delta_cents))
+                }))
+            {
+                unit = unit.checked_add(delta).ok_or_else(too_large)?;
+            }
+            if unit.as_cents() < 0 {
+                return Err(invalid_choice(format!(
+                    "{}: these choices would make the price negative",
+                    product.name
+                )));
+            }
+            let subtotal = unit
                 .checked_mul(i64::from(line.quantity))
-                .ok_or_else(|| invalid_body("amount too large"))?;
-            total = total
-                .checked_add(subtotal)
-                .ok_or_else(|| invalid_body("amount too large"))?;
+                .ok_or_else(too_large)?;
+            total = total.checked_add(subtotal).ok_or_else(too_large)?;
             lines.push(OrderLine {
                 product_id: product.id.clone(),
                 name: product.name.clone(),
-                unit_price_cents: product.price_cents,
+                kind: product.kind,
+                unit_price_cents: unit,
                 quantity: line.quantity,
-                note: line
-                    .note
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_owned),
+                note: line.note.clone(),
                 subtotal_cents: subtotal,
+                modifiers,
+                slots,
             });
         }
         Ok((lines, total))
     }
+}
+
+/// The items `chosen` puts in `combo`'s slots: each slot filled once with
+/// one of the products it offers, that product on the menu here, its own
+/// groups picked from; else 422 `invalid_choice` naming the slot (or
+/// `product_unavailable`, `option_unavailable`). In the combo's order.
+fn fill_slots(
+    combo: &Product,
+    chosen: &[CheckedSlot],
+    menu: &HashMap<ProductId, Product>,
+    sells: &dyn Fn(&MenuKey) -> bool,
+) -> Result<Vec<ChosenSlot>> {
+    let of = &combo.name;
+    for (i, choice) in chosen.iter().enumerate() {
+        if !combo.slots.iter().any(|s| s.id.as_str() == choice.slot_id) {
+            return Err(invalid_choice(format!(
+                "{of} has no slot {}",
+                shown(&choice.slot_id)
+            )));
+        }
+        if chosen[..i].iter().any(|c| c.slot_id == choice.slot_id) {
+            return Err(invalid_choice(format!(
+                "{of}: slot {} is filled twice",
+                shown(&choice.slot_id)
+            )));
+        }
+    }
+    combo
+        .slots
+        .iter()
+        .map(|slot| {
+            let choice = chosen
+                .iter()
+                .find(|c| c.slot_id == slot.id.as_str())
+                .ok_or_else(|| invalid_choice(format!("{of}: slot {} needs a product", slot.id)))?;
+            let offer = slot
+                .options
+                .iter()
+                .find(|o| o.product_id == choice.product_id)
+                .ok_or_else(|| {
+                    invalid_choice(format!(
+                        "{of}: slot {} does not offer product {}",
+                        slot.id, choice.product_id
+                    ))
+                })?;
+            let item = menu
+                .get(&choice.product_id)
+                .filter(|p| p.active && p.available && p.kind == ProductKind::Item)
+                .ok_or_else(|| unavailable(&choice.product_id))?;
+            Ok(ChosenSlot {
+                slot_id: slot.id.to_string(),
+                name: slot.name.clone(),
+                product_id: item.id.clone(),
+                product_name: item.name.clone(),
+                price_delta_cents: offer.price_delta_cents,
+                modifiers: choose(&item.name, &item.modifier_groups, &choice.modifiers, sells)?,
+            })
+        })
+        .collect()
 }
 
 /// Ticket numbers run 1..=999 and wrap: unique among open orders as long as a
@@ -744,6 +952,7 @@ mod tests {
             store_id: None,
             kiosk_id: None,
             mercadopago_pos_id: None,
+            fulfillment: None,
             items: vec![],
             total_cents: Money::cents(2490),
             status,
@@ -855,8 +1064,16 @@ mod tests {
             product_id: "p".into(),
             quantity,
             note: note.map(str::to_owned),
+            modifiers: Vec::new(),
+            slots: Vec::new(),
         };
-        let valid = |items: Vec<CheckoutLine>| Checkout::try_from(CheckoutBody { items }).is_ok();
+        let valid = |items: Vec<CheckoutLine>| {
+            let body = CheckoutBody {
+                items,
+                fulfillment: Some("takeout".into()),
+            };
+            Checkout::try_from(body).is_ok()
+        };
         assert!(!valid(vec![]));
         assert!(!valid(vec![line(0, None)]));
         assert!(!valid(vec![line(21, None)]));
@@ -910,5 +1127,372 @@ mod tests {
             None,
         );
         assert_eq!(early.view(paid_at).waiting_seconds, Some(0));
+    }
+
+    fn combo_menu() -> HashMap<ProductId, Product> {
+        use crate::domain::menu;
+        use crate::service::testing::product;
+        use serde_json::json;
+        let mut burger = product("x-burger", 2490, true);
+        burger.name = "X-Burger".into();
+        burger.modifier_groups = menu::parse_groups(Some(&json!([
+            {"id": "extras", "name": "Adicionais", "min": 0, "max": 1, "options": [
+                {"id": "bacon", "name": "Bacon", "price_delta_cents": 400}]},
+            {"id": "remove", "name": "Retirar", "min": 0, "max": 1, "options": [
+                {"id": "no-onion", "name": "Sem cebola"}]}
+        ])))
+        .unwrap();
+        let mut fries = product("fries", 990, true);
+        fries.name = "Batata".into();
+        fries.modifier_groups = menu::parse_groups(Some(&json!([
+            {"id": "size", "name": "Tamanho", "min": 1, "max": 1, "options": [
+                {"id": "fries-m", "name": "Média", "default": true},
+                {"id": "fries-g", "name": "Grande", "price_delta_cents": 300}]}
+        ])))
+        .unwrap();
+        let mut soda = product("soda", 700, true);
+        soda.name = "Refrigerante".into();
+        let mut juice = product("juice", 900, true);
+        juice.name = "Suco".into();
+        let mut combo = product("combo-1", 3490, true);
+        combo.name = "Combo X-Burger".into();
+        combo.kind = ProductKind::Combo;
+        combo.slots = menu::parse_slots(Some(&json!([
+            {"id": "sandwich", "name": "Lanche", "options": [{"product_id": "x-burger"}]},
+            {"id": "side", "name": "Acompanhamento", "options": [{"product_id": "fries"}]},
+            {"id": "drink", "name": "Bebida", "options": [
+                {"product_id": "soda"}, {"product_id": "juice", "price_delta_cents": 250}]}
+        ])))
+        .unwrap();
+        [burger, fries, soda, juice, combo]
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect()
+    }
+
+    fn combo_line(slots: serde_json::Value) -> Checkout {
+        let line: CheckoutLine = serde_json::from_value(serde_json::json!({
+            "product_id": "combo-1", "quantity": 2, "slots": slots
+        }))
+        .unwrap();
+        Checkout::try_from(CheckoutBody {
+            items: vec![line],
+            fulfillment: Some("takeout".into()),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_combo_is_priced_from_its_base_its_slot_deltas_and_its_items_options() {
+        let menu = combo_menu();
+        let checkout = combo_line(serde_json::json!([
+            {"slot_id": "drink", "product_id": "juice"},
+            {"slot_id": "sandwich", "product_id": "x-burger", "modifiers": [
+                {"group_id": "extras", "option_ids": ["bacon"]},
+                {"group_id": "remove", "option_ids": ["no-onion"]}]},
+            {"slot_id": "side", "product_id": "fries", "modifiers": [
+                {"group_id": "size", "option_ids": ["fries-g"]}]}
+        ]));
+        let ids = checkout.product_ids();
+        assert_eq!(
+            ids.len(),
+            4,
+            "the combo and its three chosen items, read at once"
+        );
+        let (lines, total) = checkout.price(&menu, &|_| true).unwrap();
+        // 3490 + juice 250 + bacon 400 + no onion 0 + large fries 300.
+        assert_eq!(lines[0].unit_price_cents, Money::cents(4440));
+        assert_eq!(
+            (lines[0].subtotal_cents, total),
+            (Money::cents(8880), Money::cents(8880))
+        );
+        let slots: Vec<(&str, &str)> = lines[0]
+            .slots
+            .iter()
+            .map(|s| (s.slot_id.as_str(), s.product_name.as_str()))
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                ("sandwich", "X-Burger"),
+                ("side", "Batata"),
+                ("drink", "Suco")
+            ],
+            "the combo's order"
+        );
+        let sandwich: Vec<&str> = lines[0].slots[0]
+            .modifiers
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(
+            sandwich,
+            ["Bacon", "Sem cebola"],
+            "the grill reads the removal as a choice"
+        );
+        assert_eq!(lines[0].kind, ProductKind::Combo);
+    }
+
+    #[test]
+    fn a_combo_needs_every_slot_once_with_a_product_it_offers() {
+        let menu = combo_menu();
+        let full = || {
+            vec![
+                serde_json::json!({"slot_id": "sandwich", "product_id": "x-burger"}),
+                serde_json::json!({"slot_id": "side", "product_id": "fries"}),
+                serde_json::json!({"slot_id": "drink", "product_id": "soda"}),
+            ]
+        };
+        let price = |slots: Vec<serde_json::Value>| {
+            combo_line(serde_json::Value::Array(slots))
+                .price(&menu, &|_| true)
+                .map(|(lines, _)| lines)
+        };
+        assert_eq!(
+            price(full()).unwrap()[0].unit_price_cents,
+            Money::cents(3490)
+        );
+        let mut missing = full();
+        missing.pop();
+        let mut twice = full();
+        twice.push(serde_json::json!({"slot_id": "drink", "product_id": "juice"}));
+        let mut not_offered = full();
+        not_offered[2] = serde_json::json!({"slot_id": "drink", "product_id": "fries"});
+        let mut unknown = full();
+        unknown.push(serde_json::json!({"slot_id": "dessert", "product_id": "soda"}));
+        for (slots, expected) in [
+            (missing, "slot drink needs a product"),
+            (twice, "slot \"drink\" is filled twice"),
+            (not_offered, "slot drink does not offer product fries"),
+            (unknown, "has no slot \"dessert\""),
+        ] {
+            let e = price(slots).unwrap_err();
+            let (code, message) = e.public_parts();
+            assert_eq!(code, Code::InvalidChoice, "{message}");
+            assert!(
+                message.contains(expected),
+                "{message:?} should say {expected:?}"
+            );
+        }
+        // A sold-out item in a slot: that product is unavailable.
+        let mut sold_out = menu.clone();
+        if let Some(soda) = sold_out.get_mut(&ProductId::parse("soda").unwrap()) {
+            soda.available = false;
+        }
+        let e = combo_line(serde_json::Value::Array(full()))
+            .price(&sold_out, &|_| true)
+            .unwrap_err();
+        assert_eq!(e.public_parts().0, Code::ProductUnavailable);
+    }
+
+    mod pricing {
+        //! The price rules, as properties: a total is the sum of its lines, a
+        //! unit price the base plus its deltas and never negative, and every
+        //! pick the checkout accepts respects every group's `min..max`.
+
+        use super::super::*;
+        use crate::domain::menu::{self, ModifierGroup};
+        use crate::service::testing::product;
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        /// A group as an admin might write it: 1 to 5 options with deltas
+        /// from -5.00 to +10.00, some default, `min <= max <= options`, no
+        /// more defaults than `max`.
+        fn group(index: usize) -> impl Strategy<Value = Value> {
+            (1usize..=5)
+                .prop_flat_map(move |n| {
+                    (
+                        proptest::collection::vec((-500i64..=1000, any::<bool>()), n),
+                        0..=n,
+                        0..=n,
+                    )
+                })
+                .prop_map(move |(options, a, b)| {
+                    let (min, max) = (a.min(b), a.max(b));
+                    let mut defaults = 0;
+                    let options: Vec<Value> = options
+                        .iter()
+                        .enumerate()
+                        .map(|(j, (delta, default))| {
+                            let default = *default && defaults < max;
+                            defaults += usize::from(default);
+                            json!({"id": format!("g{index}-o{j}"), "name": format!("O{j}"),
+                                "price_delta_cents": delta, "default": default})
+                        })
+                        .collect();
+                    json!({"id": format!("g{index}"), "name": format!("G{index}"),
+                        "min": min, "max": max, "options": options})
+                })
+        }
+
+        /// 0 to 3 groups, accepted by the validator (the shapes above are
+        /// all valid: a refusal here is a validator bug).
+        fn groups() -> impl Strategy<Value = Vec<ModifierGroup>> {
+            (0usize..=3)
+                .prop_flat_map(|n| (0..n).map(group).collect::<Vec<_>>())
+                .prop_map(|list| menu::parse_groups(Some(&Value::Array(list))).unwrap())
+        }
+
+        /// A line's picks: for each group, none (its defaults) or a subset of
+        /// its options by bit mask, sometimes with an id it does not have.
+        fn picks(groups: &[ModifierGroup], masks: &[(bool, u8, bool)]) -> Vec<ModifierChoice> {
+            groups
+                .iter()
+                .zip(masks)
+                .filter(|(_, (mention, _, _))| *mention)
+                .map(|(group, (_, mask, stray))| {
+                    let mut ids: Vec<String> = group
+                        .options
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| mask & (1 << j) != 0)
+                        .map(|(_, o)| o.id.to_string())
+                        .collect();
+                    if *stray {
+                        ids.push("not-an-option".into());
+                    }
+                    ModifierChoice {
+                        group_id: group.id.to_string(),
+                        option_ids: ids,
+                    }
+                })
+                .collect()
+        }
+
+        fn checkout(lines: Vec<(ProductId, u32, Vec<ModifierChoice>)>) -> Checkout {
+            let items = lines
+                .into_iter()
+                .map(|(id, quantity, modifiers)| CheckoutLine {
+                    product_id: id.to_string(),
+                    quantity,
+                    note: None,
+                    modifiers,
+                    slots: Vec::new(),
+                })
+                .collect();
+            Checkout::try_from(CheckoutBody {
+                items,
+                fulfillment: Some("dine_in".into()),
+            })
+            .unwrap()
+        }
+
+        fn sells(_: &MenuKey) -> bool {
+            true
+        }
+
+        fn line_deltas(line: &OrderLine) -> i64 {
+            line.modifiers
+                .iter()
+                .map(|m| m.price_delta_cents.as_cents())
+                .chain(line.slots.iter().flat_map(|s| {
+                    std::iter::once(s.price_delta_cents.as_cents())
+                        .chain(s.modifiers.iter().map(|m| m.price_delta_cents.as_cents()))
+                }))
+                .sum()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn a_total_is_the_sum_of_its_lines_and_a_unit_the_base_plus_its_deltas(
+                products in proptest::collection::vec((groups(), 1i64..=5000), 1..=4),
+                lines in proptest::collection::vec(
+                    (0usize..4, 1u32..=20, proptest::collection::vec((any::<bool>(), any::<u8>(), proptest::bool::weighted(0.1)), 3)),
+                    1..=6,
+                ),
+            ) {
+                let menu: HashMap<ProductId, Product> = products
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (groups, base))| {
+                        let mut p = product(&format!("p{i}"), *base, true);
+                        p.modifier_groups = groups.clone();
+                        (p.id.clone(), p)
+                    })
+                    .collect();
+                let chosen: Vec<_> = lines
+                    .iter()
+                    .map(|(which, quantity, masks)| {
+                        let id = ProductId::parse(&format!("p{}", which % products.len())).unwrap();
+                        let picks = picks(&menu[&id].modifier_groups, masks);
+                        (id, *quantity, picks)
+                    })
+                    .collect();
+                let Ok((priced, total)) = checkout(chosen).price(&menu, &sells) else {
+                    // Refused: then some pick broke a rule (checked below for
+                    // the accepted ones); nothing to sum.
+                    return Ok(());
+                };
+                let sum: i64 = priced.iter().map(|l| l.subtotal_cents.as_cents()).sum();
+                prop_assert_eq!(total.as_cents(), sum);
+                for line in &priced {
+                    let product = &menu[&line.product_id];
+                    let unit = line.unit_price_cents.as_cents();
+                    prop_assert_eq!(unit, product.price_cents.as_cents() + line_deltas(line));
+                    prop_assert!(unit >= 0);
+                    prop_assert_eq!(line.subtotal_cents.as_cents(), unit * i64::from(line.quantity));
+                    for group in &product.modifier_groups {
+                        let count = line.modifiers.iter().filter(|m| m.group_id == group.id.as_str()).count();
+                        prop_assert!(
+                            (usize::from(group.min)..=usize::from(group.max)).contains(&count),
+                            "group {} took {} options", group.id, count
+                        );
+                    }
+                }
+            }
+
+            #[test]
+            fn an_item_the_validator_accepts_is_priced_for_every_pick_the_rules_allow(
+                groups in groups(),
+                masks in proptest::collection::vec((any::<bool>(), any::<u8>(), Just(false)), 3),
+                base in 1i64..=3000,
+            ) {
+                prop_assume!(menu::check_item_price(Money::cents(base), &groups).is_ok());
+                let mut item = product("p0", base, true);
+                item.modifier_groups = groups;
+                let picks = picks(&item.modifier_groups, &masks);
+                // Whether the picks keep every group within min..max (an
+                // unmentioned group takes its defaults).
+                let allowed = item.modifier_groups.iter().all(|group| {
+                    let count = match picks.iter().find(|p| p.group_id == group.id.as_str()) {
+                        Some(pick) => pick.option_ids.len(),
+                        None => group.options.iter().filter(|o| o.default).count(),
+                    };
+                    (usize::from(group.min)..=usize::from(group.max)).contains(&count)
+                });
+                let id = item.id.clone();
+                let menu = HashMap::from([(id.clone(), item)]);
+                let priced = checkout(vec![(id, 1, picks)]).price(&menu, &sells);
+                match priced {
+                    Ok((lines, _)) => {
+                        prop_assert!(allowed);
+                        prop_assert!(lines[0].unit_price_cents.as_cents() >= 0);
+                    }
+                    Err(e) => {
+                        prop_assert!(!allowed, "an allowed pick was refused: {:?}", e);
+                        prop_assert_eq!(e.public_parts().0, Code::InvalidChoice);
+                    }
+                }
+            }
+
+            #[test]
+            fn the_least_a_choice_can_add_is_what_the_validator_assumes(
+                groups in groups(),
+                masks in proptest::collection::vec((Just(true), any::<u8>(), Just(false)), 3),
+            ) {
+                let mut item = product("p0", 1_000_000, true);
+                item.modifier_groups = groups;
+                let picks = picks(&item.modifier_groups, &masks);
+                let id = item.id.clone();
+                let lowest = menu::lowest_deltas(&item.modifier_groups);
+                let menu = HashMap::from([(id.clone(), item)]);
+                if let Ok((priced, _)) = checkout(vec![(id, 1, picks)]).price(&menu, &sells) {
+                    prop_assert!(line_deltas(&priced[0]) >= lowest);
+                }
+            }
+        }
     }
 }

@@ -1,9 +1,13 @@
 //! The menu's products and the validation of what staff write into it.
 
 use crate::domain::ids::ProductId;
+use crate::domain::menu::{
+    self, Allergen, Dietary, MenuKey, ModifierGroup, ProductKind, Slot, SlotProduct,
+};
 use crate::domain::money::Money;
 use crate::{Code, Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::str::FromStr;
 use time::OffsetDateTime;
 
@@ -18,14 +22,17 @@ pub enum Category {
     Drink,
     /// Sobremesa
     Dessert,
+    /// Combo: a sandwich, a side and a drink at one price.
+    Combo,
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
         Category::Sandwich,
         Category::Side,
         Category::Drink,
         Category::Dessert,
+        Category::Combo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +41,7 @@ impl Category {
             Category::Side => "side",
             Category::Drink => "drink",
             Category::Dessert => "dessert",
+            Category::Combo => "combo",
         }
     }
 }
@@ -47,7 +55,7 @@ impl FromStr for Category {
             .ok_or_else(|| {
                 Error::validation(
                     Code::InvalidCategory,
-                    "category is one of sandwich, side, drink, dessert",
+                    "category is one of sandwich, side, drink, dessert, combo",
                 )
             })
     }
@@ -60,8 +68,22 @@ pub struct Product {
     pub name: String,
     pub description: String,
     pub category: Category,
+    /// An item's price, or a combo's base (its slots' and their items'
+    /// deltas add).
     pub price_cents: Money,
     pub image_url: Option<String>,
+    #[serde(default)]
+    pub kind: ProductKind,
+    /// An item's choices (none on a combo: its slots' items have theirs).
+    #[serde(default)]
+    pub modifier_groups: Vec<ModifierGroup>,
+    /// A combo's places, each filled with one item (none on an item).
+    #[serde(default)]
+    pub slots: Vec<Slot>,
+    #[serde(default)]
+    pub allergens: Vec<Allergen>,
+    #[serde(default)]
+    pub dietary: Vec<Dietary>,
     /// False where the caller's store has it sold out: still listed, not
     /// orderable there. Set from the store's sold-out set on every answer
     /// (a stored value, from v2's chain-wide flag, is never the answer).
@@ -78,7 +100,48 @@ fn available_by_default() -> bool {
     true
 }
 
-/// What an admin writes (`POST /products`, `PUT /products/{id}`), validated.
+impl Product {
+    /// Its option ids (unique across the menu).
+    pub fn option_ids(&self) -> impl Iterator<Item = &MenuKey> {
+        self.modifier_groups
+            .iter()
+            .flat_map(|g| g.options.iter().map(|o| &o.id))
+    }
+
+    /// Available, and every option of it: as the chain sees it (a store
+    /// sells out).
+    pub fn all_available(&mut self) {
+        self.available = true;
+        for option in self.modifier_groups.iter_mut().flat_map(|g| &mut g.options) {
+            option.available = true;
+        }
+    }
+
+    /// What a combo's slot needs to know of it.
+    pub fn as_slot_product(&self) -> SlotProduct<'_> {
+        SlotProduct {
+            kind: self.kind,
+            active: self.active,
+            groups: &self.modifier_groups,
+        }
+    }
+
+    /// Whether it contains none of `allergens`; a combo when one of its
+    /// slots has no product without them is treated as containing them
+    /// (`products`: the products its slots name).
+    pub fn free_of(&self, allergens: &[Allergen], products: &HashMap<ProductId, Product>) -> bool {
+        let clean = |p: &Product| !p.allergens.iter().any(|a| allergens.contains(a));
+        clean(self)
+            && self.slots.iter().all(|slot| {
+                slot.options
+                    .iter()
+                    .any(|o| products.get(&o.product_id).is_some_and(clean))
+            })
+    }
+}
+
+/// What an admin writes (`POST /products`, `PUT /products/{id}`), validated
+/// on its own; what it names on the menu is [`ProductDraft::check_on`]'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductDraft {
     pub name: String,
@@ -86,6 +149,40 @@ pub struct ProductDraft {
     pub category: Category,
     pub price: Money,
     pub image_url: Option<String>,
+    pub kind: ProductKind,
+    pub modifier_groups: Vec<ModifierGroup>,
+    pub slots: Vec<Slot>,
+    pub allergens: Vec<Allergen>,
+    pub dietary: Vec<Dietary>,
+}
+
+impl ProductDraft {
+    /// Checks the draft of product `id` (none yet for a create) against the
+    /// active menu `menu`: its option ids are no other product's (400
+    /// `invalid_modifiers`), and a combo's slots name active items other
+    /// than itself, none of whose choices makes its price negative (400
+    /// `invalid_combo`).
+    pub fn check_on(&self, id: Option<&ProductId>, on: &HashMap<ProductId, Product>) -> Result<()> {
+        for other in on.values().filter(|p| Some(&p.id) != id) {
+            if let Some(taken) = other.option_ids().find(|o| {
+                self.modifier_groups
+                    .iter()
+                    .any(|g| g.options.iter().any(|mine| &mine.id == *o))
+            }) {
+                return Err(Error::validation(
+                    Code::InvalidModifiers,
+                    format!(
+                        "option {taken} is already an option of product {} (option ids are \
+                         unique across the menu)",
+                        other.id
+                    ),
+                ));
+            }
+        }
+        menu::check_slot_products(id, self.price, &self.slots, |p| {
+            on.get(p).map(Product::as_slot_product)
+        })
+    }
 }
 
 pub const MAX_NAME_CHARS: usize = 80;
@@ -106,6 +203,16 @@ pub struct ProductBody {
     price_cents: serde_json::Value,
     #[serde(default)]
     image_url: Option<serde_json::Value>,
+    #[serde(default)]
+    kind: Option<serde_json::Value>,
+    #[serde(default)]
+    modifier_groups: Option<serde_json::Value>,
+    #[serde(default)]
+    slots: Option<serde_json::Value>,
+    #[serde(default)]
+    allergens: Option<serde_json::Value>,
+    #[serde(default)]
+    dietary: Option<serde_json::Value>,
 }
 
 impl TryFrom<ProductBody> for ProductDraft {
@@ -149,7 +256,7 @@ impl TryFrom<ProductBody> for ProductDraft {
             .ok_or_else(|| {
                 Error::validation(
                     Code::InvalidCategory,
-                    "category is one of sandwich, side, drink, dessert",
+                    "category is one of sandwich, side, drink, dessert, combo",
                 )
             })?
             .parse()?;
@@ -177,12 +284,53 @@ impl TryFrom<ProductBody> for ProductDraft {
                     .to_owned(),
             ),
         };
+        let kind = match &body.kind {
+            None | Some(serde_json::Value::Null) => ProductKind::Item,
+            Some(kind) => match kind.as_str() {
+                Some("item") => ProductKind::Item,
+                Some("combo") => ProductKind::Combo,
+                _ => return Err(Error::invalid_body("kind is item or combo")),
+            },
+        };
+        let modifier_groups = menu::parse_groups(body.modifier_groups.as_ref())?;
+        let slots = menu::parse_slots(body.slots.as_ref())?;
+        let combo_error = |message: &str| Error::validation(Code::InvalidCombo, message);
+        match kind {
+            ProductKind::Item => {
+                if !slots.is_empty() {
+                    return Err(combo_error("an item has no slots: make it kind combo"));
+                }
+                if category == Category::Combo {
+                    return Err(combo_error("a product of category combo is of kind combo"));
+                }
+                menu::check_item_price(price, &modifier_groups)?;
+            }
+            ProductKind::Combo => {
+                if slots.is_empty() {
+                    return Err(combo_error("a combo has 1 to 10 slots"));
+                }
+                if category != Category::Combo {
+                    return Err(combo_error("a combo is of category combo"));
+                }
+                if !modifier_groups.is_empty() {
+                    return Err(Error::validation(
+                        Code::InvalidModifiers,
+                        "a combo has no modifier groups: its slots' items have theirs",
+                    ));
+                }
+            }
+        }
         Ok(Self {
             name: name.to_owned(),
             description: description.to_owned(),
             category,
             price,
             image_url,
+            kind,
+            modifier_groups,
+            slots,
+            allergens: Allergen::parse_list(body.allergens.as_ref())?,
+            dietary: Dietary::parse_list(body.dietary.as_ref())?,
         })
     }
 }

@@ -312,10 +312,18 @@ impl Store {
         !self.sold_out.contains(&item.key())
     }
 
-    /// Sets each product's `available` as at this store.
+    /// Sets each product's `available`, and each of its options', as at this
+    /// store.
     pub fn mark_availability<'a>(&self, products: impl IntoIterator<Item = &'a mut Product>) {
         for product in products {
             product.available = self.sells(&Stock::Product(product.id.clone()));
+            for option in product
+                .modifier_groups
+                .iter_mut()
+                .flat_map(|g| &mut g.options)
+            {
+                option.available = self.sells(&Stock::Option(option.id.to_string()));
+            }
         }
     }
 
@@ -894,18 +902,7 @@ mod tests {
     #[test]
     fn a_stores_sold_out_set_marks_its_products_and_is_never_shown() {
         let mut shop = store("America/Sao_Paulo", week(json!([["00:00", "24:00"]])));
-        let product = |id: &str| Product {
-            id: ProductId::parse(id).unwrap(),
-            name: id.into(),
-            description: String::new(),
-            category: crate::domain::product::Category::Sandwich,
-            price_cents: crate::domain::money::Money::cents(990),
-            image_url: None,
-            available: true,
-            active: true,
-            created_at: datetime("2026-12-01T12:00:00Z"),
-            updated_at: datetime("2026-12-01T12:00:00Z"),
-        };
+        let product = |id: &str| crate::service::testing::product(id, 990, true);
         let (burger, fries) = (product("burger"), product("fries"));
         shop.sold_out
             .insert(Stock::Product(burger.id.clone()).key());

@@ -5,7 +5,9 @@
 use crate::clock;
 use crate::domain::Subject;
 use crate::domain::ids::IdempotencyKey;
+use crate::domain::menu::MenuKey;
 use crate::domain::order::{Checkout, Order};
+use crate::domain::store::Stock;
 use crate::domain::token::Scope;
 use crate::service::ports::{CheckoutReads, CheckoutStore, Created, IdempotencyRecord};
 use crate::{Code, Error, Result};
@@ -60,7 +62,8 @@ pub async fn place_order(
     shop.require_open(now)?;
     // Sold out is the store's: the same record said so.
     shop.mark_availability(menu.values_mut());
-    let (items, total_cents) = checkout.price(&menu)?;
+    let sells = |option: &MenuKey| shop.sells(&Stock::Option(option.to_string()));
+    let (items, total_cents) = checkout.price(&menu, &sells)?;
     // The kiosk's own point of sale, else the store's (else, at payment,
     // the deployment's).
     let at = at.clone().on_pos(
@@ -68,7 +71,8 @@ pub async fn place_order(
             .clone()
             .or_else(|| shop.mercadopago_pos_id.clone()),
     );
-    let order = Order::placed(owner.clone(), &at, items, total_cents, now);
+    let mut order = Order::placed(owner.clone(), &at, items, total_cents, now);
+    order.fulfillment = Some(checkout.fulfillment());
     let record = record_id.map(|id| IdempotencyRecord {
         id,
         order_id: order.id.clone(),
@@ -192,9 +196,15 @@ mod tests {
                 product_id: (*id).to_owned(),
                 quantity: *quantity,
                 note: None,
+                modifiers: Vec::new(),
+                slots: Vec::new(),
             })
             .collect();
-        Checkout::try_from(CheckoutBody { items }).unwrap()
+        Checkout::try_from(CheckoutBody {
+            items,
+            fulfillment: Some("dine_in".into()),
+        })
+        .unwrap()
     }
 
     fn key(k: &str) -> IdempotencyKey {

@@ -78,6 +78,26 @@ impl MenuCache {
         Ok(page)
     }
 
+    /// The whole active menu by id, page by page through the cache (a
+    /// chain's menu is a page or two): what a combo's slots name.
+    pub async fn whole(
+        &self,
+        products: &ProductStore,
+    ) -> Result<std::collections::HashMap<crate::domain::ProductId, Product>> {
+        let mut menu = std::collections::HashMap::new();
+        let mut after = None;
+        loop {
+            let (page, next) = self
+                .page(products, None, crate::http::page::MAX_LIMIT, after)
+                .await?;
+            menu.extend(page.into_iter().map(|p| (p.id.clone(), p)));
+            match next {
+                Some(next) => after = Some(next),
+                None => return Ok(menu),
+            }
+        }
+    }
+
     fn fresh(&self, key: &PageKey, now: Instant) -> Option<MenuPage> {
         let pages = self.pages();
         let (read_at, page) = pages.get(key)?;

@@ -62,6 +62,11 @@ fn missing_if_refused<E: crate::store::sdk::ServiceError>(
     refused_as(e, Error::product_not_found)
 }
 
+/// A value as DynamoDB keeps it (a list of maps for the menu's shapes).
+fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue> {
+    serde_dynamo::to_attribute_value(value).map_err(Error::internal)
+}
+
 fn menu_sort_key(category: Category, name: &str, id: &str) -> String {
     format!("{}#{}#{id}", category.as_str(), name.to_lowercase())
 }
@@ -132,6 +137,11 @@ impl ProductStore {
             category: draft.category,
             price_cents: draft.price,
             image_url: draft.image_url,
+            kind: draft.kind,
+            modifier_groups: draft.modifier_groups,
+            slots: draft.slots,
+            allergens: draft.allergens,
+            dietary: draft.dietary,
             available: true,
             active: true,
             created_at: now,
@@ -183,8 +193,14 @@ impl ProductStore {
             .update_active(id)
             .update_expression(
                 "SET #name = :name, description = :description, category = :category, price_cents = :price, \
-                 image_url = :image, updated_at = :now, menu_sk = :sk",
+                 image_url = :image, updated_at = :now, menu_sk = :sk, kind = :kind, \
+                 modifier_groups = :groups, slots = :slots, allergens = :allergens, dietary = :dietary",
             )
+            .expression_attribute_values(":kind", AttributeValue::S(draft.kind.as_str().to_owned()))
+            .expression_attribute_values(":groups", attribute(&draft.modifier_groups)?)
+            .expression_attribute_values(":slots", attribute(&draft.slots)?)
+            .expression_attribute_values(":allergens", attribute(&draft.allergens)?)
+            .expression_attribute_values(":dietary", attribute(&draft.dietary)?)
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", AttributeValue::S(draft.name.clone()))
             .expression_attribute_values(":description", AttributeValue::S(draft.description))
@@ -207,6 +223,24 @@ impl ProductStore {
             .await
             .map_err(missing_if_refused)?;
         Ok(())
+    }
+
+    /// The whole active menu, by id: what an admin's write is checked
+    /// against (option ids unique across the menu, a combo's slots naming
+    /// active items) and where an option a store sells out is looked up.
+    /// Admin and kitchen writes only, never a customer's path: a chain's menu
+    /// is tens to hundreds of products, a page or two of the `menu` index.
+    pub async fn active_menu(&self) -> Result<HashMap<ProductId, Product>> {
+        let mut menu = HashMap::new();
+        let mut after = None;
+        loop {
+            let (products, next) = self.list(None, crate::http::page::MAX_LIMIT, after).await?;
+            menu.extend(products.into_iter().map(|p| (p.id.clone(), p)));
+            match next {
+                Some(next) => after = Some(next),
+                None => return Ok(menu),
+            }
+        }
     }
 
     /// One page of active products, in menu order, optionally of one category:

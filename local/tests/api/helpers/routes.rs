@@ -355,10 +355,9 @@ impl TestApp {
 
     // Orders.
 
-    /// `POST /orders` with `{"items": items}`.
+    /// `POST /orders` with `{"items": items, "fulfillment": "takeout"}`.
     pub async fn checkout(&self, token: &str, items: Value) -> Answer {
-        self.post_as("/orders", token, json!({ "items": items }))
-            .await
+        self.post_as("/orders", token, order_body(items)).await
     }
 
     /// `POST /orders` with an `Idempotency-Key` header.
@@ -367,7 +366,7 @@ impl TestApp {
         self.send(
             request
                 .header("Idempotency-Key", key)
-                .json(&json!({ "items": items })),
+                .json(&order_body(items)),
         )
         .await
     }
@@ -450,4 +449,9 @@ fn with_query(path: &str, query: &str) -> String {
     } else {
         format!("{path}?{query}")
     }
+}
+
+/// A checkout body of `items`, to take away.
+pub fn order_body(items: Value) -> Value {
+    json!({ "items": items, "fulfillment": "takeout" })
 }
