@@ -543,3 +543,101 @@ async fn any_number_of_lines_modifiers_and_combo_choices_cost_the_same_round_tri
         "14 lines, 12 combos: the same calls"
     );
 }
+
+/// Values a fuzzer tries in a field: wrong types, edges, hostile text.
+fn hostile(n: u64) -> Value {
+    let values = [
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(31),
+        json!(1_000_001),
+        json!(i64::MIN),
+        json!(1.5),
+        json!(""),
+        json!("x".repeat(300)),
+        json!("../../etc"),
+        json!("NUL\u{0}"),
+        json!([]),
+        json!([{}]),
+        json!({}),
+        json!([1, 2, 3]),
+    ];
+    values[(n % values.len() as u64) as usize].clone()
+}
+
+/// Every path to a value inside `v` (object keys and array indexes).
+fn paths(v: &Value, at: Vec<String>, out: &mut Vec<Vec<String>>) {
+    out.push(at.clone());
+    match v {
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            let mut next = at.clone();
+            next.push(k.clone());
+            paths(v, next, out);
+        }),
+        Value::Array(list) => list.iter().enumerate().for_each(|(i, v)| {
+            let mut next = at.clone();
+            next.push(i.to_string());
+            paths(v, next, out);
+        }),
+        _ => {}
+    }
+}
+
+/// `body` with the value at one of its paths replaced, chosen by `seed`.
+fn mutated(body: &Value, seed: u64) -> Value {
+    let mut all = Vec::new();
+    paths(body, Vec::new(), &mut all);
+    let path = &all[(seed as usize / 7) % all.len()];
+    let mut out = body.clone();
+    let pointer = format!("/{}", path.join("/"));
+    if path.is_empty() {
+        return hostile(seed);
+    }
+    if let Some(slot) = out.pointer_mut(&pointer) {
+        *slot = hostile(seed);
+    }
+    out
+}
+
+#[tokio::test]
+async fn mutated_product_and_order_bodies_never_get_a_5xx() {
+    let shop = open_shop_without_limits().await;
+    let menu = menu(&shop).await;
+    let product = burger_body();
+    let combo = json!({"name": "Combo F", "category": "combo", "kind": "combo", "price_cents": 3000,
+        "slots": [{"id": "s", "name": "S", "options": [
+            {"product_id": menu.burger, "price_delta_cents": 100}]}]});
+    let order = order_body(json!([
+        {"product_id": menu.combo, "quantity": 1, "slots": [
+            {"slot_id": "sandwich", "product_id": menu.burger, "modifiers": [
+                pick("salada-extras", &["salada-bacon"])]},
+            {"slot_id": "side", "product_id": menu.fries},
+            {"slot_id": "drink", "product_id": menu.soda}]},
+        {"product_id": menu.fries, "quantity": 2, "modifiers": [pick("fritas-size", &["fritas-g"])]}
+    ]));
+    let mut answered = std::collections::BTreeMap::new();
+    // A fixed sequence (no randomness between runs): 60 mutations of each.
+    for seed in 0..60u64 {
+        let seed = seed.wrapping_mul(2_654_435_761) % 10_007;
+        for answer in [
+            shop.post_product(&shop.admin, mutated(&product, seed))
+                .await,
+            shop.post_product(&shop.admin, mutated(&combo, seed)).await,
+            shop.put_product(&shop.admin, &menu.fries, mutated(&product, seed + 1))
+                .await,
+            shop.post_as("/orders", &shop.guest, mutated(&order, seed))
+                .await,
+        ] {
+            assert!(answer.status < 500, "{} {}", answer.status, answer.body);
+            *answered.entry(answer.status).or_insert(0) += 1;
+        }
+    }
+    // The mutations reach the validators (400s) and some still pass (201/200).
+    assert!(
+        answered.get(&400).copied().unwrap_or(0) > 40,
+        "{answered:?}"
+    );
+    assert!(answered.keys().any(|s| *s < 300), "{answered:?}");
+}

@@ -1078,4 +1078,113 @@ mod tests {
         );
         assert!(choose("X", &menu, &[pick("size", &["fries-g"])], &no_medium).is_ok());
     }
+
+    mod fuzz {
+        //! Any body at all, shaped like a product or a checkout or not: the
+        //! validators answer a draft or a 4xx, never a panic or a 5xx (the
+        //! routes' bodies go through them before anything is read or
+        //! written).
+
+        use crate::domain::order::{Checkout, CheckoutBody};
+        use crate::domain::product::{ProductBody, ProductDraft};
+        use proptest::prelude::*;
+        use serde_json::{Map, Value, json};
+
+        /// A JSON value up to three levels deep, leaning on what the menu's
+        /// fields hold (small numbers, ids, booleans, lists of objects).
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (-3i64..40).prop_map(|n| json!(n)),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| json!(f)),
+                "[a-z_-]{0,8}".prop_map(Value::String),
+                ".{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 40, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    proptest::collection::btree_map(
+                        prop_oneof![
+                            Just("id".to_owned()),
+                            Just("name".to_owned()),
+                            Just("min".to_owned()),
+                            Just("max".to_owned()),
+                            Just("options".to_owned()),
+                            Just("default".to_owned()),
+                            Just("price_delta_cents".to_owned()),
+                            Just("product_id".to_owned()),
+                            Just("group_id".to_owned()),
+                            Just("option_ids".to_owned()),
+                            "[a-z]{1,6}",
+                        ],
+                        inner,
+                        0..6,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        fn status(e: &crate::Error) -> u16 {
+            crate::http::error::status_code(e)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_product_body_is_a_draft_or_a_400(
+                groups in value(), slots in value(), kind in value(),
+                allergens in value(), price in value(),
+            ) {
+                let body = json!({"name": "X", "category": "combo", "price_cents": price,
+                    "kind": kind, "modifier_groups": groups, "slots": slots,
+                    "allergens": allergens});
+                if let Ok(body) = serde_json::from_value::<ProductBody>(body) {
+                    if let Err(e) = ProductDraft::try_from(body) {
+                        prop_assert_eq!(status(&e), 400, "{:?}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn any_group_list_is_groups_or_a_400(groups in value()) {
+                if let Err(e) = super::super::parse_groups(Some(&groups)) {
+                    prop_assert_eq!(status(&e), 400);
+                }
+                if let Err(e) = super::super::parse_slots(Some(&groups)) {
+                    prop_assert_eq!(status(&e), 400);
+                }
+            }
+
+            #[test]
+            fn any_checkout_line_is_priced_or_refused_with_a_4xx(
+                modifiers in value(), slots in value(), fulfillment in value(),
+            ) {
+                let body = json!({"items": [{"product_id": "p0", "quantity": 1,
+                    "modifiers": modifiers, "slots": slots}], "fulfillment": fulfillment});
+                let Ok(body) = serde_json::from_value::<CheckoutBody>(body) else {
+                    return Ok(());
+                };
+                let checkout = match Checkout::try_from(body) {
+                    Ok(checkout) => checkout,
+                    Err(e) => {
+                        prop_assert_eq!(status(&e), 400);
+                        return Ok(());
+                    }
+                };
+                let mut item = crate::service::testing::product("p0", 990, true);
+                item.modifier_groups = super::super::parse_groups(Some(&json!([
+                    {"id": "g", "name": "G", "min": 0, "max": 1, "options": [
+                        {"id": "a", "name": "A"}, {"id": "b", "name": "B"}]}])))
+                .unwrap();
+                let menu = std::collections::HashMap::from([(item.id.clone(), item)]);
+                if let Err(e) = checkout.price(&menu, &|_| true) {
+                    prop_assert!(matches!(status(&e), 400 | 422), "{:?}", e);
+                }
+            }
+        }
+    }
 }
