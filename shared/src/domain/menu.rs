@@ -1142,10 +1142,10 @@ mod tests {
                 let body = json!({"name": "X", "category": "combo", "price_cents": price,
                     "kind": kind, "modifier_groups": groups, "slots": slots,
                     "allergens": allergens});
-                if let Ok(body) = serde_json::from_value::<ProductBody>(body) {
-                    if let Err(e) = ProductDraft::try_from(body) {
-                        prop_assert_eq!(status(&e), 400, "{:?}", e);
-                    }
+                if let Ok(body) = serde_json::from_value::<ProductBody>(body)
+                    && let Err(e) = ProductDraft::try_from(body)
+                {
+                    prop_assert_eq!(status(&e), 400, "{:?}", e);
                 }
             }
 
