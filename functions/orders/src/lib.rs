@@ -147,8 +147,12 @@ async fn checkout(state: &State, request: &Request) -> Result<Response<Body>> {
         )
         .await?
         {
-            Placed::New(order) => json_response(201, &order.view(clock::now())),
-            Placed::Replay(order) => json_response(200, &order.view(clock::now())),
+            Placed::New(order) => {
+                json_response(201, &order.view(clock::now(), state.payment_timeout))
+            }
+            Placed::Replay(order) => {
+                json_response(200, &order.view(clock::now(), state.payment_timeout))
+            }
         },
     )
 }
@@ -178,7 +182,10 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
             .filter(|order| reach.holds(order))
             .ok_or_else(Error::order_not_found)?
     };
-    Ok(json_response(200, &order.view(clock::now())))
+    Ok(json_response(
+        200,
+        &order.view(clock::now(), state.payment_timeout),
+    ))
 }
 
 const OWN_CURSOR: &str = "orders:own";
@@ -200,7 +207,7 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
             &Page {
                 items: items
                     .into_iter()
-                    .map(|o| o.view(clock::now()))
+                    .map(|o| o.view(clock::now(), state.payment_timeout))
                     .collect::<Vec<_>>(),
                 next_cursor: next.map(|c| encode_cursor(OWN_CURSOR, &c)),
             },
@@ -246,7 +253,7 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
         &Page {
             items: items
                 .into_iter()
-                .map(|o| o.view(clock::now()))
+                .map(|o| o.view(clock::now(), state.payment_timeout))
                 .collect::<Vec<_>>(),
             next_cursor: next.map(|c| encode_cursor(&kind, &c)),
         },
@@ -274,7 +281,10 @@ async fn move_status(state: &State, request: &Request) -> Result<Response<Body>>
         reach(&caller)?,
     )
     .await?;
-    Ok(json_response(200, &order.view(clock::now())))
+    Ok(json_response(
+        200,
+        &order.view(clock::now(), state.payment_timeout),
+    ))
 }
 
 /// `POST /orders/{id}/payment`: the order's Mercado Pago QR (201 the first

@@ -130,7 +130,7 @@ async fn each_invalid_shape_is_refused_naming_what_is_wrong_and_nothing_is_writt
         (
             item(Value::Array(eleven)),
             "invalid_modifiers",
-            "at most 10 groups",
+            "modifier_groups (groups) is a list of 0 to 10",
         ),
         (
             item(json!([group("many", 0, 1, Value::Array(thirty_one))])),

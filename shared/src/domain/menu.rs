@@ -302,6 +302,25 @@ fn delta(
     }
 }
 
+/// A list of `range` entries (`value`; absent or `null` is none when `range`
+/// allows zero), else `refuse` with `what` it should be.
+fn list_of<'a>(
+    value: Option<&'a Value>,
+    range: std::ops::RangeInclusive<usize>,
+    refuse: &dyn Fn(String) -> Error,
+    what: &str,
+) -> Result<&'a [Value]> {
+    match value {
+        None | Some(Value::Null) if range.contains(&0) => Ok(&[]),
+        Some(Value::Array(list)) if range.contains(&list.len()) => Ok(list),
+        _ => Err(refuse(format!(
+            "{what} is a list of {} to {}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
 fn modifiers_error(message: String) -> Error {
     Error::validation(Code::InvalidModifiers, message)
 }
@@ -314,15 +333,7 @@ fn combo_error(message: String) -> Error {
 /// `invalid_modifiers` naming the group.
 pub fn parse_groups(value: Option<&Value>) -> Result<Vec<ModifierGroup>> {
     let refuse = &modifiers_error;
-    let list = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) if list.len() <= MAX_GROUPS => list,
-        Some(_) => {
-            return Err(refuse(format!(
-                "modifier_groups is a list of at most {MAX_GROUPS} groups"
-            )));
-        }
-    };
+    let list = list_of(value, 0..=MAX_GROUPS, refuse, "modifier_groups (groups)")?;
     let mut group_ids = HashSet::new();
     let mut option_ids = HashSet::new();
     let mut groups = Vec::with_capacity(list.len());
@@ -335,14 +346,12 @@ pub fn parse_groups(value: Option<&Value>) -> Result<Vec<ModifierGroup>> {
             return Err(refuse(format!("{what}: the id is used twice")));
         }
         let name = label(map, refuse, &what)?;
-        let options = match map.get("options") {
-            Some(Value::Array(options)) if (1..=MAX_OPTIONS).contains(&options.len()) => options,
-            _ => {
-                return Err(refuse(format!(
-                    "{what}: options is a list of 1 to {MAX_OPTIONS} options"
-                )));
-            }
-        };
+        let options = list_of(
+            map.get("options"),
+            1..=MAX_OPTIONS,
+            refuse,
+            &format!("{what}: options"),
+        )?;
         let bound = |field: &str| -> Result<u8> {
             map.get(field)
                 .and_then(Value::as_u64)
@@ -409,15 +418,7 @@ pub fn parse_groups(value: Option<&Value>) -> Result<Vec<ModifierGroup>> {
 /// is read ([`check_slot_products`]).
 pub fn parse_slots(value: Option<&Value>) -> Result<Vec<Slot>> {
     let refuse = &combo_error;
-    let list = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) if list.len() <= MAX_SLOTS => list,
-        Some(_) => {
-            return Err(refuse(format!(
-                "slots is a list of at most {MAX_SLOTS} slots"
-            )));
-        }
-    };
+    let list = list_of(value, 0..=MAX_SLOTS, refuse, "slots")?;
     let mut slot_ids = HashSet::new();
     let mut slots = Vec::with_capacity(list.len());
     for (i, value) in list.iter().enumerate() {
@@ -429,16 +430,12 @@ pub fn parse_slots(value: Option<&Value>) -> Result<Vec<Slot>> {
             return Err(refuse(format!("{what}: the id is used twice")));
         }
         let name = label(map, refuse, &what)?;
-        let options = match map.get("options") {
-            Some(Value::Array(options)) if (1..=MAX_SLOT_OPTIONS).contains(&options.len()) => {
-                options
-            }
-            _ => {
-                return Err(refuse(format!(
-                    "{what}: options is a list of 1 to {MAX_SLOT_OPTIONS} products"
-                )));
-            }
-        };
+        let options = list_of(
+            map.get("options"),
+            1..=MAX_SLOT_OPTIONS,
+            refuse,
+            &format!("{what}: options (products)"),
+        )?;
         let mut products = HashSet::new();
         let mut parsed = Vec::with_capacity(options.len());
         for (j, value) in options.iter().enumerate() {
@@ -801,7 +798,10 @@ mod tests {
                     "options": [{"id": "a", "name": "A", "default": "yes"}]}])),
                 "group x, option a: default is true or false",
             ),
-            (groups(json!({"size": 1})), "modifier_groups is a list"),
+            (
+                groups(json!({"size": 1})),
+                "modifier_groups (groups) is a list of 0 to 10",
+            ),
         ];
         for (result, expected) in cases {
             let (code, text) = parts(result);
@@ -879,7 +879,7 @@ mod tests {
             ),
             (
                 slots(json!([{"id": "drink", "name": "Bebida", "options": []}])),
-                "slot drink: options is a list",
+                "slot drink: options (products) is a list of 1 to 30",
             ),
             (
                 slots(json!([{"id": "drink", "name": "Bebida", "options": [
@@ -1127,8 +1127,14 @@ mod tests {
             })
         }
 
+        /// The status the API answers the refusal with (400 a bad shape,
+        /// 422 a choice the menu does not allow, 500 anything else).
         fn status(e: &crate::Error) -> u16 {
-            crate::http::error::status_code(e)
+            match e {
+                crate::Error::Validation { .. } => 400,
+                crate::Error::Unprocessable { .. } => 422,
+                _ => 500,
+            }
         }
 
         proptest! {
@@ -1175,7 +1181,7 @@ mod tests {
                         return Ok(());
                     }
                 };
-                let mut item = crate::service::testing::product("p0", 990, true);
+                let mut item = crate::domain::product::sample("p0", 990, true);
                 item.modifier_groups = super::super::parse_groups(Some(&json!([
                     {"id": "g", "name": "G", "min": 0, "max": 1, "options": [
                         {"id": "a", "name": "A"}, {"id": "b", "name": "B"}]}])))

@@ -396,10 +396,12 @@ impl Order {
         &self.customer_id == subject
     }
 
-    /// The order as the API shows it at `now`: with `waiting_seconds`, the
-    /// time since it was paid while the kitchen has not made it yet
-    /// (`received`, `in_preparation`; the "tempo de espera"), else `null`.
-    pub fn view(self, now: OffsetDateTime) -> OrderView {
+    /// The order as the API shows it at `now`: with `expires_at`, its
+    /// payment deadline (`payment_timeout` after checkout) while it awaits
+    /// payment, else `null`; and `waiting_seconds`, the time since it was
+    /// paid while the kitchen has not made it yet (`received`,
+    /// `in_preparation`; the "tempo de espera"), else `null`.
+    pub fn view(self, now: OffsetDateTime, payment_timeout: std::time::Duration) -> OrderView {
         let waiting = matches!(
             self.status,
             OrderStatus::Received | OrderStatus::InPreparation
@@ -408,8 +410,11 @@ impl Order {
             .paid_at
             .filter(|_| waiting)
             .map(|paid| (now - paid).whole_seconds().max(0));
+        let expires_at = (self.status == OrderStatus::AwaitingPayment)
+            .then(|| self.created_at + payment_timeout);
         OrderView {
             order: self,
+            expires_at,
             waiting_seconds,
         }
     }
@@ -420,6 +425,8 @@ impl Order {
 pub struct OrderView {
     #[serde(flatten)]
     pub order: Order,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
     pub waiting_seconds: Option<i64>,
 }
 
@@ -850,6 +857,32 @@ fn fill_slots(
         .collect()
 }
 
+/// Checkouts for tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A checkout of `items`, to eat here; it must pass the shape rules.
+    pub fn checkout_of(items: Vec<CheckoutLine>) -> Checkout {
+        Checkout::try_from(CheckoutBody {
+            items,
+            fulfillment: Some("dine_in".into()),
+        })
+        .unwrap_or_else(|e| panic!("a test checkout is refused: {e}"))
+    }
+
+    /// A line of `quantity` of product `id` with `modifiers` picked, no note.
+    pub fn line(id: &str, quantity: u32, modifiers: Vec<ModifierChoice>) -> CheckoutLine {
+        CheckoutLine {
+            product_id: id.to_owned(),
+            quantity,
+            note: None,
+            modifiers,
+            slots: Vec::new(),
+        }
+    }
+}
+
 /// Ticket numbers run 1..=999 and wrap: unique among open orders as long as a
 /// store never has 999 orders open at once.
 pub fn ticket_number(sequence: u64) -> u16 {
@@ -858,6 +891,7 @@ pub fn ticket_number(sequence: u64) -> u16 {
 
 #[cfg(test)]
 mod tests {
+    use super::testing::checkout_of;
     use super::*;
     use OrderStatus::*;
 
@@ -1083,17 +1117,35 @@ mod tests {
         assert!(valid(vec![line(1, None); 50]));
     }
 
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+
+    #[test]
+    fn the_payment_deadline_shows_while_the_order_awaits_payment_only() {
+        let unpaid = order(OrderStatus::AwaitingPayment, PaymentStatus::Pending);
+        let created = unpaid.created_at;
+        let view = unpaid.clone().view(created, TIMEOUT);
+        assert_eq!(
+            view.expires_at,
+            Some(created + time::Duration::seconds(900))
+        );
+        let paid = unpaid.confirmed(3, created, None);
+        assert_eq!(paid.view(created, TIMEOUT).expires_at, None);
+    }
+
     #[test]
     fn each_stage_records_its_time_and_the_wait_runs_until_ready() {
         let paid_at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
         let received =
             order(OrderStatus::AwaitingPayment, PaymentStatus::Pending).confirmed(7, paid_at, None);
         let later = |s: i64| paid_at + time::Duration::seconds(s);
-        assert_eq!(received.clone().view(later(90)).waiting_seconds, Some(90));
+        assert_eq!(
+            received.clone().view(later(90), TIMEOUT).waiting_seconds,
+            Some(90)
+        );
         let preparing = received.moved(Actor::Kitchen, OrderStatus::InPreparation, later(60));
         assert_eq!(preparing.in_preparation_at, Some(later(60)));
         assert_eq!(
-            preparing.clone().view(later(300)).waiting_seconds,
+            preparing.clone().view(later(300), TIMEOUT).waiting_seconds,
             Some(300)
         );
         let ready = preparing.moved(Actor::Kitchen, OrderStatus::Ready, later(400));
@@ -1102,7 +1154,7 @@ mod tests {
             (Some(later(400)), Some(later(60)))
         );
         assert_eq!(
-            ready.clone().view(later(500)).waiting_seconds,
+            ready.clone().view(later(500), TIMEOUT).waiting_seconds,
             None,
             "ready: no longer waiting"
         );
@@ -1110,7 +1162,7 @@ mod tests {
         assert_eq!(completed.completed_at, Some(later(600)));
         let unpaid = order(OrderStatus::AwaitingPayment, PaymentStatus::Pending);
         assert_eq!(
-            unpaid.clone().view(later(5)).waiting_seconds,
+            unpaid.clone().view(later(5), TIMEOUT).waiting_seconds,
             None,
             "not paid"
         );
@@ -1126,12 +1178,12 @@ mod tests {
             later(10),
             None,
         );
-        assert_eq!(early.view(paid_at).waiting_seconds, Some(0));
+        assert_eq!(early.view(paid_at, TIMEOUT).waiting_seconds, Some(0));
     }
 
     fn combo_menu() -> HashMap<ProductId, Product> {
         use crate::domain::menu;
-        use crate::service::testing::product;
+        use crate::domain::product::sample as product;
         use serde_json::json;
         let mut burger = product("x-burger", 2490, true);
         burger.name = "X-Burger".into();
@@ -1175,11 +1227,7 @@ mod tests {
             "product_id": "combo-1", "quantity": 2, "slots": slots
         }))
         .unwrap();
-        Checkout::try_from(CheckoutBody {
-            items: vec![line],
-            fulfillment: Some("takeout".into()),
-        })
-        .unwrap()
+        checkout_of(vec![line])
     }
 
     #[test]
@@ -1290,9 +1338,10 @@ mod tests {
         //! unit price the base plus its deltas and never negative, and every
         //! pick the checkout accepts respects every group's `min..max`.
 
+        use super::super::testing::{checkout_of, line};
         use super::super::*;
         use crate::domain::menu::{self, ModifierGroup};
-        use crate::service::testing::product;
+        use crate::domain::product::sample as product;
         use proptest::prelude::*;
         use serde_json::{Value, json};
 
@@ -1363,19 +1412,9 @@ mod tests {
         fn checkout(lines: Vec<(ProductId, u32, Vec<ModifierChoice>)>) -> Checkout {
             let items = lines
                 .into_iter()
-                .map(|(id, quantity, modifiers)| CheckoutLine {
-                    product_id: id.to_string(),
-                    quantity,
-                    note: None,
-                    modifiers,
-                    slots: Vec::new(),
-                })
+                .map(|(id, quantity, modifiers)| line(id.as_str(), quantity, modifiers))
                 .collect();
-            Checkout::try_from(CheckoutBody {
-                items,
-                fulfillment: Some("dine_in".into()),
-            })
-            .unwrap()
+            checkout_of(items)
         }
 
         fn sells(_: &MenuKey) -> bool {

@@ -100,6 +100,29 @@ fn available_by_default() -> bool {
     true
 }
 
+/// A plain active-or-not item of the menu, for tests.
+#[cfg(test)]
+pub(crate) fn sample(id: &str, price: i64, active: bool) -> Product {
+    let now = OffsetDateTime::now_utc();
+    Product {
+        id: ProductId::parse(id).unwrap_or_else(|| panic!("{id} is no product id")),
+        name: format!("Produto {id}"),
+        description: String::new(),
+        category: Category::Sandwich,
+        price_cents: Money::cents(price),
+        image_url: None,
+        kind: ProductKind::Item,
+        modifier_groups: Vec::new(),
+        slots: Vec::new(),
+        allergens: Vec::new(),
+        dietary: Vec::new(),
+        available: true,
+        active,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 impl Product {
     /// Its option ids (unique across the menu).
     pub fn option_ids(&self) -> impl Iterator<Item = &MenuKey> {

@@ -902,7 +902,7 @@ mod tests {
     #[test]
     fn a_stores_sold_out_set_marks_its_products_and_is_never_shown() {
         let mut shop = store("America/Sao_Paulo", week(json!([["00:00", "24:00"]])));
-        let product = |id: &str| crate::service::testing::product(id, 990, true);
+        let product = |id: &str| crate::domain::product::sample(id, 990, true);
         let (burger, fries) = (product("burger"), product("fries"));
         shop.sold_out
             .insert(Stock::Product(burger.id.clone()).key());

@@ -151,7 +151,7 @@ mod tests {
     use crate::domain::ids::ProductId;
     use crate::domain::ids::{OrderId, PosId, StoreId};
     use crate::domain::money::Money;
-    use crate::domain::order::{CheckoutBody, CheckoutLine, OrderStatus};
+    use crate::domain::order::OrderStatus;
     use crate::domain::store::{Stock, Store};
     use crate::service::testing::{Memory, at, product, store as shop};
 
@@ -192,19 +192,9 @@ mod tests {
     fn checkout(lines: &[(&str, u32)]) -> Checkout {
         let items = lines
             .iter()
-            .map(|(id, quantity)| CheckoutLine {
-                product_id: (*id).to_owned(),
-                quantity: *quantity,
-                note: None,
-                modifiers: Vec::new(),
-                slots: Vec::new(),
-            })
+            .map(|(id, quantity)| crate::service::testing::line(id, *quantity, Vec::new()))
             .collect();
-        Checkout::try_from(CheckoutBody {
-            items,
-            fulfillment: Some("dine_in".into()),
-        })
-        .unwrap()
+        crate::service::testing::checkout_of(items)
     }
 
     fn key(k: &str) -> IdempotencyKey {

@@ -17,7 +17,7 @@ use crate::domain::order::{
     Actor, CancelReason, Order, OrderStatus, Payment, PaymentStatus, required_status,
 };
 use crate::domain::payment::{MpOrder, MpOrderStatus, PaymentError, QrOrderRequest};
-use crate::domain::product::{Category, Product};
+use crate::domain::product::Product;
 use crate::domain::signature::WebhookSecret;
 use crate::domain::store::{Hours, Store, Timezone};
 use crate::domain::subject::Subject;
@@ -570,25 +570,11 @@ pub fn at(store: &str) -> Scope {
     )
 }
 
+pub use crate::domain::order::testing::{checkout_of, line};
+
 /// A product of the menu.
 pub fn product(id: &str, price: i64, active: bool) -> Product {
-    Product {
-        id: ProductId::parse(id).unwrap(),
-        name: format!("Produto {id}"),
-        description: String::new(),
-        category: Category::Sandwich,
-        price_cents: Money::cents(price),
-        image_url: None,
-        kind: Default::default(),
-        modifier_groups: Vec::new(),
-        slots: Vec::new(),
-        allergens: Vec::new(),
-        dietary: Vec::new(),
-        available: true,
-        active,
-        created_at: clock::now(),
-        updated_at: clock::now(),
-    }
+    crate::domain::product::sample(id, price, active)
 }
 
 /// A customer of the directory.

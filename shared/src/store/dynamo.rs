@@ -8,10 +8,51 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// One BatchGetItem over any tables (`table → keys`), strongly consistent
-/// when asked, retrying only the keys DynamoDB leaves unprocessed
-/// (throttling), a few times with backoff.
+/// The most keys one BatchGetItem may name (DynamoDB's limit).
+pub const MAX_BATCH_KEYS: usize = 100;
+
+/// `request` (`table → keys`) cut into requests of at most
+/// [`MAX_BATCH_KEYS`] keys, in order: one when it fits.
+fn batches(request: HashMap<String, Vec<Item>>) -> Vec<HashMap<String, Vec<Item>>> {
+    let mut out: Vec<HashMap<String, Vec<Item>>> = vec![HashMap::new()];
+    let mut room = MAX_BATCH_KEYS;
+    for (table, keys) in request {
+        for key in keys {
+            if room == 0 {
+                out.push(HashMap::new());
+                room = MAX_BATCH_KEYS;
+            }
+            if let Some(batch) = out.last_mut() {
+                batch.entry(table.clone()).or_default().push(key);
+            }
+            room -= 1;
+        }
+    }
+    out
+}
+
+/// BatchGetItem over any tables (`table → keys`): one request per
+/// [`MAX_BATCH_KEYS`] keys, made at once; strongly consistent when asked,
+/// retrying only the keys DynamoDB leaves unprocessed (throttling), a few
+/// times with backoff.
 pub async fn batch_get(
+    client: &Client,
+    request: HashMap<String, Vec<Item>>,
+    consistent: bool,
+) -> Result<HashMap<String, Vec<Item>>> {
+    let reads = batches(request)
+        .into_iter()
+        .map(|batch| batch_get_one(client, batch, consistent));
+    let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+    for part in futures_util::future::try_join_all(reads).await? {
+        for (table, items) in part {
+            found.entry(table).or_default().extend(items);
+        }
+    }
+    Ok(found)
+}
+
+async fn batch_get_one(
     client: &Client,
     mut request: HashMap<String, Vec<Item>>,
     consistent: bool,
@@ -121,4 +162,31 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T> {
 
 pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item> {
     serde_dynamo::to_item(value).map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| HashMap::from([("id".to_owned(), s(format!("k{i}")))]))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_is_cut_into_batches_of_at_most_a_hundred_keys() {
+        let small = batches(HashMap::from([
+            ("menu".to_owned(), keys(98)),
+            ("stores".to_owned(), keys(1)),
+        ]));
+        assert_eq!(small.len(), 1);
+        let big = batches(HashMap::from([
+            ("menu".to_owned(), keys(250)),
+            ("stores".to_owned(), keys(1)),
+        ]));
+        let sizes: Vec<usize> = big.iter().map(|b| b.values().map(Vec::len).sum()).collect();
+        assert_eq!(sizes, [100, 100, 51]);
+        assert_eq!(batches(HashMap::new()).len(), 1);
+    }
 }
