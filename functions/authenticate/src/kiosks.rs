@@ -102,7 +102,8 @@ fn manages(caller: &Caller, store: &StoreId) -> bool {
 
 /// `POST /kiosks` (admin; manager of that store): enrols a kiosk at an
 /// existing store (404 `store_not_found` otherwise, and for another store's
-/// manager); its secret is in this answer only.
+/// manager); its secret is in this answer only. Its Mercado Pago point of
+/// sale is an admin's to set (a manager's is 403).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn enrol_kiosk(state: &State, request: &Request) -> Result<Response<Body>> {
     let caller = kiosk_manager(request)?;
@@ -121,6 +122,13 @@ pub(crate) async fn enrol_kiosk(state: &State, request: &Request) -> Result<Resp
     let store = StoreId::parse(&body.store_id).ok_or_else(Error::store_not_found)?;
     if !manages(&caller, &store) || !state.stores.exists(&store).await? {
         return Err(Error::store_not_found());
+    }
+    // Where the chain's money is paid in is the chain's, as a store's is.
+    if pos.is_some() && caller.role != Role::Admin {
+        return Err(Error::forbidden(
+            Code::Forbidden,
+            "a kiosk's point of sale is the chain's: an admin sets it",
+        ));
     }
     let enrolled = state.kiosks.enrol(&name, &store, pos).await?;
     tracing::info!(kiosk_id = %enrolled.kiosk.id, store_id = %store, "kiosk enrolled");

@@ -21,6 +21,7 @@ use shared::store::menu_cache::MenuCache;
 use shared::store::products::{MenuCursor, ProductStore};
 use shared::store::stores::{StoreCursor, StoreStore};
 use shared::{Code, Error, Result, Role};
+use std::collections::HashMap;
 
 pub struct State {
     pub products: ProductStore,
@@ -86,12 +87,13 @@ async fn draft(state: &State, request: &Request, id: Option<&ProductId>) -> Resu
 }
 
 /// `?exclude_allergens=milk,peanuts`: the kiosk's allergen filter (400
-/// `invalid_body` for a name not on ANVISA's list).
+/// `invalid_body` for a name not on ANVISA's list), each named once.
 fn excluded_allergens(request: &Request) -> Result<Vec<Allergen>> {
     let Some(list) = query_param(request, "exclude_allergens") else {
         return Ok(Vec::new());
     };
-    list.split(',')
+    let mut excluded = list
+        .split(',')
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .map(|name: &str| {
@@ -102,7 +104,10 @@ fn excluded_allergens(request: &Request) -> Result<Vec<Allergen>> {
                 )
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    excluded.sort_unstable();
+    excluded.dedup();
+    Ok(excluded)
 }
 
 /// The store whose sold-out set a menu read follows.
@@ -145,11 +150,17 @@ async fn store_of(state: &State, at: &MenuAt) -> Result<Option<Store>> {
     }
 }
 
-/// Sets `available` as at `store` (every product available without one).
-fn as_at<'a>(store: Option<&Store>, products: impl IntoIterator<Item = &'a mut Product>) {
+/// Sets `available` as at `store` (every product available without one):
+/// a combo is available only while each of its slots offers an item of the
+/// menu (`whole`) sold there.
+fn as_at(store: Option<&Store>, whole: &HashMap<ProductId, Product>, products: &mut [Product]) {
     match store {
-        Some(store) => store.mark_availability(products),
-        None => products.into_iter().for_each(Product::all_available),
+        Some(store) => store.mark_availability(products.iter_mut()),
+        None => products.iter_mut().for_each(Product::all_available),
+    }
+    let sold = |id: &ProductId| store.is_none_or(|s| s.sells(&Stock::Product(id.clone())));
+    for combo in products.iter_mut().filter(|p| !p.slots.is_empty()) {
+        combo.available = combo.available && combo.slots_fillable(whole, &sold);
     }
 }
 
@@ -166,16 +177,16 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
         state.menu.page(&state.products, category, limit, after),
         store_of(state, &at)
     )?;
+    // A combo is judged by its slots' items: the whole menu (cached).
+    let whole = if items.iter().any(|p| !p.slots.is_empty()) {
+        state.menu.whole(&state.products).await?
+    } else {
+        Default::default()
+    };
     if !excluded.is_empty() {
-        // A combo is judged by its slots' items: the whole menu (cached).
-        let whole = if items.iter().any(|p| !p.slots.is_empty()) {
-            state.menu.whole(&state.products).await?
-        } else {
-            Default::default()
-        };
         items.retain(|p| p.free_of(&excluded, &whole));
     }
-    as_at(store.as_ref(), &mut items);
+    as_at(store.as_ref(), &whole, &mut items);
     Ok(json_response(
         200,
         &Page {
@@ -192,8 +203,15 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
     let at = menu_at(&caller, request)?;
     let (product, store) = tokio::try_join!(state.products.get(&id), store_of(state, &at))?;
     match product {
-        Some(mut product) if product.active => {
-            as_at(store.as_ref(), [&mut product]);
+        Some(product) if product.active => {
+            let whole = if product.slots.is_empty() {
+                HashMap::new()
+            } else {
+                state.menu.whole(&state.products).await?
+            };
+            let mut one = [product];
+            as_at(store.as_ref(), &whole, &mut one);
+            let [product] = one;
             Ok(json_response(200, &product))
         }
         _ => Err(Error::product_not_found()),
@@ -223,7 +241,7 @@ async fn update(state: &State, request: &Request) -> Result<Response<Body>> {
     state.menu.clear();
     tracing::info!(product_id = %id, "product updated");
     // An admin's answer is the chain's: available (a store sells it out).
-    as_at(None, [&mut product]);
+    product.all_available();
     Ok(json_response(200, &product))
 }
 

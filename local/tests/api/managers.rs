@@ -156,6 +156,11 @@ async fn a_manager_runs_its_own_store_and_sees_nothing_of_another() {
     shop.post_as("/kiosks", &manager, enrol(&other))
         .await
         .expect_error(404, "store_not_found");
+    // Where a kiosk's payments go is the chain's to say.
+    let with_pos = json!({"name": "Totem P", "store_id": home, "mercadopago_pos_id": "MINE01"});
+    shop.post_as("/kiosks", &manager, with_pos)
+        .await
+        .expect_error(403, "forbidden");
     let (theirs, _) = shop.enrol_kiosk_at("Totem S", &other).await;
     let listed: Value = shop.get_as("/kiosks", &manager).await.expect(200);
     let ids: Vec<&str> = listed["items"]

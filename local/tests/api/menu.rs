@@ -148,14 +148,25 @@ async fn each_invalid_shape_is_refused_naming_what_is_wrong_and_nothing_is_writt
             "option salada-bacon is already an option of product",
         ),
         (
+            // 1000 - 1000: a free burger, and an order Mercado Pago refuses.
             item(json!([group(
                 "cheap",
                 1,
                 1,
-                json!([{"id": "t-cheap", "name": "C", "price_delta_cents": -1001}])
+                json!([{"id": "t-cheap", "name": "C", "price_delta_cents": -1000}])
             )])),
             "invalid_modifiers",
-            "negative",
+            "free or its price negative",
+        ),
+        (
+            item(json!([group(
+                "sauces",
+                2,
+                2,
+                json!([{"id": "t-s1", "name": "A", "default": true}, {"id": "t-s2", "name": "B"}])
+            )])),
+            "invalid_modifiers",
+            "fewer than min (2)",
         ),
         (combo(slot(&menu.combo)), "invalid_combo", "is a combo"),
         (
@@ -351,6 +362,65 @@ async fn a_placed_order_keeps_its_snapshot_after_a_price_change_and_a_delete() {
     assert_eq!(after_delete.items[0].name, "X-Salada");
     assert_eq!(after_delete.items[0].modifiers[0].name, "Bacon");
     assert_eq!(after_delete.total_cents.as_cents(), (2690 + 400) * 2);
+}
+
+#[tokio::test]
+async fn a_combo_whose_slot_can_no_longer_be_filled_shows_unavailable() {
+    let shop = open_shop_without_limits().await;
+    let menu = menu(&shop).await;
+    let home = shop.home_store().await;
+    let (_, elsewhere) = guest_elsewhere(&shop).await;
+    let combo_of = |answer: Answer| -> bool {
+        let page: Value = answer.expect(200);
+        let combo = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == menu.combo);
+        combo.unwrap_or_else(|| panic!("{page}"))["available"] == true
+    };
+    assert!(combo_of(
+        shop.list_products(&shop.guest, "category=combo").await
+    ));
+    // The drink slot offers two: with one gone, the other fills it.
+    assert_eq!(
+        shop.delete_product(&shop.admin, &menu.juice).await.status,
+        204
+    );
+    assert!(combo_of(
+        shop.list_products(&shop.guest, "category=combo").await
+    ));
+    // The side slot offers the fries only: sold out here, no combo here.
+    shop.set_available_at(&shop.kitchen, &home, &menu.fries, false)
+        .await;
+    assert!(!combo_of(
+        shop.list_products(&shop.guest, "category=combo").await
+    ));
+    let here: Product = shop.get_product(&shop.guest, &menu.combo).await.expect(200);
+    assert!(!here.available);
+    let combo = json!([{"product_id": menu.combo, "quantity": 1, "slots": [
+        {"slot_id": "sandwich", "product_id": menu.burger},
+        {"slot_id": "side", "product_id": menu.fries},
+        {"slot_id": "drink", "product_id": menu.soda}]}]);
+    place(&shop, &shop.guest, combo.clone())
+        .await
+        .expect_error(422, "product_unavailable");
+    // Still whole at another store, until the fries leave the menu.
+    assert!(combo_of(
+        shop.list_products(&elsewhere, "category=combo").await
+    ));
+    place(&shop, &elsewhere, combo.clone())
+        .await
+        .expect::<Order>(201);
+    assert_eq!(
+        shop.delete_product(&shop.admin, &menu.fries).await.status,
+        204
+    );
+    let there: Product = shop.get_product(&elsewhere, &menu.combo).await.expect(200);
+    assert!(!there.available);
+    place(&shop, &elsewhere, combo)
+        .await
+        .expect_error(422, "product_unavailable");
 }
 
 /// A guest at a kiosk of a new store, open all day.

@@ -11,9 +11,11 @@
 //!   the combo;
 //! - at most [`MAX_GROUPS`] groups of 1 to [`MAX_OPTIONS`] options, and
 //!   `0 <= min <= max <= options`; the defaults are what an unmentioned group
-//!   takes, so there may be no more of them than `max`;
+//!   takes, so they are none (the customer must answer) or from `min` to
+//!   `max`;
 //! - a delta may be negative (a smaller size), but no choice the rules allow
-//!   may bring a unit price below zero ([`lowest_deltas`]).
+//!   may bring a unit price below one cent ([`lowest_deltas`],
+//!   [`LEAST_UNIT_CENTS`]): Mercado Pago takes no order of zero.
 //!
 //! A shape that breaks one is 400 `invalid_modifiers` (groups) or
 //! `invalid_combo` (slots), the message naming the group or slot. A choice
@@ -246,7 +248,13 @@ fn object<'a>(
         .as_object()
         .ok_or_else(|| refuse(format!("{what} is an object")))?;
     if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(refuse(format!("{what}: unknown field {unknown:?}")));
+        // What `GET /products` shows but no product body writes.
+        let hint = if unknown == "available" {
+            " (a store sells out with PATCH /stores/{id}/availability)"
+        } else {
+            ""
+        };
+        return Err(refuse(format!("{what}: unknown field {unknown:?}{hint}")));
     }
     Ok(map)
 }
@@ -401,6 +409,14 @@ pub fn parse_groups(value: Option<&Value>) -> Result<Vec<ModifierGroup>> {
                 "{what}: {defaults} options are default, more than max ({max})"
             )));
         }
+        // A customer who leaves the group alone gets its defaults: they must
+        // be a valid choice, or none at all (then the group must be answered).
+        if defaults != 0 && defaults < usize::from(min) {
+            return Err(refuse(format!(
+                "{what}: {defaults} options are default, fewer than min ({min}): make none \
+                 default, or at least min"
+            )));
+        }
         groups.push(ModifierGroup {
             id,
             name,
@@ -499,8 +515,8 @@ pub struct SlotProduct<'a> {
 
 /// Checks that every product the combo `combo` offers is an active item of
 /// the menu (`lookup`) other than itself, and that no choice brings its unit
-/// price (`base` plus the deltas) below zero; 400 `invalid_combo` naming the
-/// slot.
+/// price (`base` plus the deltas) below [`LEAST_UNIT_CENTS`]; 400
+/// `invalid_combo` naming the slot.
 pub fn check_slot_products<'a>(
     combo: Option<&ProductId>,
     base: Money,
@@ -526,20 +542,26 @@ pub fn check_slot_products<'a>(
         }
         lowest += cheapest;
     }
-    if lowest < 0 {
+    if lowest < LEAST_UNIT_CENTS {
         return Err(combo_error(
-            "some choice of the slots would make the combo's price negative".to_owned(),
+            "some choice of the slots would make the combo free or its price negative".to_owned(),
         ));
     }
     Ok(())
 }
 
-/// Checks that no choice brings an item's unit price below zero: 400
-/// `invalid_modifiers`.
+/// The least a unit may cost once its choices are added: one cent. Mercado
+/// Pago takes no order of zero, so a free line could make an unpayable
+/// order.
+pub const LEAST_UNIT_CENTS: i64 = 1;
+
+/// Checks that no choice brings an item's unit price below
+/// [`LEAST_UNIT_CENTS`]: 400 `invalid_modifiers`.
 pub fn check_item_price(base: Money, groups: &[ModifierGroup]) -> Result<()> {
-    if base.as_cents() + lowest_deltas(groups) < 0 {
+    if base.as_cents() + lowest_deltas(groups) < LEAST_UNIT_CENTS {
         return Err(modifiers_error(
-            "some choice of the modifiers would make the price negative".to_owned(),
+            "some choice of the modifiers would make the item free or its price negative"
+                .to_owned(),
         ));
     }
     Ok(())
@@ -802,6 +824,22 @@ mod tests {
                 groups(json!({"size": 1})),
                 "modifier_groups (groups) is a list of 0 to 10",
             ),
+            (
+                // Left alone, the group would take 1 option of the 2 it needs.
+                groups(
+                    json!([{"id": "sauces", "name": "Molhos", "min": 2, "max": 3,
+                    "options": [{"id": "a", "name": "A", "default": true},
+                                {"id": "b", "name": "B"}, {"id": "c", "name": "C"}]}]),
+                ),
+                "group sauces: 1 options are default, fewer than min (2)",
+            ),
+            (
+                with(
+                    "options",
+                    json!([{"id": "s", "name": "S", "available": false}]),
+                ),
+                "unknown field \"available\" (a store sells out with PATCH",
+            ),
         ];
         for (result, expected) in cases {
             let (code, text) = parts(result);
@@ -842,13 +880,13 @@ mod tests {
     }
 
     #[test]
-    fn no_allowed_choice_may_make_a_price_negative() {
+    fn no_allowed_choice_may_make_a_price_zero_or_negative() {
         let parsed = groups(json!([size(), extras(), removals()])).unwrap();
         // The small size (-200) is the least; extras and removals add none.
         assert_eq!(lowest_deltas(&parsed), -200);
-        assert!(check_item_price(Money::cents(200), &parsed).is_ok());
+        assert!(check_item_price(Money::cents(201), &parsed).is_ok());
         assert_eq!(
-            code(check_item_price(Money::cents(199), &parsed)),
+            code(check_item_price(Money::cents(200), &parsed)),
             "invalid_modifiers"
         );
         // Optional discounts count too, up to max.
@@ -915,18 +953,18 @@ mod tests {
             }
         };
         let combo = ProductId::parse("combo-1").unwrap();
-        // 700 base - 500 slot - 200 small size = 0: allowed.
+        // 701 base - 500 slot - 200 small size = 1 cent: allowed.
         assert!(
             check_slot_products(
                 Some(&combo),
-                Money::cents(700),
+                Money::cents(701),
                 &parsed,
                 menu(ProductKind::Item, true)
             )
             .is_ok()
         );
         for (base, kind, active, expected) in [
-            (699, ProductKind::Item, true, "negative"),
+            (700, ProductKind::Item, true, "free or its price negative"),
             (
                 700,
                 ProductKind::Combo,
@@ -1167,7 +1205,11 @@ mod tests {
 
             #[test]
             fn any_checkout_line_is_priced_or_refused_with_a_4xx(
-                modifiers in value(), slots in value(), fulfillment in value(),
+                modifiers in value(), slots in value(),
+                // Mostly a valid one, so that the lines reach the pricing.
+                fulfillment in prop_oneof![
+                    3 => Just(json!("dine_in")), 1 => Just(json!("takeout")), 1 => value()
+                ],
             ) {
                 let body = json!({"items": [{"product_id": "p0", "quantity": 1,
                     "modifiers": modifiers, "slots": slots}], "fulfillment": fulfillment});

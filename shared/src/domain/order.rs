@@ -2,8 +2,8 @@
 
 use crate::domain::ids::{KioskId, OrderId, PosId, ProductId, ProviderOrderId, StoreId};
 use crate::domain::menu::{
-    ChosenModifier, ChosenSlot, MAX_GROUPS, MAX_OPTIONS, MAX_SLOTS, MenuKey, ModifierChoice,
-    ProductKind, SlotChoice, choose, invalid_choice, shown,
+    ChosenModifier, ChosenSlot, LEAST_UNIT_CENTS, MAX_GROUPS, MAX_OPTIONS, MAX_SLOTS, MenuKey,
+    ModifierChoice, ProductKind, SlotChoice, choose, invalid_choice, shown,
 };
 use crate::domain::money::Money;
 use crate::domain::product::Product;
@@ -12,7 +12,6 @@ use crate::domain::token::Scope;
 use crate::{Code, Error, Result, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt;
 use std::str::FromStr;
 use time::OffsetDateTime;
 
@@ -538,6 +537,17 @@ pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: u8 = 20;
 pub const MAX_NOTE_CHARS: usize = 140;
 
+/// The most distinct products one checkout names, its combos' items
+/// included: with the store and the idempotency record, its reads are one
+/// BatchGetItem (100 keys at most).
+pub const MAX_PRODUCTS: usize = 98;
+
+/// The most bytes an order's lines may take as JSON (about what they take
+/// in DynamoDB): the order item, its lines and everything the payment and
+/// the kitchen add to it, stays well under DynamoDB's 400 KB item limit. A
+/// real order of 50 lines of combos with their options takes under 100 KB.
+pub const MAX_LINES_BYTES: usize = 300_000;
+
 /// `POST /orders` as sent. No price field exists: a client that sends one is
 /// refused like any unknown field.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -680,14 +690,21 @@ impl TryFrom<CheckoutBody> for Checkout {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Self { items, fulfillment })
+        let checkout = Self { items, fulfillment };
+        if checkout.product_ids().len() > MAX_PRODUCTS {
+            return Err(invalid_body(format!(
+                "an order names at most {MAX_PRODUCTS} different products, its combos' items \
+                 included"
+            )));
+        }
+        Ok(checkout)
     }
 }
 
-fn unavailable(what: impl fmt::Display) -> Error {
+fn unavailable(id: &ProductId) -> Error {
     Error::unprocessable(
         Code::ProductUnavailable,
-        format!("product {what} is unavailable"),
+        format!("product {} is unavailable", shown(id.as_str())),
     )
 }
 
@@ -701,7 +718,8 @@ impl Checkout {
     }
 
     /// The distinct products the checkout names, its combos' chosen items
-    /// included: all read in one BatchGetItem.
+    /// included: at most [`MAX_PRODUCTS`], read with the store in one
+    /// BatchGetItem.
     pub fn product_ids(&self) -> Vec<ProductId> {
         let mut ids: Vec<ProductId> = self
             .items
@@ -720,8 +738,11 @@ impl Checkout {
     /// store) and the store's options (`sells`): an unknown, deleted or
     /// sold-out product is 422 `product_unavailable`, a choice the menu does
     /// not allow 422 `invalid_choice`, a sold-out option 422
-    /// `option_unavailable`. Each line is a snapshot: names and deltas as
-    /// they are now, its unit price the base plus every delta.
+    /// `option_unavailable`, a unit under one cent (the menu changed since
+    /// a combo was checked) 422 `invalid_choice`, lines over
+    /// [`MAX_LINES_BYTES`] 400 `invalid_body`. Each line is a snapshot:
+    /// names and deltas as they are now, its unit price the base plus every
+    /// delta.
     pub fn price(
         &self,
         menu: &HashMap<ProductId, Product>,
@@ -772,9 +793,9 @@ impl Checkout {
             {
                 unit = unit.checked_add(delta).ok_or_else(too_large)?;
             }
-            if unit.as_cents() < 0 {
+            if unit.as_cents() < LEAST_UNIT_CENTS {
                 return Err(invalid_choice(format!(
-                    "{}: these choices would make the price negative",
+                    "{}: these choices would make it free or its price negative",
                     product.name
                 )));
             }
@@ -793,6 +814,13 @@ impl Checkout {
                 modifiers,
                 slots,
             });
+        }
+        let bytes = serde_json::to_vec(&lines).map_err(Error::internal)?.len();
+        if bytes > MAX_LINES_BYTES {
+            return Err(invalid_body(format!(
+                "the order's lines take {bytes} bytes, more than {MAX_LINES_BYTES}: pick fewer \
+                 options or split the order"
+            )));
         }
         Ok((lines, total))
     }
@@ -838,7 +866,8 @@ fn fill_slots(
                 .ok_or_else(|| {
                     invalid_choice(format!(
                         "{of}: slot {} does not offer product {}",
-                        slot.id, choice.product_id
+                        slot.id,
+                        shown(choice.product_id.as_str())
                     ))
                 })?;
             let item = menu
@@ -1117,6 +1146,107 @@ mod tests {
         assert!(valid(vec![line(1, None); 50]));
     }
 
+    #[test]
+    fn a_checkout_names_at_most_98_products_its_combos_items_included() {
+        // Each line a combo with one slot: two products a line.
+        let combos = |lines: usize| CheckoutBody {
+            items: (0..lines)
+                .map(|i| CheckoutLine {
+                    slots: vec![SlotChoice {
+                        slot_id: "s".into(),
+                        product_id: format!("item-{i}"),
+                        modifiers: Vec::new(),
+                    }],
+                    ..super::testing::line(&format!("combo-{i}"), 1, Vec::new())
+                })
+                .collect(),
+            fulfillment: Some("dine_in".into()),
+        };
+        let checkout = Checkout::try_from(combos(49)).unwrap();
+        assert_eq!(checkout.product_ids().len(), MAX_PRODUCTS);
+        let refused = Checkout::try_from(combos(50)).unwrap_err();
+        assert_eq!(refused.public_parts().0, Code::InvalidBody);
+        assert!(
+            refused
+                .to_string()
+                .contains("at most 98 different products")
+        );
+    }
+
+    /// A product whose ten groups of thirty options have the longest ids
+    /// and names (ASCII), and a line picking every option of it.
+    fn heaviest_item() -> (Product, CheckoutLine) {
+        let mut item = crate::domain::product::sample("heavy", 100, true);
+        let groups: Vec<serde_json::Value> = (0..MAX_GROUPS)
+            .map(|g| {
+                let options: Vec<serde_json::Value> = (0..MAX_OPTIONS)
+                    .map(|o| {
+                        serde_json::json!({"id": format!("{g:02}-{o:02}-{}", "x".repeat(58)),
+                            "name": "c".repeat(crate::domain::menu::MAX_LABEL_CHARS)})
+                    })
+                    .collect();
+                serde_json::json!({"id": format!("{g:02}-{}", "g".repeat(61)),
+                    "name": "g".repeat(crate::domain::menu::MAX_LABEL_CHARS),
+                    "min": 0, "max": MAX_OPTIONS, "options": options})
+            })
+            .collect();
+        item.modifier_groups =
+            crate::domain::menu::parse_groups(Some(&serde_json::Value::Array(groups))).unwrap();
+        let picks = item
+            .modifier_groups
+            .iter()
+            .map(|g| ModifierChoice {
+                group_id: g.id.to_string(),
+                option_ids: g.options.iter().map(|o| o.id.to_string()).collect(),
+            })
+            .collect();
+        (item, super::testing::line("heavy", 1, picks))
+    }
+
+    #[test]
+    fn lines_too_large_for_a_dynamodb_item_are_refused_before_any_write() {
+        let (item, line) = heaviest_item();
+        let menu = HashMap::from([(item.id.clone(), item)]);
+        let sells = |_: &MenuKey| true;
+        // One such line is about 110 KB; two are still an order, three not.
+        let (lines, _) = checkout_of(vec![line.clone(); 2])
+            .price(&menu, &sells)
+            .unwrap();
+        assert!(serde_json::to_vec(&lines).unwrap().len() <= MAX_LINES_BYTES);
+        let refused = checkout_of(vec![line; 3]).price(&menu, &sells).unwrap_err();
+        assert_eq!(refused.public_parts().0, Code::InvalidBody);
+        assert!(refused.to_string().contains("split the order"), "{refused}");
+    }
+
+    #[test]
+    fn a_unit_made_free_by_a_later_menu_change_is_refused() {
+        // The validator keeps every unit at one cent or more; a product
+        // stored before a change elsewhere (or by hand) is caught here.
+        let mut item = crate::domain::product::sample("p", 300, true);
+        item.modifier_groups = crate::domain::menu::parse_groups(Some(&serde_json::json!([
+            {"id": "size", "name": "Tamanho", "min": 1, "max": 1, "options": [
+                {"id": "small", "name": "P", "price_delta_cents": -300},
+                {"id": "medium", "name": "M", "price_delta_cents": -299, "default": true}]}])))
+        .unwrap();
+        let menu = HashMap::from([(item.id.clone(), item)]);
+        let sells = |_: &MenuKey| true;
+        let (lines, total) = checkout_of(vec![super::testing::line("p", 2, Vec::new())])
+            .price(&menu, &sells)
+            .unwrap();
+        assert_eq!(
+            (lines[0].unit_price_cents, total),
+            (Money::cents(1), Money::cents(2))
+        );
+        let small = vec![ModifierChoice {
+            group_id: "size".into(),
+            option_ids: vec!["small".into()],
+        }];
+        let refused = checkout_of(vec![super::testing::line("p", 1, small)])
+            .price(&menu, &sells)
+            .unwrap_err();
+        assert_eq!(refused.public_parts().0, Code::InvalidChoice);
+    }
+
     const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 
     #[test]
@@ -1311,7 +1441,7 @@ mod tests {
         for (slots, expected) in [
             (missing, "slot drink needs a product"),
             (twice, "slot \"drink\" is filled twice"),
-            (not_offered, "slot drink does not offer product fries"),
+            (not_offered, "slot drink does not offer product \"fries\""),
             (unknown, "has no slot \"dessert\""),
         ] {
             let e = price(slots).unwrap_err();
@@ -1347,7 +1477,7 @@ mod tests {
 
         /// A group as an admin might write it: 1 to 5 options with deltas
         /// from -5.00 to +10.00, some default, `min <= max <= options`, no
-        /// more defaults than `max`.
+        /// defaults or from `min` to `max` of them.
         fn group(index: usize) -> impl Strategy<Value = Value> {
             (1usize..=5)
                 .prop_flat_map(move |n| {
@@ -1359,13 +1489,29 @@ mod tests {
                 })
                 .prop_map(move |(options, a, b)| {
                     let (min, max) = (a.min(b), a.max(b));
-                    let mut defaults = 0;
+                    let mut defaults: Vec<bool> = Vec::with_capacity(options.len());
+                    for (_, default) in &options {
+                        let taken = defaults.iter().filter(|d| **d).count();
+                        defaults.push(*default && taken < max);
+                    }
+                    // Some defaults but fewer than min: the first options
+                    // make up the rest.
+                    let taken = defaults.iter().filter(|d| **d).count();
+                    if taken > 0 && taken < min {
+                        let mut missing = min - taken;
+                        for default in defaults.iter_mut().filter(|d| !**d) {
+                            if missing == 0 {
+                                break;
+                            }
+                            *default = true;
+                            missing -= 1;
+                        }
+                    }
                     let options: Vec<Value> = options
                         .iter()
+                        .zip(&defaults)
                         .enumerate()
-                        .map(|(j, (delta, default))| {
-                            let default = *default && defaults < max;
-                            defaults += usize::from(default);
+                        .map(|(j, ((delta, _), default))| {
                             json!({"id": format!("g{index}-o{j}"), "name": format!("O{j}"),
                                 "price_delta_cents": delta, "default": default})
                         })
@@ -1421,6 +1567,23 @@ mod tests {
             true
         }
 
+        /// The deltas the menu gives the line's options (each looked up in
+        /// its product's group: an option the product does not have fails).
+        fn menu_deltas(product: &Product, line: &OrderLine) -> Result<i64, TestCaseError> {
+            let mut sum = 0;
+            for chosen in &line.modifiers {
+                let option = product
+                    .modifier_groups
+                    .iter()
+                    .filter(|g| g.id.as_str() == chosen.group_id)
+                    .flat_map(|g| &g.options)
+                    .find(|o| o.id.as_str() == chosen.option_id)
+                    .ok_or_else(|| TestCaseError::fail(format!("{chosen:?} is not on the menu")))?;
+                sum += option.price_delta_cents.as_cents();
+            }
+            Ok(sum)
+        }
+
         fn line_deltas(line: &OrderLine) -> i64 {
             line.modifiers
                 .iter()
@@ -1460,18 +1623,25 @@ mod tests {
                         (id, *quantity, picks)
                     })
                     .collect();
-                let Ok((priced, total)) = checkout(chosen).price(&menu, &sells) else {
-                    // Refused: then some pick broke a rule (checked below for
-                    // the accepted ones); nothing to sum.
-                    return Ok(());
+                let (priced, total) = match checkout(chosen).price(&menu, &sells) {
+                    Ok(priced) => priced,
+                    // Refused: some pick broke a rule, or made a unit free
+                    // (the groups here were not checked against the bases).
+                    Err(e) => {
+                        prop_assert_eq!(e.public_parts().0, Code::InvalidChoice);
+                        return Ok(());
+                    }
                 };
                 let sum: i64 = priced.iter().map(|l| l.subtotal_cents.as_cents()).sum();
                 prop_assert_eq!(total.as_cents(), sum);
                 for line in &priced {
                     let product = &menu[&line.product_id];
                     let unit = line.unit_price_cents.as_cents();
-                    prop_assert_eq!(unit, product.price_cents.as_cents() + line_deltas(line));
-                    prop_assert!(unit >= 0);
+                    prop_assert_eq!(
+                        unit,
+                        product.price_cents.as_cents() + menu_deltas(product, line)?
+                    );
+                    prop_assert!(unit >= LEAST_UNIT_CENTS);
                     prop_assert_eq!(line.subtotal_cents.as_cents(), unit * i64::from(line.quantity));
                     for group in &product.modifier_groups {
                         let count = line.modifiers.iter().filter(|m| m.group_id == group.id.as_str()).count();
@@ -1508,7 +1678,7 @@ mod tests {
                 match priced {
                     Ok((lines, _)) => {
                         prop_assert!(allowed);
-                        prop_assert!(lines[0].unit_price_cents.as_cents() >= 0);
+                        prop_assert!(lines[0].unit_price_cents.as_cents() >= LEAST_UNIT_CENTS);
                     }
                     Err(e) => {
                         prop_assert!(!allowed, "an allowed pick was refused: {:?}", e);

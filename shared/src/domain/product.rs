@@ -149,6 +149,23 @@ impl Product {
         }
     }
 
+    /// Whether each of its slots (a combo's) still offers an active item of
+    /// `menu` that `sold` says is sold here: a combo whose item was deleted,
+    /// or sold out everywhere it could come from, cannot be ordered. An
+    /// item has no slots: always true.
+    pub fn slots_fillable(
+        &self,
+        menu: &HashMap<ProductId, Product>,
+        sold: &dyn Fn(&ProductId) -> bool,
+    ) -> bool {
+        self.slots.iter().all(|slot| {
+            slot.options.iter().any(|o| {
+                menu.get(&o.product_id)
+                    .is_some_and(|p| p.active && p.kind == ProductKind::Item && sold(&p.id))
+            })
+        })
+    }
+
     /// Whether it contains none of `allergens`; a combo when one of its
     /// slots has no product without them is treated as containing them
     /// (`products`: the products its slots name).

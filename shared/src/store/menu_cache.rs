@@ -23,9 +23,13 @@ use std::time::{Duration, Instant};
 /// A page of the menu and the cursor of the next.
 pub type MenuPage = (Vec<Product>, Option<MenuCursor>);
 
-/// The most pages kept: `limit` and `cursor` come from clients, so the
-/// number of distinct pages is theirs to choose; past this many, expired
-/// pages are dropped, and if none has expired the new one is not kept.
+/// The most pages kept: `limit` comes from clients, so the number of
+/// distinct first pages is theirs to choose; past this many, expired pages
+/// are dropped, and if none has expired the new one is not kept. A page
+/// after a cursor is kept only if this cache gave that cursor out (the next
+/// of a page it holds): a client that makes up cursors (they are not
+/// signed) is answered, but fills nothing, so what is kept is at most this
+/// many pages of the real menu.
 const MAX_PAGES: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -109,6 +113,14 @@ impl MenuCache {
             return;
         }
         let mut pages = self.pages();
+        if let Some(after) = &key.after {
+            let given_out = pages.iter().any(|(k, (_, (_, next)))| {
+                k.category == key.category && k.limit == key.limit && next.as_ref() == Some(after)
+            });
+            if !given_out {
+                return;
+            }
+        }
         if pages.len() >= MAX_PAGES && !pages.contains_key(&key) {
             let lifetime = self.lifetime;
             pages.retain(|_, (at, _)| read_at.saturating_duration_since(*at) < lifetime);
@@ -176,6 +188,35 @@ mod tests {
         let t0 = Instant::now();
         cache.keep(key(20), page("X-Burger"), t0);
         assert_eq!(name(cache.fresh(&key(20), t0)), None);
+    }
+
+    #[test]
+    fn a_page_after_a_cursor_is_kept_only_when_the_cache_gave_the_cursor_out() {
+        let cache = MenuCache::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        let cursor = |id: &str| MenuCursor {
+            id: id.to_owned(),
+            sk: format!("sandwich#{id}"),
+        };
+        let after = |id: &str| PageKey {
+            after: Some(cursor(id)),
+            ..key(1)
+        };
+        // Made up: answered from the table every time, never kept.
+        cache.keep(after("made-up"), page("X"), t0);
+        assert_eq!(name(cache.fresh(&after("made-up"), t0)), None);
+        // The first page gives out its next: the page after it is kept.
+        let (products, _) = page("Primeira");
+        cache.keep(key(1), (products, Some(cursor("p-1"))), t0);
+        cache.keep(after("p-1"), page("Segunda"), t0);
+        assert_eq!(name(cache.fresh(&after("p-1"), t0)), Some("Segunda".into()));
+        // The same cursor with another page size was not given out.
+        let other_size = PageKey {
+            limit: 2,
+            ..after("p-1")
+        };
+        cache.keep(other_size.clone(), page("X"), t0);
+        assert_eq!(name(cache.fresh(&other_size, t0)), None);
     }
 
     #[test]

@@ -168,8 +168,10 @@ impl Checkouts {
 }
 
 impl CheckoutStore for Checkouts {
-    /// The products of a checkout and, when the request carries an idempotency
-    /// key, its record: one BatchGetItem across both tables.
+    /// The products of a checkout, its store and, when the request carries
+    /// an idempotency key, its record: one BatchGetItem across the three
+    /// tables (a checkout names at most `MAX_PRODUCTS`, 98, products, so
+    /// the keys fit one request of 100).
     async fn checkout_reads(
         &self,
         product_ids: &[ProductId],
