@@ -114,22 +114,21 @@ pub(crate) async fn enrol_kiosk(state: &State, request: &Request) -> Result<Resp
             "a kiosk name has 1 to 100 characters and no control or invisible formatting characters",
         )
     })?;
-    let pos = body
-        .mercadopago_pos_id
-        .as_ref()
-        .map(shared::domain::payment::pos_id)
-        .transpose()?;
     let store = StoreId::parse(&body.store_id).ok_or_else(Error::store_not_found)?;
     if !manages(&caller, &store) || !state.stores.exists(&store).await? {
         return Err(Error::store_not_found());
     }
     // Where the chain's money is paid in is the chain's, as a store's is.
-    if pos.is_some() && caller.role != Role::Admin {
-        return Err(Error::forbidden(
-            Code::Forbidden,
-            "a kiosk's point of sale is the chain's: an admin sets it",
-        ));
-    }
+    let pos = match body.mercadopago_pos_id.as_ref() {
+        None => None,
+        Some(_) if caller.role != Role::Admin => {
+            return Err(Error::forbidden(
+                Code::Forbidden,
+                "a kiosk's point of sale is the chain's: an admin sets it",
+            ));
+        }
+        Some(pos) => Some(shared::domain::payment::pos_id(pos)?),
+    };
     let enrolled = state.kiosks.enrol(&name, &store, pos).await?;
     tracing::info!(kiosk_id = %enrolled.kiosk.id, store_id = %store, "kiosk enrolled");
     Ok(json_response(201, &enrolled))

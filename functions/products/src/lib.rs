@@ -150,15 +150,16 @@ async fn store_of(state: &State, at: &MenuAt) -> Result<Option<Store>> {
     }
 }
 
-/// Sets `available` as at `store` (every product available without one):
-/// a combo is available only while each of its slots offers an item of the
-/// menu (`whole`) sold there.
+/// Sets `available` as at `store`, where a combo is available only while
+/// each of its slots offers an item of the menu (`whole`) sold there; with
+/// no store (the chain's menu), every product is available.
 fn as_at(store: Option<&Store>, whole: &HashMap<ProductId, Product>, products: &mut [Product]) {
-    match store {
-        Some(store) => store.mark_availability(products.iter_mut()),
-        None => products.iter_mut().for_each(Product::all_available),
-    }
-    let sold = |id: &ProductId| store.is_none_or(|s| s.sells(&Stock::Product(id.clone())));
+    let Some(store) = store else {
+        products.iter_mut().for_each(Product::all_available);
+        return;
+    };
+    store.mark_availability(products.iter_mut());
+    let sold = |id: &ProductId| store.sells(&Stock::Product(id.clone()));
     for combo in products.iter_mut().filter(|p| !p.slots.is_empty()) {
         combo.available = combo.available && combo.slots_fillable(whole, &sold);
     }
@@ -177,12 +178,14 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
         state.menu.page(&state.products, category, limit, after),
         store_of(state, &at)
     )?;
-    // A combo is judged by its slots' items: the whole menu (cached).
-    let whole = if items.iter().any(|p| !p.slots.is_empty()) {
-        state.menu.whole(&state.products).await?
-    } else {
-        Default::default()
-    };
+    // A combo is judged by its slots' items (for allergens, and for being
+    // available at a store): the whole menu (cached).
+    let whole =
+        if items.iter().any(|p| !p.slots.is_empty()) && (store.is_some() || !excluded.is_empty()) {
+            state.menu.whole(&state.products).await?
+        } else {
+            Default::default()
+        };
     if !excluded.is_empty() {
         items.retain(|p| p.free_of(&excluded, &whole));
     }
@@ -204,8 +207,8 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
     let (product, store) = tokio::try_join!(state.products.get(&id), store_of(state, &at))?;
     match product {
         Some(product) if product.active => {
-            let whole = if product.slots.is_empty() {
-                HashMap::new()
+            let whole = if product.slots.is_empty() || store.is_none() {
+                Default::default()
             } else {
                 state.menu.whole(&state.products).await?
             };

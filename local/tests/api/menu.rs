@@ -418,6 +418,10 @@ async fn a_combo_whose_slot_can_no_longer_be_filled_shows_unavailable() {
     );
     let there: Product = shop.get_product(&elsewhere, &menu.combo).await.expect(200);
     assert!(!there.available);
+    // The chain's menu (an admin's, no store named) reads every product
+    // available, as the contract says.
+    let chain: Product = shop.get_product(&shop.admin, &menu.combo).await.expect(200);
+    assert!(chain.available);
     place(&shop, &elsewhere, combo)
         .await
         .expect_error(422, "product_unavailable");

@@ -1465,7 +1465,7 @@ mod tests {
 
     mod pricing {
         //! The price rules, as properties: a total is the sum of its lines, a
-        //! unit price the base plus its deltas and never negative, and every
+        //! unit price the base plus its deltas and never below one cent, and every
         //! pick the checkout accepts respects every group's `min..max`.
 
         use super::super::testing::{checkout_of, line};

@@ -200,8 +200,8 @@ impl ProductDraft {
     /// Checks the draft of product `id` (none yet for a create) against the
     /// active menu `menu`: its option ids are no other product's (400
     /// `invalid_modifiers`), and a combo's slots name active items other
-    /// than itself, none of whose choices makes its price negative (400
-    /// `invalid_combo`).
+    /// than itself, none of whose choices brings its price below one cent
+    /// (400 `invalid_combo`).
     pub fn check_on(&self, id: Option<&ProductId>, on: &HashMap<ProductId, Product>) -> Result<()> {
         for other in on.values().filter(|p| Some(&p.id) != id) {
             if let Some(taken) = other.option_ids().find(|o| {

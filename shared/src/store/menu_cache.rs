@@ -14,10 +14,12 @@
 //! from the products as stored.
 
 use crate::Result;
+use crate::domain::ProductId;
 use crate::domain::product::{Category, Product};
 use crate::store::products::{MenuCursor, ProductStore};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A page of the menu and the cursor of the next.
@@ -39,10 +41,19 @@ struct PageKey {
     after: Option<MenuCursor>,
 }
 
+/// The whole active menu by id.
+pub type WholeMenu = Arc<HashMap<ProductId, Product>>;
+
 /// The menu pages one function instance read recently.
 pub struct MenuCache {
     lifetime: Duration,
     pages: Mutex<HashMap<PageKey, (Instant, MenuPage)>>,
+    /// The whole menu, kept apart from the pages: however many pages
+    /// clients ask for, they cannot push it out.
+    whole: Mutex<Option<(Instant, WholeMenu)>>,
+    /// How many times the menu was cleared: a read that began before a
+    /// clear keeps nothing.
+    generation: AtomicU64,
 }
 
 impl MenuCache {
@@ -51,7 +62,13 @@ impl MenuCache {
         Self {
             lifetime,
             pages: Mutex::new(HashMap::new()),
+            whole: Mutex::new(None),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    fn whole_slot(&self) -> std::sync::MutexGuard<'_, Option<(Instant, WholeMenu)>> {
+        self.whole.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<PageKey, (Instant, MenuPage)>> {
@@ -77,18 +94,26 @@ impl MenuCache {
         if let Some(page) = self.fresh(&key, now) {
             return Ok(page);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let page = products.list(category, limit, key.after.clone()).await?;
-        self.keep(key, page.clone(), now);
+        if generation == self.generation.load(Ordering::Acquire) {
+            self.keep(key, page.clone(), now);
+        }
         Ok(page)
     }
 
-    /// The whole active menu by id, page by page through the cache (a
-    /// chain's menu is a page or two): what a combo's slots name.
-    pub async fn whole(
-        &self,
-        products: &ProductStore,
-    ) -> Result<std::collections::HashMap<crate::domain::ProductId, Product>> {
-        let mut menu = std::collections::HashMap::new();
+    /// The whole active menu by id (what a combo's slots name), from
+    /// memory for the lifetime, else page by page through the cache (a
+    /// chain's menu is a page or two).
+    pub async fn whole(&self, products: &ProductStore) -> Result<WholeMenu> {
+        let now = Instant::now();
+        if let Some((read_at, menu)) = self.whole_slot().as_ref()
+            && now.saturating_duration_since(*read_at) < self.lifetime
+        {
+            return Ok(Arc::clone(menu));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut menu = HashMap::new();
         let mut after = None;
         loop {
             let (page, next) = self
@@ -97,8 +122,18 @@ impl MenuCache {
             menu.extend(page.into_iter().map(|p| (p.id.clone(), p)));
             match next {
                 Some(next) => after = Some(next),
-                None => return Ok(menu),
+                None => break,
             }
+        }
+        let menu = Arc::new(menu);
+        self.keep_whole(Arc::clone(&menu), now, generation);
+        Ok(menu)
+    }
+
+    fn keep_whole(&self, menu: WholeMenu, read_at: Instant, generation: u64) {
+        let mut slot = self.whole_slot();
+        if !self.lifetime.is_zero() && generation == self.generation.load(Ordering::Acquire) {
+            *slot = Some((read_at, menu));
         }
     }
 
@@ -131,9 +166,12 @@ impl MenuCache {
         pages.insert(key, (read_at, page));
     }
 
-    /// Forgets every page: this instance just changed the menu.
+    /// Forgets every page and the whole menu: this instance just changed
+    /// the menu (a read begun before keeps nothing).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.pages().clear();
+        *self.whole_slot() = None;
     }
 }
 
@@ -180,6 +218,25 @@ mod tests {
             None,
             "cleared by a write"
         );
+    }
+
+    #[test]
+    fn the_whole_menu_is_kept_apart_from_the_pages_and_cleared_with_them() {
+        let cache = MenuCache::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        // Clients' pages fill the bound: the whole menu still has its place.
+        for limit in 0..(MAX_PAGES as u16) {
+            cache.keep(key(limit), page("X"), t0);
+        }
+        let (products, _) = page("X-Burger");
+        let menu: WholeMenu = Arc::new(products.into_iter().map(|p| (p.id.clone(), p)).collect());
+        cache.keep_whole(Arc::clone(&menu), t0, 0);
+        assert!(cache.whole_slot().is_some());
+        // A read begun before a clear keeps nothing.
+        cache.clear();
+        assert!(cache.whole_slot().is_none());
+        cache.keep_whole(menu, t0, 0);
+        assert!(cache.whole_slot().is_none());
     }
 
     #[test]
