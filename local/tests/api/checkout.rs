@@ -133,6 +133,15 @@ async fn a_price_sent_by_the_client_and_every_other_malformed_body_is_400_invali
     .into_iter()
     .map(to_go)
     .collect();
+    // At most 98 different products, combos' items included (refused
+    // before anything is read): 50 combos of one slot name 100.
+    let combos: Vec<Value> = (0..50)
+        .map(|i| {
+            json!({"product_id": format!("combo-{i}"), "quantity": 1,
+                "slots": [{"slot_id": "s", "product_id": format!("item-{i}")}]})
+        })
+        .collect();
+    refused.push(json!({"items": combos, "fulfillment": "dine_in"}));
     // Eat here or take away is required, and only those two.
     refused.push(json!({"items": [line(json!({}))]}));
     refused.push(json!({"items": [line(json!({}))], "fulfillment": "delivery"}));
