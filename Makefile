@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv toolchain dev test check fmt lint deps e2e cfn-lint deploy-lock build deploy keys rotate-keys invoke bench microbench clean
+.PHONY: help venv toolchain dev test check check-and-build fmt lint deps e2e cfn-lint deploy-lock build deploy keys rotate-keys invoke bench microbench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,9 +34,14 @@ dev: venv toolchain ## Emulator + bootstrap + the whole API on http://127.0.0.1:
 	PORT=$(PORT) scripts/with-emulator.sh --port $(MOTO_PORT) -- $${CARGO_TARGET_DIR:-target}/debug/kiosk-local serve
 
 test: toolchain ## Every check: fmt, clippy, unit, integration and end-to-end tests, cfn-lint, sam validate, actionlint
-	@# pip's install is mostly network and unpacking: it runs beside clippy.
-	$(MAKE) --no-print-directory -j2 venv check
+	@# pip's install is mostly network and unpacking: it runs beside clippy
+	@# and the build of what the end-to-end tests run (on a fresh clone the
+	@# install takes about as long as clippy and half the build).
+	$(MAKE) --no-print-directory -j2 venv check-and-build
 	$(MAKE) --no-print-directory e2e cfn-lint
+
+check-and-build: check
+	cargo build --locked --workspace --bins --tests
 
 check: fmt lint deps ## Formatting, clippy (warnings denied), what each function links
 
