@@ -17,7 +17,7 @@ use shared::http::page::{Page, encode_cursor};
 use shared::http::{
     Caller, empty_response, json_body, json_response, page_params, path_param, query_param, route,
 };
-use shared::store::menu_cache::MenuCache;
+use shared::store::menu_cache::{MenuCache, WholeMenu};
 use shared::store::products::{MenuCursor, ProductStore};
 use shared::store::stores::{StoreCursor, StoreStore};
 use shared::{Code, Error, Result, Role};
@@ -150,6 +150,17 @@ async fn store_of(state: &State, at: &MenuAt) -> Result<Option<Store>> {
     }
 }
 
+/// What the combos among `products` name, when they are `judged` by their
+/// slots' items (for being available at a store, for allergens): the whole
+/// menu, cached; else nothing, and no read.
+async fn slot_items(state: &State, products: &[Product], judged: bool) -> Result<WholeMenu> {
+    if judged && products.iter().any(|p| !p.slots.is_empty()) {
+        state.menu.whole(&state.products).await
+    } else {
+        Ok(WholeMenu::default())
+    }
+}
+
 /// Sets `available` as at `store`, where a combo is available only while
 /// each of its slots offers an item of the menu (`whole`) sold there; with
 /// no store (the chain's menu), every product is available.
@@ -178,14 +189,7 @@ async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
         state.menu.page(&state.products, category, limit, after),
         store_of(state, &at)
     )?;
-    // A combo is judged by its slots' items (for allergens, and for being
-    // available at a store): the whole menu (cached).
-    let whole =
-        if items.iter().any(|p| !p.slots.is_empty()) && (store.is_some() || !excluded.is_empty()) {
-            state.menu.whole(&state.products).await?
-        } else {
-            Default::default()
-        };
+    let whole = slot_items(state, &items, store.is_some() || !excluded.is_empty()).await?;
     if !excluded.is_empty() {
         items.retain(|p| p.free_of(&excluded, &whole));
     }
@@ -206,15 +210,10 @@ async fn get(state: &State, request: &Request) -> Result<Response<Body>> {
     let at = menu_at(&caller, request)?;
     let (product, store) = tokio::try_join!(state.products.get(&id), store_of(state, &at))?;
     match product {
-        Some(product) if product.active => {
-            let whole = if product.slots.is_empty() || store.is_none() {
-                Default::default()
-            } else {
-                state.menu.whole(&state.products).await?
-            };
-            let mut one = [product];
-            as_at(store.as_ref(), &whole, &mut one);
-            let [product] = one;
+        Some(mut product) if product.active => {
+            let one = std::slice::from_mut(&mut product);
+            let whole = slot_items(state, one, store.is_some()).await?;
+            as_at(store.as_ref(), &whole, one);
             Ok(json_response(200, &product))
         }
         _ => Err(Error::product_not_found()),

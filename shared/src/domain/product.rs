@@ -158,11 +158,8 @@ impl Product {
         menu: &HashMap<ProductId, Product>,
         sold: &dyn Fn(&ProductId) -> bool,
     ) -> bool {
-        self.slots.iter().all(|slot| {
-            slot.options.iter().any(|o| {
-                menu.get(&o.product_id)
-                    .is_some_and(|p| p.active && p.kind == ProductKind::Item && sold(&p.id))
-            })
+        self.every_slot_offers(menu, |p| {
+            p.active && p.kind == ProductKind::Item && sold(&p.id)
         })
     }
 
@@ -171,12 +168,21 @@ impl Product {
     /// (`products`: the products its slots name).
     pub fn free_of(&self, allergens: &[Allergen], products: &HashMap<ProductId, Product>) -> bool {
         let clean = |p: &Product| !p.allergens.iter().any(|a| allergens.contains(a));
-        clean(self)
-            && self.slots.iter().all(|slot| {
-                slot.options
-                    .iter()
-                    .any(|o| products.get(&o.product_id).is_some_and(clean))
-            })
+        clean(self) && self.every_slot_offers(products, clean)
+    }
+
+    /// Whether each of its slots offers a product of `menu` that `fits`
+    /// (true for an item: it has no slots).
+    fn every_slot_offers(
+        &self,
+        menu: &HashMap<ProductId, Product>,
+        fits: impl Fn(&Product) -> bool,
+    ) -> bool {
+        self.slots.iter().all(|slot| {
+            slot.options
+                .iter()
+                .any(|o| menu.get(&o.product_id).is_some_and(&fits))
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use crate::domain::product::{Category, Product};
 use crate::store::products::{MenuCursor, ProductStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A page of the menu and the cursor of the next.
@@ -39,6 +39,13 @@ struct PageKey {
     category: Option<Category>,
     limit: u16,
     after: Option<MenuCursor>,
+}
+
+/// The lock of `mutex`. A panic while holding it leaves a map or a slot
+/// that is still whole (each is written in one step), so a poisoned lock is
+/// taken as it is.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The whole active menu by id.
@@ -67,13 +74,12 @@ impl MenuCache {
         }
     }
 
-    fn whole_slot(&self) -> std::sync::MutexGuard<'_, Option<(Instant, WholeMenu)>> {
-        self.whole.lock().unwrap_or_else(|e| e.into_inner())
+    fn whole_slot(&self) -> MutexGuard<'_, Option<(Instant, WholeMenu)>> {
+        locked(&self.whole)
     }
 
-    fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<PageKey, (Instant, MenuPage)>> {
-        // A panic while holding the lock leaves a map that is still whole.
-        self.pages.lock().unwrap_or_else(|e| e.into_inner())
+    fn pages(&self) -> MutexGuard<'_, HashMap<PageKey, (Instant, MenuPage)>> {
+        locked(&self.pages)
     }
 
     /// The page, from memory if it was read less than the lifetime before
