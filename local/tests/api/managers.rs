@@ -252,9 +252,7 @@ async fn a_manager_signs_in_with_its_password() {
 async fn two_stores_keep_their_own_tickets_queue_and_board() {
     let shop = open_shop().await;
     let (home, other) = (shop.home_store().await, shop.other_store().await);
-    let (kiosk_b, secret_b) = shop.enrol_kiosk_at("Totem B", &other).await;
-    let kiosk_b = token_of(shop.kiosk_sign_in(&kiosk_b, &secret_b).await);
-    let guest_b = token_of(shop.post_as("/auth/guest", &kiosk_b, Value::Null).await);
+    let guest_b = shop.guest_at(&other).await;
     shop.staff_member("kitchen-b", "kitchen", Some(&other))
         .await;
     let kitchen_b = token_of(shop.staff_sign_in("kitchen-b", "StaffTest12345").await);

@@ -3,7 +3,7 @@
 //! snapshots that menu changes never alter, options sold out at one store,
 //! the allergen filter, and the Mercado Pago items adding up to the total.
 
-use crate::helpers::{Answer, Shop, open_shop_without_limits, order_body, token_of};
+use crate::helpers::{Answer, Shop, open_shop_without_limits, order_body};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::domain::order::Order;
@@ -429,15 +429,8 @@ async fn a_combo_whose_slot_can_no_longer_be_filled_shows_unavailable() {
 
 /// A guest at a kiosk of a new store, open all day.
 async fn guest_elsewhere(shop: &Shop) -> (String, String) {
-    let day = json!([["00:00", "24:00"]]);
-    let hours = json!({"mon": day, "tue": day, "wed": day, "thu": day, "fri": day,
-        "sat": day, "sun": day});
-    let body = json!({"name": "Outra", "timezone": "America/Sao_Paulo", "hours": hours});
-    let store: Value = shop.post_as("/stores", &shop.admin, body).await.expect(201);
-    let store = store["id"].as_str().unwrap().to_owned();
-    let (kiosk, secret) = shop.enrol_kiosk_at("Totem O", &store).await;
-    let kiosk = token_of(shop.kiosk_sign_in(&kiosk, &secret).await);
-    let guest = token_of(shop.post_as("/auth/guest", &kiosk, Value::Null).await);
+    let store = shop.other_store().await;
+    let guest = shop.guest_at(&store).await;
     (store, guest)
 }
 

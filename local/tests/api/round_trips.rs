@@ -3,7 +3,7 @@
 //! the wire; no request path ever scans; and none of them costs more in a
 //! chain of three busy stores than in a chain of one.
 
-use crate::helpers::{Page, spawn_recorded_app, stock, token_of};
+use crate::helpers::{Page, spawn_recorded_app, stock};
 use serde_json::{Value, json};
 use shared::domain::order::Order;
 
@@ -16,11 +16,9 @@ async fn round_trips(others: usize) -> Vec<(&'static str, Vec<String>)> {
     let shop = stock(app).await;
     let (admin, kitchen, guest) = (&shop.admin, &shop.kitchen, &shop.guest);
     let soda = shop.create_product(admin, "Coca-Cola", "drink", 650).await;
-    for n in 0..others {
+    for _ in 0..others {
         let store = shop.other_store().await;
-        let (kiosk, secret) = shop.enrol_kiosk_at(&format!("Totem {n}"), &store).await;
-        let kiosk = token_of(shop.kiosk_sign_in(&kiosk, &secret).await);
-        let guest = token_of(shop.post_as("/auth/guest", &kiosk, Value::Null).await);
+        let guest = shop.guest_at(&store).await;
         let theirs = shop.placed_order(&guest).await;
         shop.pay_approved(&theirs.id).await;
     }

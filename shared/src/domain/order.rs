@@ -1489,23 +1489,24 @@ mod tests {
                 })
                 .prop_map(move |(options, a, b)| {
                     let (min, max) = (a.min(b), a.max(b));
-                    let mut defaults: Vec<bool> = Vec::with_capacity(options.len());
-                    for (_, default) in &options {
-                        let taken = defaults.iter().filter(|d| **d).count();
-                        defaults.push(*default && taken < max);
-                    }
-                    // Some defaults but fewer than min: the first options
-                    // make up the rest.
-                    let taken = defaults.iter().filter(|d| **d).count();
-                    if taken > 0 && taken < min {
-                        let mut missing = min - taken;
-                        for default in defaults.iter_mut().filter(|d| !**d) {
-                            if missing == 0 {
-                                break;
-                            }
-                            *default = true;
-                            missing -= 1;
-                        }
+                    let mut taken = 0;
+                    let mut defaults: Vec<bool> = options
+                        .iter()
+                        .map(|(_, default)| {
+                            let default = *default && taken < max;
+                            taken += usize::from(default);
+                            default
+                        })
+                        .collect();
+                    // Some defaults but fewer than min: the first other
+                    // options make up the rest.
+                    if taken > 0 {
+                        let missing = min.saturating_sub(taken);
+                        defaults
+                            .iter_mut()
+                            .filter(|d| !**d)
+                            .take(missing)
+                            .for_each(|d| *d = true);
                     }
                     let options: Vec<Value> = options
                         .iter()

@@ -67,6 +67,14 @@ impl TestApp {
         (field("id"), field("secret"))
     }
 
+    /// A guest session at a new kiosk of `store` (enrolled by the admin,
+    /// signed in): its token.
+    pub async fn guest_at(&self, store: &str) -> String {
+        let (kiosk, secret) = self.enrol_kiosk_at("Totem", store).await;
+        let kiosk = token_of(self.kiosk_sign_in(&kiosk, &secret).await);
+        token_of(self.post_as("/auth/guest", &kiosk, Value::Null).await)
+    }
+
     /// Signs a customer up, which must succeed.
     pub async fn signed_up(&self, cpf: &str, name: &str) -> Customer {
         self.sign_up(cpf, name).await.expect(201)
